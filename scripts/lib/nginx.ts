@@ -1,0 +1,55 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startProcess, waitForPort } from './processes';
+import type { ManagedProcess } from './processes';
+
+const run = promisify(execFile);
+
+/** Where the services of one stack listen; the defaults are the ones written in nginx.conf. */
+export interface FrontDoorPorts {
+  grpc: number;
+  catalog: number;
+  booking: number;
+}
+
+export const DEFAULT_PORTS: FrontDoorPorts = { grpc: 50050, catalog: 50061, booking: 50071 };
+
+/**
+ * The top-level nginx.conf with its default ports replaced by `ports`. The file in the repo stays a
+ * plain, valid nginx config (what Compose and people read); tests and `npm start` render it.
+ */
+export function renderNginxConf(template: string, ports: FrontDoorPorts): string {
+  const replacements: [string, number][] = [
+    [`listen 127.0.0.1:${DEFAULT_PORTS.grpc} http2`, ports.grpc],
+    [`server 127.0.0.1:${DEFAULT_PORTS.catalog};`, ports.catalog],
+    [`server 127.0.0.1:${DEFAULT_PORTS.booking};`, ports.booking],
+  ];
+  let text = template;
+  for (const [needle, port] of replacements) {
+    if (!text.includes(needle)) throw new Error(`nginx.conf no longer contains ${JSON.stringify(needle)}`);
+    text = text.split(needle).join(needle.replace(/:\d+/, `:${port}`));
+  }
+  return text;
+}
+
+function nginxBinary(): string {
+  for (const candidate of ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx']) {
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error('nginx not found: run ./scripts/setup.sh (it installs nginx-light)');
+}
+
+/** Starts nginx in the foreground (daemon off) with its prefix, logs and temp files under `prefixDir`. */
+export async function startNginx(options: { prefixDir: string; ports: FrontDoorPorts; repoRoot: string }): Promise<ManagedProcess> {
+  const { prefixDir } = options;
+  for (const dir of ['logs', 'tmp']) mkdirSync(path.join(prefixDir, dir), { recursive: true });
+  const conf = path.join(prefixDir, 'nginx.conf');
+  writeFileSync(conf, renderNginxConf(readFileSync(path.join(options.repoRoot, 'nginx.conf'), 'utf8'), options.ports));
+  const args = ['-p', `${prefixDir}/`, '-c', conf, '-e', path.join(prefixDir, 'logs/error.log')];
+  await run(nginxBinary(), [...args, '-t', '-q']);
+  const nginx = startProcess('nginx', nginxBinary(), [...args, '-g', 'daemon off;'], { logFile: path.join(prefixDir, 'logs/stdout.log') });
+  await waitForPort('127.0.0.1', options.ports.grpc, 10000, nginx.exited);
+  return nginx;
+}

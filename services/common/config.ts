@@ -1,0 +1,54 @@
+/**
+ * Helpers for each service's `loadConfig(env)`: parse once, fill defaults, validate with a message
+ * naming the variable, freeze. Nothing else reads process.env.
+ */
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`config ${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export function readString(env: Env, name: string, fallback?: string): string {
+  const value = env[name];
+  if (value !== undefined && value !== '') return value;
+  if (fallback === undefined) throw new ConfigError(name, 'is required');
+  return fallback;
+}
+
+export function readInt(env: Env, name: string, fallback: number, range: { min: number; max: number }): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new ConfigError(name, `must be an integer between ${range.min} and ${range.max} (got ${JSON.stringify(raw)})`);
+  }
+  return value;
+}
+
+export function readPort(env: Env, name: string, fallback: number): number {
+  return readInt(env, name, fallback, { min: 0, max: 65535 });
+}
+
+export function readMysqlUrl(env: Env, name: string, fallback: string): string {
+  const value = readString(env, name, fallback);
+  if (!/^mysql:\/\//.test(value)) throw new ConfigError(name, 'must be a mysql:// URL');
+  return value;
+}
+
+export function readLogLevel(env: Env): string {
+  const level = readString(env, 'MARQUEE_LOG_LEVEL', 'info');
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
+    throw new ConfigError('MARQUEE_LOG_LEVEL', `unknown level ${JSON.stringify(level)}`);
+  }
+  return level;
+}
+
+/** The shared token secret: required in production, a fixed development value otherwise. */
+export function readTokenSecret(env: Env): string {
+  const secret = readString(env, 'MARQUEE_TOKEN_SECRET', env.NODE_ENV === 'production' ? undefined : 'marquee-dev-secret-change-me');
+  if (secret.length < 16) throw new ConfigError('MARQUEE_TOKEN_SECRET', 'must be at least 16 characters');
+  return secret;
+}
