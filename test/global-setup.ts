@@ -12,13 +12,15 @@ export default async function globalSetup(): Promise<void> {
   const root = path.join(__dirname, '..', '.data', 'test');
   mkdirSync(root, { recursive: true });
   const port = await freePort();
+  // One data directory per run, so two jest runs on one machine never share (or wipe) a server.
+  const dataDir = path.join(root, `mariadb-${process.pid}`);
   const mariadb = await startPrivateMariaDb({
-    dataDir: path.join(root, 'mariadb'),
+    dataDir,
     port,
     fresh: true,
-    logFile: path.join(root, 'mariadb.log'),
+    logFile: path.join(root, `mariadb-${process.pid}.log`),
   });
   process.env.MARQUEE_TEST_MYSQL_URL = mariadb.url;
-  writeFileSync(path.join(root, 'mariadb.pid'), String(mariadb.process.pid));
-  (globalThis as { __marqueeMariaDb?: typeof mariadb }).__marqueeMariaDb = mariadb;
+  writeFileSync(path.join(root, `mariadb-${process.pid}.pid`), String(mariadb.process.pid));
+  (globalThis as { __marqueeMariaDb?: { server: typeof mariadb; dataDir: string } }).__marqueeMariaDb = { server: mariadb, dataDir };
 }

@@ -1,0 +1,31 @@
+import { Metadata } from '@grpc/grpc-js';
+import type { CallOptions, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+
+/** The 4-argument overload every ts-proto grpc-js client method has. */
+export type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+export interface CallSettings {
+  /** Sent as `authorization: Bearer <token>`. */
+  token?: string;
+  /** Every outgoing call has a deadline; 5 s unless told. */
+  timeoutMs?: number;
+  /** An absolute deadline inherited from the incoming call wins over timeoutMs when it is sooner. */
+  deadline?: Date | number;
+}
+
+/** Calls a unary method as a promise, with a deadline and optional bearer token. */
+export function callUnary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, settings: CallSettings = {}): Promise<Res> {
+  const metadata = new Metadata();
+  if (settings.token) metadata.set('authorization', `Bearer ${settings.token}`);
+  const own = Date.now() + (settings.timeoutMs ?? 5000);
+  const inherited = settings.deadline === undefined ? Infinity : new Date(settings.deadline).getTime();
+  const deadline = Math.min(own, Number.isFinite(inherited) ? inherited : own);
+  return new Promise((resolve, reject) => {
+    method(request, metadata, { deadline }, (error, response) => (error ? reject(error) : resolve(response)));
+  });
+}
