@@ -10,6 +10,8 @@ command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server etcd-client)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+# docker-compose only validates docker-compose.yml offline (`config`); no Docker engine runs here.
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient } from '../../proto/gen/grpc/health/v1/health';
@@ -106,15 +106,21 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         cwd: options.repoRoot,
       });
 
+    const startService = async (name: string, main: string, port: number): Promise<void> => {
+      const child = service(name, main);
+      started.push(child);
+      try {
+        await waitForServing(`127.0.0.1:${port}`, 30000, child.exited);
+      } catch (error) {
+        throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logs, `${name}.log`))}`);
+      }
+    };
+
     progress(`catalog on 127.0.0.1:${ports.catalog}`);
-    const catalog = service('catalog', 'services/catalog/main.ts');
-    started.push(catalog);
-    await waitForServing(`127.0.0.1:${ports.catalog}`, 30000, catalog.exited);
+    await startService('catalog', 'services/catalog/main.ts', ports.catalog);
 
     progress(`booking node 1 on 127.0.0.1:${ports.booking}`);
-    const booking = service('booking-1', 'services/booking/main.ts');
-    started.push(booking);
-    await waitForServing(`127.0.0.1:${ports.booking}`, 30000, booking.exited);
+    await startService('booking-1', 'services/booking/main.ts', ports.booking);
 
     progress(`nginx front door on 127.0.0.1:${ports.grpc}`);
     const nginx = await startNginx({ prefixDir: path.join(options.dataDir, 'nginx'), ports, repoRoot: options.repoRoot });
@@ -132,6 +138,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await stop();
     throw error;
   }
+}
+
+/** The last lines of a log, to put in an error message when a process fails to start. */
+function logTail(file: string, lines = 15): string {
+  if (!existsSync(file)) return `(no log at ${file})`;
+  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
 export { DEFAULT_PORTS };

@@ -1,0 +1,443 @@
+/**
+ * Booking benchmark: how close does a full booking (hold + pay through gRPC, with idempotency keys
+ * and every invariant checked in MySQL) come to the raw commit rate of the same MariaDB?
+ *
+ *   npx tsx scripts/bench/booking.ts [--seconds 10] [--clients 32] [--connections 32] [--seats 20000] [--channels 4]
+ *
+ * 1. baseline: raw mysql2, 32 connections, single-row INSERT transactions (BEGIN; INSERT; COMMIT);
+ * 2. booking: an in-process booking server, 32 concurrent clients each doing HoldSeats(1 seat) then
+ *    ConfirmBooking, over a few shared gRPC channels;
+ * 3. for reading the figures: the same bookings through the store directly, without gRPC.
+ * The phases run in alternating one-second slices (--seconds each), so drifting load on a shared
+ * machine hits them alike. Prints the rates, the ratio and the hold+confirm latency, and writes a
+ * latency histogram as SVG. It starts its own private MariaDB under .data/bench (durable commits,
+ * like production) and removes it at the end, also on failure or Ctrl-C.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
+import mysql from 'mysql2/promise';
+import { BookingServiceClient } from '../../proto/gen/marquee/booking/v1/booking';
+import { signToken } from '../../services/common/auth';
+import { createLogger } from '../../services/common/logger';
+import { migrate, openDatabase } from '../../services/common/mysql';
+import { loadConfig } from '../../services/booking/config';
+import { startBookingServer } from '../../services/booking/server';
+import { scopeFor } from '../../services/booking/idempotency';
+import { Inventory } from '../../services/booking/inventory';
+import { SimulatedCardProcessor, validateCard } from '../../services/booking/payments';
+import { BOOKING_SCHEMA } from '../../services/booking/schema';
+import { StaticShowSource } from '../../services/booking/show-source';
+import type { ShowInventory } from '../../services/booking/show-source';
+import { MysqlBookingStore } from '../../services/booking/store';
+import { startPrivateMariaDb } from '../lib/mariadb';
+import type { PrivateMariaDb } from '../lib/mariadb';
+import { freePort } from '../lib/processes';
+
+interface Options {
+  seconds: number;
+  clients: number;
+  connections: number;
+  seats: number;
+  channels: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { seconds: 10, clients: 32, connections: 32, seats: 20000, channels: 4 };
+  for (let i = 0; i < argv.length; i++) {
+    const match = /^--(seconds|clients|connections|seats|channels)(?:=(.*))?$/.exec(argv[i]!);
+    if (!match)
+      throw new Error(
+        `unknown argument ${argv[i]} (use --seconds N, --clients N, --connections N, --seats N, --channels N)`,
+      );
+    const raw = match[2] ?? argv[++i];
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0)
+      throw new Error(`--${match[1]} needs a positive number (got ${raw})`);
+    options[match[1] as keyof Options] = value;
+  }
+  return options;
+}
+
+const log = (text: string): void => void process.stderr.write(`${text}\n`);
+
+/** A measured workload: `step(id)` is one transaction or booking by loop `id`. */
+interface Phase {
+  label: string;
+  concurrency: number;
+  step(id: number): Promise<void>;
+  count: number;
+  elapsedMs: number;
+}
+
+/** Runs `phase` on `concurrency` loops for `ms`, adding to its count and elapsed time. */
+async function runSlice(phase: Phase, ms: number): Promise<void> {
+  const started = performance.now();
+  const endAt = started + ms;
+  await Promise.all(
+    Array.from({ length: phase.concurrency }, async (_, id) => {
+      while (performance.now() < endAt) {
+        await phase.step(id);
+        phase.count++;
+      }
+    }),
+  );
+  phase.elapsedMs += performance.now() - started;
+}
+
+/**
+ * Alternates one-second slices of the phases until each ran `seconds`. On a shared machine the
+ * load drifts; interleaving exposes both phases to the same drift, so their ratio stays honest.
+ */
+async function interleave(phases: Phase[], seconds: number): Promise<void> {
+  const slices = Math.max(1, Math.round(seconds));
+  const sliceMs = (seconds * 1000) / slices;
+  for (let i = 0; i < slices; i++) {
+    for (const phase of phases) {
+      const before = phase.count;
+      await runSlice(phase, sliceMs);
+      const rate = ((phase.count - before) / sliceMs) * 1000;
+      log(`[${i + 1}/${slices}] ${phase.label}: ${rate.toFixed(0)}/s`);
+    }
+  }
+}
+
+async function rawPhase(url: string, options: Options): Promise<{ phase: Phase; close(): Promise<void> }> {
+  const pool = await openDatabase(url, 'bench_raw', options.connections);
+  await pool.query(
+    'CREATE TABLE IF NOT EXISTS t (id BIGINT AUTO_INCREMENT PRIMARY KEY, payload VARCHAR(64) NOT NULL, created_at DATETIME(3) NOT NULL)',
+  );
+  // One dedicated connection per loop, as an application holding a connection per worker would.
+  const connections = await Promise.all(
+    Array.from({ length: options.connections }, () => pool.getConnection()),
+  );
+  const phase: Phase = {
+    label: `raw INSERT transactions, ${options.connections} connections`,
+    concurrency: options.connections,
+    count: 0,
+    elapsedMs: 0,
+    step: async (id) => {
+      const connection = connections[id]!;
+      await connection.query('BEGIN');
+      await connection.query('INSERT INTO t (payload, created_at) VALUES (?, NOW(3))', [`worker-${id}`]);
+      await connection.query('COMMIT');
+    },
+  };
+  return {
+    phase,
+    close: async () => {
+      for (const connection of connections) connection.release();
+      await pool.end();
+    },
+  };
+}
+
+function callUnary<Req, Res>(
+  method: (
+    request: Req,
+    metadata: grpc.Metadata,
+    options: Partial<grpc.CallOptions>,
+    callback: (error: ServiceError | null, response: Res) => void,
+  ) => unknown,
+  request: Req,
+  metadata: grpc.Metadata,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method(request, metadata, { deadline: Date.now() + 30000 }, (error, response) =>
+      error ? reject(error) : resolve(response),
+    );
+  });
+}
+
+interface BookingPhase {
+  phase: Phase;
+  latencies: number[];
+  failures(): number;
+  close(): Promise<void>;
+}
+
+function benchShow(seats: number): ShowInventory {
+  return {
+    showId: 'bench-show',
+    currency: 'EUR',
+    startsAt: '2030-01-01T20:00:00Z',
+    seats: Array.from({ length: seats }, (_, i) => ({
+      id: `S-${i}`,
+      label: `Seat ${i}`,
+      priceTier: 'std',
+      amountCents: 2500,
+    })),
+    pools: [],
+  };
+}
+
+async function bookingPhase(url: string, options: Options, show: ShowInventory): Promise<BookingPhase> {
+  const config = loadConfig({
+    MARQUEE_BOOKING_PORT: '0',
+    MARQUEE_MYSQL_URL: url,
+    MARQUEE_BOOKING_DB: 'bench_booking',
+    MARQUEE_BOOKING_MYSQL_CONNECTIONS: String(options.connections),
+    MARQUEE_LOG_LEVEL: 'warn',
+  });
+  const showId = show.showId;
+  const source = new StaticShowSource([show]);
+  const server = await startBookingServer({
+    config,
+    logger: createLogger('bench', { level: 'warn' }),
+    showSource: source,
+  });
+  const clients: BookingServiceClient[] = [];
+  for (let i = 0; i < options.channels; i++) {
+    clients.push(
+      new BookingServiceClient(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure(), {
+        'grpc.use_local_subchannel_pool': 1,
+      }),
+    );
+  }
+  const close = async (): Promise<void> => {
+    for (const client of clients) client.close();
+    await server.stop();
+  };
+  try {
+    const metadata = Array.from({ length: options.clients }, (_, i) => {
+      const m = new grpc.Metadata();
+      const principal = { userId: `bench-${i}`, email: `bench-${i}@example.com`, role: 'user' as const };
+      m.set('authorization', `Bearer ${signToken(principal, config.tokenSecret, 3600, Date.now())}`);
+      return m;
+    });
+    // Materialize the show before the clock starts (a one-off cost, not part of the booking path).
+    await callUnary(clients[0]!.getAvailability.bind(clients[0]!), { showId }, metadata[0]!);
+    const card = { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123', holderName: 'Bench' };
+    const latencies: number[] = [];
+    let nextSeat = 0;
+    let failures = 0;
+    const phase: Phase = {
+      label: `hold + confirm via gRPC, ${options.clients} clients`,
+      concurrency: options.clients,
+      count: 0,
+      elapsedMs: 0,
+      step: async (id) => {
+        const seat = nextSeat++;
+        if (seat >= options.seats) throw new Error(`ran out of seats after ${options.seats}: raise --seats`);
+        const client = clients[id % clients.length]!;
+        const started = performance.now();
+        try {
+          const hold = await callUnary(
+            client.holdSeats.bind(client),
+            { showId, seatIds: [`S-${seat}`], ga: [], idempotencyKey: `bench-hold-${seat}` },
+            metadata[id]!,
+          );
+          await callUnary(
+            client.confirmBooking.bind(client),
+            { holdId: hold.id, card, idempotencyKey: `bench-pay-${seat}` },
+            metadata[id]!,
+          );
+          latencies.push(performance.now() - started);
+        } catch (error) {
+          failures++;
+          if (failures <= 3) log(`booking failed: ${(error as Error).message}`);
+        }
+      },
+    };
+    return { phase, latencies, failures: () => failures, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/**
+ * The same bookings straight through the store (no gRPC): separates the cost of the transport from
+ * the cost of the transactions when reading the figures.
+ */
+async function storePhase(
+  url: string,
+  options: Options,
+  show: ShowInventory,
+): Promise<{ phase: Phase; close(): Promise<void> }> {
+  const pool = await openDatabase(url, 'bench_store', options.connections, { multipleStatements: true });
+  const logger = createLogger('bench', { level: 'warn' });
+  await migrate(pool, BOOKING_SCHEMA);
+  const ctx = { pool, clock: Date.now, holdTtlSeconds: 600, payments: new SimulatedCardProcessor(), logger };
+  const store = new MysqlBookingStore(
+    ctx,
+    new Inventory(pool, new StaticShowSource([show]), Date.now, logger),
+    24,
+  );
+  await store.availability(show.showId, Infinity);
+  const card = validateCard(
+    { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123', holderName: '' },
+    Date.now(),
+  );
+  let nextSeat = 0;
+  const phase: Phase = {
+    label: `hold + confirm via the store, no gRPC, ${options.clients} loops`,
+    concurrency: options.clients,
+    count: 0,
+    elapsedMs: 0,
+    step: async (id) => {
+      const seat = nextSeat++;
+      if (seat >= options.seats) throw new Error(`ran out of seats after ${options.seats}: raise --seats`);
+      const principal = { userId: `direct-${id}`, email: `direct-${id}@example.com`, role: 'user' as const };
+      const request = { showId: show.showId, seatIds: [`S-${seat}`], ga: [] };
+      const hold = await store.hold(
+        principal,
+        scopeFor(principal.userId, `direct-hold-${seat}`, 'HoldSeats', request),
+        request,
+        Infinity,
+      );
+      const confirm = { holdId: hold.id, card: { last4: card.last4 } };
+      await store.confirm(
+        principal,
+        scopeFor(principal.userId, `direct-pay-${seat}`, 'ConfirmBooking', confirm),
+        hold.id,
+        card,
+      );
+    },
+  };
+  return { phase, close: () => pool.end() };
+}
+
+/** The benchmark's own check: every confirmed booking sold exactly one seat. */
+async function verifySold(url: string, confirmed: number): Promise<boolean> {
+  const connection = await mysql.createConnection(url);
+  try {
+    const [rows] = await connection.query(
+      "SELECT COUNT(*) AS n FROM bench_booking.seats WHERE state = 'SOLD'",
+    );
+    return Number((rows as { n: number }[])[0]?.n) === confirmed;
+  } finally {
+    await connection.end();
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** A latency histogram (linear buckets up to p99.9), as a standalone SVG. */
+function histogramSvg(latencies: number[], title: string): string {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const top = Math.max(1, percentile(sorted, 99.9));
+  const bucketCount = 40;
+  const width = top / bucketCount;
+  const buckets = new Array<number>(bucketCount).fill(0);
+  for (const ms of sorted) buckets[Math.min(bucketCount - 1, Math.floor(ms / width))]!++;
+  const most = Math.max(1, ...buckets);
+  const [w, h, left, bottom, topPad] = [800, 420, 70, 50, 40];
+  const plotW = w - left - 20;
+  const plotH = h - bottom - topPad;
+  const barW = plotW / bucketCount;
+  const bars = buckets
+    .map((n, i) => {
+      const bh = (n / most) * plotH;
+      return `<rect x="${(left + i * barW + 1).toFixed(1)}" y="${(topPad + plotH - bh).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${bh.toFixed(1)}" fill="#3b82f6"><title>${(i * width).toFixed(1)}–${((i + 1) * width).toFixed(1)} ms: ${n}</title></rect>`;
+    })
+    .join('\n  ');
+  const xTicks = [0, 0.25, 0.5, 0.75, 1]
+    .map(
+      (f) =>
+        `<text x="${(left + f * plotW).toFixed(1)}" y="${h - bottom + 20}" text-anchor="middle">${(f * top).toFixed(1)}</text>`,
+    )
+    .join('');
+  const yTicks = [0, 0.5, 1]
+    .map(
+      (f) =>
+        `<text x="${left - 8}" y="${(topPad + plotH - f * plotH + 4).toFixed(1)}" text-anchor="end">${Math.round(f * most)}</text>`,
+    )
+    .join('');
+  const marks = [50, 99]
+    .map((p) => {
+      const x = left + (percentile(sorted, p) / top) * plotW;
+      return `<line x1="${x.toFixed(1)}" y1="${topPad}" x2="${x.toFixed(1)}" y2="${topPad + plotH}" stroke="#dc2626" stroke-dasharray="4 3"/><text x="${(x + 4).toFixed(1)}" y="${topPad + 12}" fill="#dc2626">p${p}</text>`;
+    })
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">
+  <rect width="100%" height="100%" fill="white"/>
+  <text x="${w / 2}" y="22" text-anchor="middle" font-size="15">${title}</text>
+  ${bars}
+  <line x1="${left}" y1="${topPad + plotH}" x2="${left + plotW}" y2="${topPad + plotH}" stroke="black"/>
+  <line x1="${left}" y1="${topPad}" x2="${left}" y2="${topPad + plotH}" stroke="black"/>
+  ${xTicks}${yTicks}${marks}
+  <text x="${left + plotW / 2}" y="${h - 10}" text-anchor="middle">hold + confirm latency (ms)</text>
+  <text x="16" y="${topPad + plotH / 2}" text-anchor="middle" transform="rotate(-90 16 ${topPad + plotH / 2})">bookings</text>
+</svg>
+`;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const benchDir = path.join(__dirname, '..', '..', '.data', 'bench');
+  const dataDir = path.join(benchDir, `mariadb-${process.pid}`);
+  mkdirSync(benchDir, { recursive: true });
+  let mariadb: PrivateMariaDb | undefined;
+  const closers: (() => Promise<void>)[] = [];
+  const cleanUp = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse())
+      await close().catch((error: unknown) => log(`cleanup: ${String(error)}`));
+    await mariadb?.stop();
+    mariadb = undefined;
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const onSignal = (): void => {
+    void cleanUp().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    log(`starting a private MariaDB in ${dataDir}`);
+    mariadb = await startPrivateMariaDb({
+      dataDir,
+      port: await freePort(),
+      fresh: true,
+      logFile: path.join(benchDir, 'mariadb.log'),
+    });
+    const raw = await rawPhase(mariadb.url, options);
+    closers.push(raw.close);
+    const show = benchShow(options.seats);
+    const booking = await bookingPhase(mariadb.url, options, show);
+    closers.push(booking.close);
+    const direct = await storePhase(mariadb.url, options, show);
+    closers.push(direct.close);
+    await interleave([raw.phase, booking.phase, direct.phase], options.seconds);
+    if (!(await verifySold(mariadb.url, booking.latencies.length))) {
+      throw new Error('the number of SOLD seats does not match the confirmed bookings');
+    }
+    const rawRate = raw.phase.count / (raw.phase.elapsedMs / 1000);
+    const bookingRate = booking.latencies.length / (booking.phase.elapsedMs / 1000);
+    const directRate = direct.phase.count / (direct.phase.elapsedMs / 1000);
+    const sorted = [...booking.latencies].sort((a, b) => a - b);
+    const p50 = percentile(sorted, 50);
+    const p99 = percentile(sorted, 99);
+    const svgPath = path.join(benchDir, 'booking-latency.svg');
+    writeFileSync(
+      svgPath,
+      histogramSvg(
+        booking.latencies,
+        `hold + confirm, ${options.clients} clients: ${bookingRate.toFixed(0)} bookings/s, p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
+      ),
+    );
+    process.stdout.write(
+      [
+        `raw INSERT transactions (${options.connections} connections): ${rawRate.toFixed(0)} tx/s`,
+        `bookings (hold + confirm via gRPC, ${options.clients} clients): ${bookingRate.toFixed(0)} bookings/s (${booking.failures()} failed)`,
+        `ratio bookings/s ÷ raw tx/s: ${((bookingRate / rawRate) * 100).toFixed(1)} %`,
+        `hold + confirm latency: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`,
+        `for comparison, the same bookings through the store without gRPC: ${directRate.toFixed(0)} bookings/s (${((directRate / rawRate) * 100).toFixed(1)} % of raw)`,
+        `latency histogram: ${svgPath}`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await cleanUp();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exitCode = 1;
+});

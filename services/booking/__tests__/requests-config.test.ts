@@ -1,0 +1,148 @@
+import { HoldState } from '../../../proto/gen/marquee/booking/v1/booking';
+import { ConfigError } from '../../common/config';
+import { InvalidArgumentError, NotFoundError } from '../../common/errors';
+import { loadConfig } from '../config';
+import { planHold } from '../holds';
+import type { ShowCatalog } from '../inventory';
+import { parseHoldRequest, parseRegister } from '../requests';
+
+function fieldOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) return error.field;
+    if (error instanceof NotFoundError) return error.details.field;
+    throw error;
+  }
+  return undefined;
+}
+
+describe('HoldSeats request validation', () => {
+  const valid = {
+    showId: 'show-1',
+    seatIds: ['A-1', 'A-2'],
+    ga: [{ areaId: 'GA', quantity: 3 }],
+    idempotencyKey: 'k',
+  };
+  it('passes a valid request through', () => {
+    expect(parseHoldRequest(valid)).toEqual({
+      showId: 'show-1',
+      seatIds: ['A-1', 'A-2'],
+      ga: [{ areaId: 'GA', quantity: 3 }],
+    });
+  });
+  it.each([
+    ['seat_ids[2]', { seatIds: ['A-1', 'A-2', 'A-1'] }],
+    ['seat_ids', { seatIds: Array.from({ length: 11 }, (_, i) => `A-${i}`) }],
+    ['seat_ids', { seatIds: [], ga: [] }],
+    ['ga[0].quantity', { ga: [{ areaId: 'GA', quantity: 11 }] }],
+    ['ga[0].quantity', { ga: [{ areaId: 'GA', quantity: 1.5 }] }],
+    [
+      'ga[1].area_id',
+      {
+        ga: [
+          { areaId: 'GA', quantity: 1 },
+          { areaId: 'GA', quantity: 1 },
+        ],
+      },
+    ],
+    ['show_id', { showId: '' }],
+  ])('names %s', (field, change) => {
+    expect(fieldOf(() => parseHoldRequest({ ...valid, ...change }))).toBe(field);
+  });
+});
+
+describe('Register request validation', () => {
+  it('lower-cases the email and defaults the display name to its local part', () => {
+    expect(
+      parseRegister({ email: ' Ann@Example.COM ', password: '  spaces count  ', displayName: '' }),
+    ).toEqual({
+      email: 'ann@example.com',
+      password: '  spaces count  ',
+      displayName: 'ann',
+    });
+  });
+});
+
+describe('planHold', () => {
+  const catalog: ShowCatalog = {
+    showId: 'show-1',
+    currency: 'EUR',
+    seats: new Map([
+      ['A-1', { label: 'A1', priceTier: 'std', amountCents: 1000 }],
+      ['A-2', { label: 'A2', priceTier: 'std', amountCents: 1200 }],
+    ]),
+    pools: new Map([['GA', { name: 'Floor', priceTier: 'ga', amountCents: 500, capacity: 10 }]]),
+  };
+  it('prices the hold from the show and expires it after the TTL', () => {
+    const { hold, items } = planHold(
+      catalog,
+      { showId: 'show-1', seatIds: ['A-2', 'A-1'], ga: [{ areaId: 'GA', quantity: 3 }] },
+      'hold_1',
+      0,
+      600,
+    );
+    expect(hold).toEqual({
+      id: 'hold_1',
+      showId: 'show-1',
+      seats: [
+        { seatId: 'A-1', label: 'A1', amountCents: 1000 },
+        { seatId: 'A-2', label: 'A2', amountCents: 1200 },
+      ],
+      ga: [{ areaId: 'GA', quantity: 3, amountCents: 500 }],
+      totalCents: 1000 + 1200 + 3 * 500,
+      currency: 'EUR',
+      expiresAt: '1970-01-01T00:10:00.000Z',
+      state: HoldState.HOLD_STATE_ACTIVE,
+    });
+    expect(items).toHaveLength(3);
+  });
+  it('names an unknown seat or area', () => {
+    expect(
+      fieldOf(() => planHold(catalog, { showId: 'show-1', seatIds: ['A-1', 'B-9'], ga: [] }, 'h', 0, 1)),
+    ).toBe('seat_ids[1]');
+    expect(
+      fieldOf(() =>
+        planHold(catalog, { showId: 'show-1', seatIds: [], ga: [{ areaId: 'VIP', quantity: 1 }] }, 'h', 0, 1),
+      ),
+    ).toBe('ga[0].area_id');
+  });
+});
+
+describe('booking config', () => {
+  it('fills defaults', () => {
+    const config = loadConfig({});
+    expect(config).toEqual(
+      expect.objectContaining({
+        host: '127.0.0.1',
+        port: 50071,
+        nodeId: 1,
+        mysqlUrl: 'mysql://root@127.0.0.1:3306',
+        database: 'marquee_booking_1',
+        catalogAddr: '127.0.0.1:50061',
+        tokenTtlSeconds: 86400,
+        holdTtlSeconds: 600,
+        adminEmail: 'admin@marquee.local',
+        adminPassword: 'marquee-admin',
+        idempotencyTtlHours: 24,
+        sweepIntervalMs: 1000,
+      }),
+    );
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(loadConfig({ MARQUEE_NODE_ID: '3' }).database).toBe('marquee_booking_3');
+  });
+  it('refuses bad values, naming the variable', () => {
+    expect(() => loadConfig({ MARQUEE_HOLD_TTL_SECONDS: '0' })).toThrow(/MARQUEE_HOLD_TTL_SECONDS/);
+    expect(() => loadConfig({ MARQUEE_BOOKING_PORT: 'x' })).toThrow(ConfigError);
+    expect(() => loadConfig({ MARQUEE_BOOKING_DB: 'drop table' })).toThrow(/MARQUEE_BOOKING_DB/);
+    expect(() => loadConfig({ MARQUEE_CATALOG_ADDR: 'nowhere' })).toThrow(/MARQUEE_CATALOG_ADDR/);
+  });
+  it('requires the admin password and token secret in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', MARQUEE_TOKEN_SECRET: 's'.repeat(32) })).toThrow(
+      /MARQUEE_ADMIN_PASSWORD/,
+    );
+    expect(() => loadConfig({ NODE_ENV: 'production', MARQUEE_ADMIN_PASSWORD: 'a-long-password' })).toThrow(
+      /MARQUEE_TOKEN_SECRET/,
+    );
+  });
+});

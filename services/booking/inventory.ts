@@ -1,0 +1,162 @@
+import type { RowDataPacket } from 'mysql2/promise';
+import type { Logger } from '../common/logger';
+import type { Pool } from '../common/mysql';
+import { UnavailableError } from '../common/errors';
+import type { ShowInventory, ShowSource } from './show-source';
+import { sql, sqlTime, transact } from './sql';
+
+export interface SeatInfo {
+  label: string;
+  priceTier: string;
+  amountCents: number;
+}
+
+export interface PoolInfo {
+  name: string;
+  priceTier: string;
+  amountCents: number;
+  capacity: number;
+}
+
+/** The immutable part of a materialized show: what exists and what it costs. States live in MySQL. */
+export interface ShowCatalog {
+  showId: string;
+  currency: string;
+  seats: ReadonlyMap<string, SeatInfo>;
+  pools: ReadonlyMap<string, PoolInfo>;
+}
+
+const INSERT_CHUNK = 1000;
+
+/**
+ * Makes a catalog show bookable with no manual step: the first access fetches it from the
+ * ShowSource and copies its seats and pools into our database (INSERT IGNORE in one transaction,
+ * so concurrent first accesses, here or on another node, leave exactly one copy). After that the
+ * show's static data is cached in process: a hold checks seat ids and prices without a query.
+ * A show is materialized once; later catalog edits do not change what is already on sale.
+ */
+export class Inventory {
+  private readonly cache = new Map<string, Promise<ShowCatalog>>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly source: ShowSource,
+    private readonly clock: () => number,
+    private readonly logger: Logger,
+    private readonly maxCachedShows = 200,
+  ) {}
+
+  get(showId: string, deadline: Date | number): Promise<ShowCatalog> {
+    const cached = this.cache.get(showId);
+    if (cached) return cached;
+    const loading = this.load(showId, deadline);
+    this.cache.set(showId, loading);
+    // A failed load (catalog down, unknown show) must not stick: the next call asks again.
+    loading.catch(() => {
+      if (this.cache.get(showId) === loading) this.cache.delete(showId);
+    });
+    if (this.cache.size > this.maxCachedShows) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    return loading;
+  }
+
+  private async load(showId: string, deadline: Date | number): Promise<ShowCatalog> {
+    const existing = await this.read(showId);
+    if (existing) return existing;
+    const show = await this.source.getShow(showId, deadline);
+    await this.materialize(show);
+    const materialized = await this.read(showId);
+    if (!materialized)
+      throw new UnavailableError(`show ${JSON.stringify(showId)} could not be materialized; retry`);
+    return materialized;
+  }
+
+  private async read(showId: string): Promise<ShowCatalog | undefined> {
+    const [shows] = await this.pool.query<RowDataPacket[]>('SELECT currency FROM shows WHERE show_id = ?', [
+      showId,
+    ]);
+    const show = shows[0];
+    if (!show) return undefined;
+    const [[seatRows], [poolRows]] = await Promise.all([
+      this.pool.query<RowDataPacket[]>(
+        'SELECT seat_id, label, price_tier, amount_cents FROM seats WHERE show_id = ? ORDER BY position',
+        [showId],
+      ),
+      this.pool.query<RowDataPacket[]>(
+        'SELECT area_id, name, price_tier, amount_cents, capacity FROM ga_pools WHERE show_id = ? ORDER BY position',
+        [showId],
+      ),
+    ]);
+    const seats = new Map<string, SeatInfo>();
+    for (const r of seatRows)
+      seats.set(r.seat_id as string, {
+        label: r.label,
+        priceTier: r.price_tier,
+        amountCents: Number(r.amount_cents),
+      });
+    const pools = new Map<string, PoolInfo>();
+    for (const r of poolRows) {
+      pools.set(r.area_id as string, {
+        name: r.name,
+        priceTier: r.price_tier,
+        amountCents: Number(r.amount_cents),
+        capacity: Number(r.capacity),
+      });
+    }
+    return { showId, currency: show.currency as string, seats, pools };
+  }
+
+  private async materialize(show: ShowInventory): Promise<void> {
+    const now = sqlTime(this.clock());
+    await transact(
+      this.pool,
+      () => `show ${show.showId}`,
+      async (tx) => {
+        // The show row goes first: a concurrent materializer waits on it, then ignores everything.
+        await tx.run(
+          sql(
+            'INSERT IGNORE INTO shows (show_id, currency, starts_at, materialized_at) VALUES (?, ?, ?, ?)',
+            show.showId,
+            show.currency,
+            show.startsAt,
+            now,
+          ),
+        );
+        for (let i = 0; i < show.seats.length; i += INSERT_CHUNK) {
+          const chunk = show.seats
+            .slice(i, i + INSERT_CHUNK)
+            .map((s, j) => [show.showId, s.id, i + j, s.label, s.priceTier, s.amountCents]);
+          await tx.run(
+            sql(
+              'INSERT IGNORE INTO seats (show_id, seat_id, position, label, price_tier, amount_cents) VALUES ?',
+              chunk,
+            ),
+          );
+        }
+        if (show.pools.length > 0) {
+          const poolRows = show.pools.map((p, j) => [
+            show.showId,
+            p.areaId,
+            j,
+            p.name,
+            p.priceTier,
+            p.amountCents,
+            p.capacity,
+          ]);
+          await tx.run(
+            sql(
+              'INSERT IGNORE INTO ga_pools (show_id, area_id, position, name, price_tier, amount_cents, capacity) VALUES ?',
+              poolRows,
+            ),
+          );
+        }
+      },
+    );
+    this.logger.info(
+      { showId: show.showId, seats: show.seats.length, pools: show.pools.length },
+      'show materialized',
+    );
+  }
+}

@@ -1,0 +1,29 @@
+import { ConfigError } from '../common/config';
+import { stopOnSignals } from '../common/lifecycle';
+import { createLogger } from '../common/logger';
+import { loadConfig } from './config';
+import type { BookingConfig } from './config';
+import { startBookingServer } from './server';
+
+/** `npx tsx services/booking/main.ts`: one booking node, configured from the environment. */
+async function main(): Promise<void> {
+  let config: Readonly<BookingConfig>;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    // No logger yet (its level is part of the config): say what is wrong in one line and stop.
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`booking: ${error.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger('booking', { level: config.logLevel, nodeId: config.nodeId });
+  try {
+    const server = await startBookingServer({ config, logger });
+    stopOnSignals(() => server.stop(), logger);
+  } catch (error) {
+    logger.fatal({ err: error }, 'booking failed to start');
+    process.exitCode = 1;
+  }
+}
+
+void main();

@@ -1,0 +1,103 @@
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import { AccountServiceService, BookingServiceService } from '../../proto/gen/marquee/booking/v1/booking';
+import type { AccountServiceServer, BookingServiceServer } from '../../proto/gen/marquee/booking/v1/booking';
+import { adaptService, startGrpcServer } from '../common/grpc-server';
+import type { Logger } from '../common/logger';
+import { migrate, openDatabase } from '../common/mysql';
+import type { Pool } from '../common/mysql';
+import { Accounts } from './accounts';
+import type { BookingConfig } from './config';
+import { accountHandlers, bookingHandlers } from './handlers';
+import { Inventory } from './inventory';
+import { SimulatedCardProcessor } from './payments';
+import type { PaymentProcessor } from './payments';
+import { BOOKING_SCHEMA } from './schema';
+import { GrpcShowSource } from './show-source';
+import type { ShowSource } from './show-source';
+import { MysqlBookingStore } from './store';
+import { Sweeper } from './sweeper';
+
+export interface BookingServerOptions {
+  config: Readonly<BookingConfig>;
+  logger: Logger;
+  /** A pool to use instead of opening config.database (the caller keeps ownership). */
+  pool?: Pool;
+  /** Where shows come from; the catalog at config.catalogAddr unless given. */
+  showSource?: ShowSource;
+  /** Milliseconds since the epoch; tests move it to expire holds without sleeping. */
+  clock?: () => number;
+  payments?: PaymentProcessor;
+}
+
+export interface BookingServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Opens (or takes) the database, migrates, ensures the admin, starts the sweeper and the gRPC server. */
+export async function startBookingServer(options: BookingServerOptions): Promise<BookingServer> {
+  const { config, logger } = options;
+  const clock = options.clock ?? Date.now;
+  // Our own pool sends multi-statement batches (one round trip per step of a transaction).
+  const pool =
+    options.pool ??
+    (await openDatabase(config.mysqlUrl, config.database, config.mysqlConnections, {
+      multipleStatements: true,
+    }));
+  const ownsPool = options.pool === undefined;
+  const showSource = options.showSource ?? new GrpcShowSource(config.catalogAddr);
+  const ownsSource = options.showSource === undefined;
+  let sweeper: Sweeper | undefined;
+  try {
+    await migrate(pool, BOOKING_SCHEMA);
+    const accounts = new Accounts(pool, config, clock, logger.child({ component: 'accounts' }));
+    await accounts.ensureAdmin(config.adminEmail, config.adminPassword);
+    const ctx = {
+      pool,
+      clock,
+      holdTtlSeconds: config.holdTtlSeconds,
+      payments: options.payments ?? new SimulatedCardProcessor(clock),
+      logger: logger.child({ component: 'store' }),
+    };
+    const inventory = new Inventory(pool, showSource, clock, logger.child({ component: 'inventory' }));
+    const store = new MysqlBookingStore(ctx, inventory, config.idempotencyTtlHours);
+    sweeper = new Sweeper(store, config.sweepIntervalMs, clock, logger.child({ component: 'sweeper' }));
+    sweeper.start();
+    const deps = { accounts, store, tokenSecret: config.tokenSecret, clock };
+    const account = adaptService<AccountServiceServer>(
+      AccountServiceService as unknown as ServiceDefinition,
+      accountHandlers(deps),
+      logger,
+    );
+    const booking = adaptService<BookingServiceServer>(
+      BookingServiceService as unknown as ServiceDefinition,
+      bookingHandlers(deps),
+      logger,
+    );
+    const server = await startGrpcServer({
+      host: config.host,
+      port: config.port,
+      logger,
+      services: [
+        { name: 'marquee.booking.v1.AccountService', ...account },
+        { name: 'marquee.booking.v1.BookingService', ...booking },
+      ],
+    });
+    const running = sweeper;
+    let stopped: Promise<void> | undefined;
+    const stop = async (): Promise<void> => {
+      await running.stop();
+      await server.stop(); // lets calls in flight finish (bounded), then closes
+      if (ownsSource) showSource.close();
+      if (ownsPool) await pool.end();
+      logger.info('booking server stopped');
+    };
+    // Idempotent: a signal handler and a test teardown may both ask.
+    return { port: server.port, stop: () => (stopped ??= stop()) };
+  } catch (error) {
+    await sweeper?.stop();
+    if (ownsSource) showSource.close();
+    if (ownsPool) await pool.end();
+    throw error;
+  }
+}

@@ -1,0 +1,163 @@
+import type { Connection as CoreConnection } from 'mysql2/typings/mysql/lib/Connection';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { AbortedError } from '../common/errors';
+import type { Pool, PoolConnection } from '../common/mysql';
+
+export interface Statement {
+  sql: string;
+  values?: readonly unknown[];
+}
+
+export type Result = ResultSetHeader | RowDataPacket[];
+
+export function sql(text: string, ...values: unknown[]): Statement {
+  return { sql: text, values };
+}
+
+/** A UTC DATETIME(3) literal. Strings, not Dates, so formatting never depends on a driver time zone. */
+export function sqlTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 23);
+}
+
+export function affected(result: Result | undefined): number {
+  if (result === undefined || Array.isArray(result)) throw new Error('expected the result of a write');
+  return result.affectedRows;
+}
+
+export function rows<T>(result: Result | undefined): T[] {
+  if (!Array.isArray(result)) throw new Error('expected rows');
+  return result as unknown as T[];
+}
+
+/**
+ * Sends statements in as few round trips as the connection allows: all in one when the pool was
+ * opened with multipleStatements (the production pool), else one by one. The booking paths are
+ * bound by round trips to MySQL, so this is where their throughput comes from.
+ */
+async function send(connection: PoolConnection, statements: readonly Statement[]): Promise<Result[]> {
+  if (statements.length === 0) return [];
+  if (statements.length > 1 && connection.connection.config.multipleStatements) {
+    const text = statements.map((s) => connection.format(s.sql, s.values ? [...s.values] : [])).join(';\n');
+    return (await rawQuery(connection, text)) as Result[];
+  }
+  const results: Result[] = [];
+  for (const s of statements)
+    results.push(
+      (await rawQuery(connection, connection.format(s.sql, s.values ? [...s.values] : []))) as Result,
+    );
+  return results;
+}
+
+/**
+ * A query on the callback connection underneath the promise wrapper: the wrapper captures a stack
+ * trace for every query, which costs more than the rest of our per-statement work together.
+ */
+function rawQuery(connection: PoolConnection, text: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    // mysql2's typings call this the promise Connection; at run time it is the callback one.
+    const core = connection.connection as unknown as CoreConnection;
+    core.query<ResultSetHeader>(text, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+/** One transaction on one connection. The first `run` opens it in the same round trip. */
+export class Tx {
+  private opened = false;
+
+  constructor(readonly connection: PoolConnection) {}
+
+  get started(): boolean {
+    return this.opened;
+  }
+
+  async run(...statements: Statement[]): Promise<Result[]> {
+    if (this.opened) return send(this.connection, statements);
+    this.opened = true; // set first: if the batch fails part-way the transaction may be open
+    const results = await send(this.connection, [sql('START TRANSACTION'), ...statements]);
+    return results.slice(1);
+  }
+
+  /** Runs `statements` and COMMIT in one round trip; a failing statement leaves COMMIT unsent. */
+  async commit(...statements: Statement[]): Promise<Result[]> {
+    if (!this.opened && statements.length === 0) return [];
+    const results = await this.run(...statements, sql('COMMIT'));
+    this.opened = false;
+    return results.slice(0, -1);
+  }
+}
+
+const GUARD_PREFIX = 'marquee-guard:';
+const SIGNAL_EXCEPTION = 1644;
+
+/**
+ * A check between statements of one batch: fails the batch (so the COMMIT after it never runs)
+ * unless the statement just before it changed exactly `expectedRows` rows. This is what lets a
+ * transaction decide on affected-row counts and still commit in the same round trip.
+ * MariaDB runs the anonymous block server-side; ROW_COUNT() is the previous statement's count.
+ */
+export function guard(expectedRows: number, tag: string): Statement {
+  return sql(
+    "BEGIN NOT ATOMIC IF ROW_COUNT() <> ? THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ?; END IF; END",
+    expectedRows,
+    GUARD_PREFIX + tag,
+  );
+}
+
+/** The tag of the guard that failed `error`, or undefined when the error is something else. */
+export function failedGuard(error: unknown): string | undefined {
+  const { errno, message } = error as { errno?: number; message?: unknown };
+  if (errno !== SIGNAL_EXCEPTION || typeof message !== 'string' || !message.startsWith(GUARD_PREFIX))
+    return undefined;
+  return message.slice(GUARD_PREFIX.length);
+}
+
+const DEADLOCK = 1213;
+const LOCK_WAIT_TIMEOUT = 1205;
+
+/**
+ * Runs `work` in a transaction and commits what it left open; any throw rolls back. Deadlocks and
+ * lock-wait timeouts are retried a few times, then become ABORTED with `conflict` as the message
+ * (it names what was contended, so the client knows what to retry).
+ */
+export async function transact<T>(
+  pool: Pool,
+  conflict: () => string,
+  work: (tx: Tx) => Promise<T>,
+  retries = 4,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const connection = await pool.getConnection();
+    const tx = new Tx(connection);
+    let healthy = true;
+    try {
+      const result = await work(tx);
+      await tx.commit();
+      return result;
+    } catch (error) {
+      if (tx.started) {
+        // A connection that cannot even roll back is dropped rather than handed to the next caller.
+        healthy = await connection.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        );
+      }
+      const errno = (error as { errno?: number }).errno;
+      if (errno !== DEADLOCK && errno !== LOCK_WAIT_TIMEOUT) throw error;
+      if (attempt >= retries) {
+        throw new AbortedError(
+          `${conflict()}: the write conflicted with concurrent writes; retry with the same idempotency key`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 10 * (attempt + 1)));
+    } finally {
+      if (healthy) connection.release();
+      else connection.destroy();
+    }
+  }
+}
+
+/** A read outside any transaction (autocommit). */
+export async function queryRows<T>(pool: Pool, text: string, ...values: unknown[]): Promise<T[]> {
+  const [result] = await pool.query(text, values);
+  return rows<T>(result as Result);
+}

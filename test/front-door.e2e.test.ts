@@ -1,0 +1,211 @@
+/**
+ * The whole local stack (catalog, booking, nginx front door) as `npm start` runs it, on free ports,
+ * driven only through the front door with generated clients — the path a grpcurl user takes.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import mysql from 'mysql2/promise';
+import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient } from '../proto/gen/grpc/health/v1/health';
+import { ServerReflectionClient } from '../proto/gen/grpc/reflection/v1/reflection';
+import type { ServerReflectionResponse } from '../proto/gen/grpc/reflection/v1/reflection';
+import {
+  AccountServiceClient,
+  BookingServiceClient,
+  BookingState,
+  SeatState,
+} from '../proto/gen/marquee/booking/v1/booking';
+import { CatalogServiceClient, EventKind } from '../proto/gen/marquee/catalog/v1/catalog';
+import { callUnary } from '../services/common/grpc-client';
+import { startStack } from '../scripts/lib/stack';
+import type { RunningStack } from '../scripts/lib/stack';
+import { testMysqlUrl } from './databases';
+
+const run = promisify(execFile);
+const repoRoot = path.join(__dirname, '..');
+const suffix = randomBytes(3).toString('hex');
+const databases = [`e2e_catalog_${suffix}`, `e2e_booking_${suffix}`];
+const dataDir = path.join(repoRoot, '.data', 'test', `stack-${suffix}`);
+
+describe('the front door (nginx → catalog, booking)', () => {
+  let stack: RunningStack;
+  let catalog: CatalogServiceClient;
+  let accounts: AccountServiceClient;
+  let booking: BookingServiceClient;
+  const credentials = grpc.credentials.createInsecure();
+
+  beforeAll(async () => {
+    stack = await startStack({
+      repoRoot,
+      dataDir,
+      mysqlUrl: testMysqlUrl(),
+      freshData: true,
+      tokenSecret: 'e2e-secret-0123456789',
+      logLevel: 'warn',
+      extraEnv: { MARQUEE_CATALOG_DB: databases[0]!, MARQUEE_BOOKING_DB: databases[1]! },
+    });
+    catalog = new CatalogServiceClient(stack.grpcAddress, credentials);
+    accounts = new AccountServiceClient(stack.grpcAddress, credentials);
+    booking = new BookingServiceClient(stack.grpcAddress, credentials);
+  }, 90000);
+
+  afterAll(async () => {
+    for (const client of [catalog, accounts, booking]) client?.close();
+    await stack?.stop();
+    const admin = await mysql.createConnection(testMysqlUrl());
+    for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+    await admin.end();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('lists every marquee service through reflection at the front door', async () => {
+    const client = new ServerReflectionClient(stack.grpcAddress, credentials);
+    const call = client.serverReflectionInfo();
+    const answer = await new Promise<ServerReflectionResponse>((resolve, reject) => {
+      call.on('data', resolve);
+      call.on('error', reject);
+      call.write({ host: '', messageRequest: { $case: 'listServices', value: '' } });
+      call.end();
+    });
+    client.close();
+    const names = answer.messageResponse?.$case === 'listServicesResponse' ? answer.messageResponse.value.service.map((s) => s.name) : [];
+    expect(names).toEqual(
+      expect.arrayContaining(['marquee.catalog.v1.CatalogService', 'marquee.booking.v1.BookingService', 'marquee.booking.v1.AccountService']),
+    );
+  });
+
+  it('lets buf curl (a grpcurl-like client) list and call methods with reflection alone', async () => {
+    const buf = path.join(repoRoot, 'node_modules/.bin/buf');
+    const base = ['curl', '--protocol', 'grpc', '--http2-prior-knowledge'];
+    const listed = await run(buf, [...base, '--list-methods', `http://${stack.grpcAddress}`]);
+    expect(listed.stdout).toContain('marquee.catalog.v1.CatalogService/SearchEvents');
+    expect(listed.stdout).toContain('marquee.booking.v1.BookingService/HoldSeats');
+    const searched = await run(buf, [...base, `http://${stack.grpcAddress}/marquee.catalog.v1.CatalogService/SearchEvents`, '-d', '{"pageSize":5}']);
+    expect(JSON.parse(searched.stdout)).toBeInstanceOf(Object);
+  });
+
+  it('answers health SERVING, and UNIMPLEMENTED for a service nobody serves', async () => {
+    const health = new HealthClient(stack.grpcAddress, credentials);
+    const status = await callUnary(health.check.bind(health), { service: '' });
+    expect(status.status).toBe(ServingStatus.SERVING);
+    const unknown = new grpc.Client(stack.grpcAddress, credentials);
+    const error = await new Promise<grpc.ServiceError>((resolve) =>
+      unknown.makeUnaryRequest(
+        '/marquee.nope.v1.Nothing/Call',
+        (value: Buffer) => value,
+        (value: Buffer) => value,
+        Buffer.alloc(0),
+        (err) => resolve(err as grpc.ServiceError),
+      ),
+    );
+    unknown.close();
+    health.close();
+    expect(error.code).toBe(grpc.status.UNIMPLEMENTED);
+  });
+
+  it('a show an admin creates is bookable at once: register, hold two seats, pay, see it, cancel', async () => {
+    const admin = await callUnary(accounts.login.bind(accounts), { email: 'admin@marquee.local', password: 'marquee-admin' });
+    const asAdmin = { token: admin.token };
+    const venue = await callUnary(
+      catalog.createVenue.bind(catalog),
+      {
+        venue: {
+          id: '',
+          externalId: '',
+          name: 'Front Door Hall',
+          city: 'Lisbon',
+          address: 'Rua 1',
+          halls: [
+            {
+              id: 'MAIN',
+              name: 'Main',
+              sections: [{ id: 'STALLS', name: 'Stalls', priceTier: 'standard', rows: [{ label: 'A', seatCount: 4 }] }],
+              gaAreas: [],
+            },
+          ],
+        },
+      },
+      asAdmin,
+    );
+    const event = await callUnary(
+      catalog.createEvent.bind(catalog),
+      {
+        event: {
+          id: '',
+          externalId: '',
+          title: 'The Front Door',
+          kind: EventKind.EVENT_KIND_MOVIE,
+          genres: ['Drama'],
+          durationMinutes: 100,
+          description: 'An end-to-end test.',
+          cast: ['A. Tester'],
+          artists: [],
+          posterUrl: '',
+        },
+      },
+      asAdmin,
+    );
+    const startsAt = new Date(Date.now() + 7 * 86400_000).toISOString();
+    const show = await callUnary(
+      catalog.createShow.bind(catalog),
+      {
+        show: {
+          id: '',
+          externalId: '',
+          eventId: event.id,
+          venueId: venue.id,
+          hallId: 'MAIN',
+          startsAt,
+          currency: 'EUR',
+          prices: [{ priceTier: 'standard', amountCents: 1250 }],
+        },
+      },
+      asAdmin,
+    );
+
+    const session = await callUnary(accounts.register.bind(accounts), {
+      email: `buyer-${suffix}@example.com`,
+      password: 'correct horse battery',
+      displayName: 'Buyer',
+    });
+    const asBuyer = { token: session.token };
+    const before = await callUnary(booking.getAvailability.bind(booking), { showId: show.id }, asBuyer);
+    expect(before.seats.map((s) => s.state)).toEqual(Array(4).fill(SeatState.SEAT_STATE_FREE));
+
+    const [first, second] = before.seats;
+    const hold = await callUnary(
+      booking.holdSeats.bind(booking),
+      { showId: show.id, seatIds: [first!.seatId, second!.seatId], ga: [], idempotencyKey: `hold-${suffix}` },
+      asBuyer,
+    );
+    expect(hold.totalCents).toBe(2500);
+    const confirmed = await callUnary(
+      booking.confirmBooking.bind(booking),
+      {
+        holdId: hold.id,
+        card: { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2099, cvc: '123', holderName: 'Buyer' },
+        idempotencyKey: `confirm-${suffix}`,
+      },
+      asBuyer,
+    );
+    expect(confirmed.state).toBe(BookingState.BOOKING_STATE_CONFIRMED);
+    const mine = await callUnary(booking.listMyBookings.bind(booking), { pageSize: 10, pageToken: '' }, asBuyer);
+    expect(mine.bookings.map((b) => b.id)).toEqual([confirmed.id]);
+    const sold = await callUnary(booking.getAvailability.bind(booking), { showId: show.id }, asBuyer);
+    expect(sold.seats.filter((s) => s.state === SeatState.SEAT_STATE_SOLD).map((s) => s.seatId).sort()).toEqual(
+      [first!.seatId, second!.seatId].sort(),
+    );
+
+    const cancelled = await callUnary(
+      booking.cancelBooking.bind(booking),
+      { bookingId: confirmed.id, idempotencyKey: `cancel-${suffix}` },
+      asBuyer,
+    );
+    expect(cancelled.state).toBe(BookingState.BOOKING_STATE_CANCELLED);
+    const after = await callUnary(booking.getAvailability.bind(booking), { showId: show.id }, asBuyer);
+    expect(after.seats.every((s) => s.state === SeatState.SEAT_STATE_FREE)).toBe(true);
+  });
+});
