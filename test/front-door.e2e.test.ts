@@ -106,6 +106,16 @@ describe('the front door (nginx → catalog, booking)', () => {
     expect(error.code).toBe(grpc.status.UNIMPLEMENTED);
   });
 
+  it('stamps responses with the Lamport clock (x-lamport) through the front door', async () => {
+    const health = new HealthClient(stack.grpcAddress, credentials);
+    const stamp = await new Promise<string | undefined>((resolve, reject) => {
+      const call = health.check({ service: '' }, (error) => error && reject(error));
+      call.on('metadata', (metadata: grpc.Metadata) => resolve(metadata.get('x-lamport')[0]?.toString()));
+    });
+    health.close();
+    expect(stamp).toMatch(/^[1-9]\d*$/);
+  });
+
   it('a show an admin creates is bookable at once: register, hold two seats, pay, see it, cancel', async () => {
     const admin = await callUnary(accounts.login.bind(accounts), { email: 'admin@marquee.local', password: 'marquee-admin' });
     const asAdmin = { token: admin.token };

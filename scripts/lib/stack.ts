@@ -102,7 +102,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const service = (name: string, main: string): ManagedProcess =>
       startProcess(name, process.execPath, ['--import', 'tsx', path.join(options.repoRoot, main)], {
         logFile: path.join(logs, `${name}.log`),
-        env,
+        env: { ...env, MARQUEE_LAMPORT_FILE: path.join(options.dataDir, 'lamport', `${name}.json`) },
         cwd: options.repoRoot,
       });
 

@@ -1,6 +1,7 @@
 import {
   ConfigError,
   readInt,
+  readLamportFile,
   readLogLevel,
   readMysqlUrl,
   readPort,
@@ -26,6 +27,8 @@ export interface BookingConfig {
   idempotencyTtlHours: number;
   sweepIntervalMs: number;
   logLevel: string;
+  /** Persisted Lamport clock ('' = in memory). */
+  lamportFile: string;
 }
 
 /** Parses the booking node's settings once, fills defaults, validates and freezes them. */
@@ -61,5 +64,6 @@ export function loadConfig(env: Env): Readonly<BookingConfig> {
     idempotencyTtlHours: readInt(env, 'MARQUEE_IDEMPOTENCY_TTL_HOURS', 24, { min: 1, max: 24 * 30 }),
     sweepIntervalMs: readInt(env, 'MARQUEE_SWEEP_INTERVAL_MS', 1000, { min: 10, max: 3600000 }),
     logLevel: readLogLevel(env),
+    lamportFile: readLamportFile(env),
   });
 }

@@ -1,6 +1,8 @@
 import { ConfigError } from '../common/config';
 import { stopOnSignals } from '../common/lifecycle';
 import { createLogger } from '../common/logger';
+import { openProcessClock } from '../common/lamport-store';
+import type { LamportClock } from '../common/lamport';
 import { loadConfig } from './config';
 import type { BookingConfig } from './config';
 import { startBookingServer } from './server';
@@ -16,9 +18,17 @@ async function main(): Promise<void> {
     process.stderr.write(`booking: ${error.message}\n`);
     process.exit(2);
   }
-  const logger = createLogger('booking', { level: config.logLevel, nodeId: config.nodeId });
+  let lamport: LamportClock;
   try {
-    const server = await startBookingServer({ config, logger });
+    lamport = await openProcessClock(config.lamportFile);
+  } catch (error) {
+    // A corrupt clock file must stop the boot: resetting it could send stamps that go backwards.
+    process.stderr.write(`booking: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger('booking', { level: config.logLevel, nodeId: config.nodeId, clock: lamport });
+  try {
+    const server = await startBookingServer({ config, logger, lamport });
     stopOnSignals(() => server.stop(), logger);
   } catch (error) {
     logger.fatal({ err: error }, 'booking failed to start');

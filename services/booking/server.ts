@@ -16,6 +16,8 @@ import { GrpcShowSource } from './show-source';
 import type { ShowSource } from './show-source';
 import { MysqlBookingStore } from './store';
 import { Sweeper } from './sweeper';
+import { LamportClock } from '../common/lamport';
+import { grpcClientOptions } from '../common/grpc-client';
 
 export interface BookingServerOptions {
   config: Readonly<BookingConfig>;
@@ -27,6 +29,8 @@ export interface BookingServerOptions {
   /** Milliseconds since the epoch; tests move it to expire holds without sleeping. */
   clock?: () => number;
   payments?: PaymentProcessor;
+  /** The process's Lamport clock, stamped on every call in and out (a fresh one unless given). */
+  lamport?: LamportClock;
 }
 
 export interface BookingServer {
@@ -45,7 +49,9 @@ export async function startBookingServer(options: BookingServerOptions): Promise
       multipleStatements: true,
     }));
   const ownsPool = options.pool === undefined;
-  const showSource = options.showSource ?? new GrpcShowSource(config.catalogAddr);
+  const lamport = options.lamport ?? new LamportClock();
+  const showSource =
+    options.showSource ?? new GrpcShowSource(config.catalogAddr, grpcClientOptions(lamport, logger));
   const ownsSource = options.showSource === undefined;
   let sweeper: Sweeper | undefined;
   try {
@@ -78,6 +84,7 @@ export async function startBookingServer(options: BookingServerOptions): Promise
       host: config.host,
       port: config.port,
       logger,
+      clock: lamport,
       services: [
         { name: 'marquee.booking.v1.AccountService', ...account },
         { name: 'marquee.booking.v1.BookingService', ...booking },

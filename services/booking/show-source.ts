@@ -1,5 +1,5 @@
 import { Metadata, credentials, status as Code } from '@grpc/grpc-js';
-import type { ServiceError } from '@grpc/grpc-js';
+import type { ClientOptions, ServiceError } from '@grpc/grpc-js';
 import { CatalogServiceClient } from '../../proto/gen/marquee/catalog/v1/catalog';
 import type { ShowDetail } from '../../proto/gen/marquee/catalog/v1/catalog';
 import { NotFoundError, UnavailableError } from '../common/errors';
@@ -63,8 +63,8 @@ export function fromShowDetail(detail: ShowDetail): ShowInventory {
 export class GrpcShowSource implements ShowSource {
   private readonly client: CatalogServiceClient;
 
-  constructor(address: string) {
-    this.client = new CatalogServiceClient(address, credentials.createInsecure());
+  constructor(address: string, clientOptions: ClientOptions = {}) {
+    this.client = new CatalogServiceClient(address, credentials.createInsecure(), clientOptions);
   }
 
   getShow(showId: string, deadline: Date | number): Promise<ShowInventory> {

@@ -1,6 +1,7 @@
 import {
   ConfigError,
   readInt,
+  readLamportFile,
   readLogLevel,
   readMysqlUrl,
   readPort,
@@ -23,6 +24,8 @@ export interface CatalogConfig {
    * reflection path to the catalog, so `grpcurl list` through it must see the whole API.
    */
   readonly reflectionListsAll: boolean;
+  /** Persisted Lamport clock ('' = in memory). */
+  readonly lamportFile: string;
 }
 
 /** Parses the catalog's environment once; throws ConfigError naming the variable on bad values. */
@@ -36,6 +39,7 @@ export function loadConfig(env: Env): CatalogConfig {
     logLevel: readLogLevel(env),
     cacheTtlMs: readInt(env, 'MARQUEE_CATALOG_CACHE_TTL_MS', 30_000, { min: 0, max: 3_600_000 }),
     reflectionListsAll: readBoolean(env, 'MARQUEE_CATALOG_REFLECT_ALL', true),
+    lamportFile: readLamportFile(env),
   });
 }
 

@@ -1,6 +1,8 @@
 import { ConfigError } from '../common/config';
 import { stopOnSignals } from '../common/lifecycle';
 import { createLogger } from '../common/logger';
+import { openProcessClock } from '../common/lamport-store';
+import type { LamportClock } from '../common/lamport';
 import { loadConfig } from './config';
 import type { CatalogConfig } from './config';
 import { startCatalogServer } from './server';
@@ -16,9 +18,17 @@ async function main(): Promise<void> {
     process.stderr.write(`catalog: ${error.message}\n`);
     process.exit(2);
   }
-  const logger = createLogger('catalog', { level: config.logLevel });
+  let lamport: LamportClock;
   try {
-    const server = await startCatalogServer({ config, logger });
+    lamport = await openProcessClock(config.lamportFile);
+  } catch (error) {
+    // A corrupt clock file must stop the boot: resetting it could send stamps that go backwards.
+    process.stderr.write(`catalog: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger('catalog', { level: config.logLevel, clock: lamport });
+  try {
+    const server = await startCatalogServer({ config, logger, lamport });
     stopOnSignals(() => server.stop(), logger);
   } catch (error) {
     logger.fatal({ err: error }, 'catalog failed to start');

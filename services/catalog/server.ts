@@ -1,6 +1,7 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { adaptService, startGrpcServer } from '../common/grpc-server';
+import type { LamportClock } from '../common/lamport';
 import { migrate, openDatabase } from '../common/mysql';
 import type { Pool } from '../common/mysql';
 import { CatalogServiceService } from '../../proto/gen/marquee/catalog/v1/catalog';
@@ -24,6 +25,8 @@ export interface CatalogServerOptions {
   pool?: Pool;
   /** Timeout and size cap for ImportCatalog's source_url (defaults: 15 s, 20 MB). */
   fetchLimits?: FetchLimits;
+  /** The process's Lamport clock, stamped on every call (a fresh one unless given). */
+  lamport?: LamportClock;
 }
 
 export interface RunningCatalogServer {
@@ -60,6 +63,7 @@ export async function startCatalogServer(options: CatalogServerOptions): Promise
       port: config.port,
       logger,
       reflectionListsAll: config.reflectionListsAll,
+      clock: options.lamport,
       services: [
         {
           name: CATALOG_SERVICE_NAME,

@@ -46,6 +46,14 @@ export function readLogLevel(env: Env): string {
   return level;
 }
 
+/**
+ * Where a process keeps its Lamport clock's high-water mark so the clock never goes backwards across
+ * restarts; '' keeps it in memory only (tests, throwaway containers).
+ */
+export function readLamportFile(env: Env): string {
+  return readString(env, 'MARQUEE_LAMPORT_FILE', '');
+}
+
 /** The shared token secret: required in production, a fixed development value otherwise. */
 export function readTokenSecret(env: Env): string {
   const secret = readString(env, 'MARQUEE_TOKEN_SECRET', env.NODE_ENV === 'production' ? undefined : 'marquee-dev-secret-change-me');

@@ -1,5 +1,13 @@
 import { Metadata } from '@grpc/grpc-js';
-import type { CallOptions, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+import type { CallOptions, ChannelOptions, ClientOptions, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { LamportClock } from './lamport';
+import { lamportClientInterceptor } from './lamport-interceptors';
+
+/** Options for every client a service builds: its calls carry and learn `x-lamport`. */
+export function grpcClientOptions(clock: LamportClock, logger: Logger, channel: ChannelOptions = {}): ClientOptions {
+  return { ...channel, interceptors: [lamportClientInterceptor(clock, logger)] };
+}
 
 /** The 4-argument overload every ts-proto grpc-js client method has. */
 export type UnaryMethod<Req, Res> = (

@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import { InvalidArgumentError, toGrpcStatus } from './errors';
 import { HealthRegistry, healthService } from './health';
 import { reflectionServices } from './reflection';
+import { LamportClock } from './lamport';
+import { lamportServerInterceptor } from './lamport-interceptors';
 
 /** What a handler sees of a call besides the request. */
 export interface CallContext {
@@ -122,11 +124,17 @@ export interface StartServerOptions {
   logger: Logger;
   /** Reflection lists every service in the descriptor set, not only this server's (front-door answerer). */
   reflectionListsAll?: boolean;
+  /** The process's Lamport clock; every request and response (errors too) carries `x-lamport`. */
+  clock?: LamportClock;
 }
 
 /** Starts a gRPC server with health checking and reflection; port 0 picks a free port. */
 export async function startGrpcServer(options: StartServerOptions): Promise<RunningServer> {
-  const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  const server = new Server({
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    // The one place Lamport stamps are read and written on the server side; handlers never see them.
+    interceptors: [lamportServerInterceptor(options.clock ?? new LamportClock(), options.logger)],
+  });
   const names = options.services.map((s) => s.name);
   const health = new HealthRegistry(names);
   for (const service of options.services) server.addService(service.definition, service.implementation);

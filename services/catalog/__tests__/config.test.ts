@@ -12,6 +12,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       cacheTtlMs: 30_000,
       reflectionListsAll: true,
+      lamportFile: '',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -27,6 +28,7 @@ describe('loadConfig', () => {
         MARQUEE_LOG_LEVEL: 'debug',
         MARQUEE_CATALOG_CACHE_TTL_MS: '0',
         MARQUEE_CATALOG_REFLECT_ALL: 'false',
+        MARQUEE_LAMPORT_FILE: '/var/lib/marquee/lamport.json',
       }),
     ).toEqual({
       host: '0.0.0.0',
@@ -37,6 +39,7 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       cacheTtlMs: 0,
       reflectionListsAll: false,
+      lamportFile: '/var/lib/marquee/lamport.json',
     });
   });
 

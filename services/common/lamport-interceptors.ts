@@ -1,0 +1,198 @@
+import { InterceptingCall, Metadata, ServerInterceptingCall, status as Code } from '@grpc/grpc-js';
+import type { Interceptor, Listener, ServerInterceptor, StatusObject } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { LAMPORT_METADATA_KEY, parseLamportStamp } from './lamport';
+import type { LamportClock } from './lamport';
+
+/*
+ * The ONE place where Lamport stamps cross the wire (DESIGN: every request and response, errors
+ * too, carries x-lamport). Sends tick; receipts receive(). On the client the request is a send and
+ * the response headers and trailers are receipts; on the server it is the mirror image. Headers and
+ * trailers are stamped separately because a streaming reply can run long between them, and a client
+ * that has seen the headers has already learned something.
+ *
+ * Two rules hold on every path:
+ *  - Nothing from the wire can fail a call or crash the process: a missing header (grpcurl, probes)
+ *    is skipped, a malformed one is logged and skipped.
+ *  - A stamp leaves the process only once the clock says it is durable (see lamport-store.ts); if the
+ *    clock cannot persist, the call fails with UNAVAILABLE rather than risk reusing stamps after a restart.
+ */
+
+type Where = 'request' | 'response headers' | 'response trailers';
+
+/** Learns the peer's stamp from `metadata`, if it carries a usable one. Never throws. */
+function observe(
+  clock: LamportClock,
+  metadata: Metadata,
+  logger: Logger,
+  method: string,
+  where: Where,
+): void {
+  const values = metadata.get(LAMPORT_METADATA_KEY);
+  // No header: a peer without the interceptor. Nothing causal to learn, so nothing to do.
+  if (values.length === 0) return;
+  const stamp = values.length === 1 ? parseLamportStamp(values[0]) : undefined;
+  if (stamp === undefined) {
+    // Cut and quoted, so a hostile header cannot flood or forge log lines.
+    logger.warn(
+      { method, where, header: values.map((v) => String(v).slice(0, 40)) },
+      'ignored a malformed x-lamport header',
+    );
+    return;
+  }
+  try {
+    clock.receive(stamp);
+  } catch (error) {
+    // Only reachable with a stamp at the very top of the range: refuse it rather than fail the call.
+    logger.warn({ method, where, stamp, err: error }, 'ignored an x-lamport stamp the clock cannot accept');
+  }
+}
+
+/**
+ * Ticks for a send, then calls `send(stamp)` as soon as the stamp is durable: synchronously in the
+ * normal case, after the clock's pending reservation otherwise. Calls `fail` if it never will be.
+ */
+function stampForSend(
+  clock: LamportClock,
+  logger: Logger,
+  method: string,
+  send: (stamp: number) => void,
+  fail: (error: unknown) => void,
+): void {
+  let stamp: number;
+  let gate: Promise<void> | undefined;
+  try {
+    stamp = clock.tick();
+    gate = clock.whenDurable(stamp);
+  } catch (error) {
+    logger.error({ method, err: error }, 'Lamport clock cannot stamp a send; failing the call');
+    fail(error);
+    return;
+  }
+  if (gate === undefined) {
+    send(stamp);
+    return;
+  }
+  gate
+    .then(
+      () => send(stamp),
+      (error: unknown) => {
+        logger.error({ method, err: error }, 'Lamport stamp could not be made durable; failing the call');
+        fail(error);
+      },
+    )
+    // send/fail hand over to grpc-js; should it throw, log it instead of an unhandled rejection.
+    .catch((error: unknown) =>
+      logger.error({ method, err: error }, 'Lamport interceptor failed after waiting for the clock'),
+    );
+}
+
+function unavailable(error: unknown): string {
+  return `local Lamport clock unavailable: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/**
+ * Client side, for `new SomeClient(address, credentials, { interceptors: [lamportClientInterceptor(clock, logger)] })`.
+ * Put it LAST in the list, nearest the network, so every attempt an outer retry interceptor makes is
+ * stamped as its own send.
+ */
+export function lamportClientInterceptor(clock: LamportClock, logger: Logger): Interceptor {
+  return (options, nextCall) => {
+    const method = options.method_definition.path;
+    const inner = nextCall(options);
+    return new InterceptingCall(inner, {
+      start: (metadata, listener, next) => {
+        const observing: Listener = {
+          onReceiveMetadata: (headers, nextHeaders) => {
+            observe(clock, headers, logger, method, 'response headers');
+            nextHeaders(headers);
+          },
+          // Every status passes here: OK, server errors (trailers-only responses included) and local
+          // failures such as DEADLINE_EXCEEDED, which carry no stamp and are skipped by observe().
+          onReceiveStatus: (status, nextStatus) => {
+            observe(clock, status.metadata, logger, method, 'response trailers');
+            nextStatus(status);
+          },
+        };
+        // A copy: the caller may reuse one Metadata for several calls, and grpc-js may serialize it later.
+        const outgoing = metadata.clone();
+        stampForSend(
+          clock,
+          logger,
+          method,
+          (stamp) => {
+            outgoing.set(LAMPORT_METADATA_KEY, String(stamp));
+            next(outgoing, observing);
+          },
+          (error) => {
+            // The request never starts, so no unstamped request can reach a server and act. Ending
+            // the inner call releases its deadline timer and the channel's call count.
+            inner.cancelWithStatus(Code.UNAVAILABLE, unavailable(error));
+            const status: StatusObject = {
+              code: Code.UNAVAILABLE,
+              details: unavailable(error),
+              metadata: new Metadata(),
+            };
+            listener.onReceiveStatus(status);
+          },
+        );
+      },
+    });
+  };
+}
+
+/**
+ * Server side. Put it FIRST in the server's interceptor list: grpc-js wraps the first one nearest
+ * the network, so statuses produced by later interceptors (an auth check) are stamped as well.
+ */
+export function lamportServerInterceptor(clock: LamportClock, logger: Logger): ServerInterceptor {
+  return (methodDescriptor, call) => {
+    const method = methodDescriptor.path;
+    return new ServerInterceptingCall(call, {
+      start: (next) => {
+        next({
+          onReceiveMetadata: (metadata, nextMetadata) => {
+            observe(clock, metadata, logger, method, 'request');
+            nextMetadata(metadata);
+          },
+        });
+      },
+      sendMetadata: (metadata, next) => {
+        const outgoing = metadata.clone();
+        stampForSend(
+          clock,
+          logger,
+          method,
+          (stamp) => {
+            outgoing.set(LAMPORT_METADATA_KEY, String(stamp));
+            next(outgoing);
+          },
+          // Headers cannot carry a status; the trailers will fail the call (sendStatus below).
+          () => next(outgoing),
+        );
+      },
+      sendStatus: (status, next) => {
+        // grpc-js accepts statuses without metadata (a bare callback({ code, details })).
+        const outgoing = status.metadata?.clone() ?? new Metadata();
+        stampForSend(
+          clock,
+          logger,
+          method,
+          (stamp) => {
+            outgoing.set(LAMPORT_METADATA_KEY, String(stamp));
+            next({ ...status, metadata: outgoing });
+          },
+          (error) => next({ code: Code.UNAVAILABLE, details: unavailable(error), metadata: outgoing }),
+        );
+      },
+    });
+  };
+}
+
+/** What to spread into `new Server({...})`: `new Server({ ...options, ...lamportServerOptions(clock, logger) })`. */
+export function lamportServerOptions(
+  clock: LamportClock,
+  logger: Logger,
+): { interceptors: ServerInterceptor[] } {
+  return { interceptors: [lamportServerInterceptor(clock, logger)] };
+}
