@@ -1,0 +1,309 @@
+import { BullyNode } from '../bully';
+import { makeConfig } from '../config';
+import { IllegalTransitionError } from '../errors';
+import { FakeLog } from '../fake-network';
+import type { Message, PersistentState, Ready } from '../types';
+
+// One node driven by hand: every message it receives is written out, every reply is inspected.
+
+function makeNode(
+  id: number,
+  options: { peers?: number[]; persisted?: PersistentState; log?: FakeLog } = {},
+): BullyNode {
+  const config = makeConfig({ id, peers: options.peers ?? [1, 2, 3] });
+  return new BullyNode(config, options.persisted ?? { term: 0 }, options.log ?? new FakeLog());
+}
+
+/** Plays the shell: takes the node's Ready and acknowledges it. */
+function drain(node: BullyNode): Ready {
+  const ready = node.ready();
+  node.advance(ready);
+  return ready;
+}
+
+function tickAndCollect(node: BullyNode, ticks: number): Message[] {
+  const sent: Message[] = [];
+  for (let i = 0; i < ticks; i++) {
+    node.tick();
+    sent.push(...drain(node).messages);
+  }
+  return sent;
+}
+
+function logOf(terms: number[], commit = terms.length): FakeLog {
+  const log = new FakeLog();
+  log.entries = terms;
+  log.commit = commit;
+  return log;
+}
+
+const heartbeat = (from: number, to: number, term: number, commitIndex = 0): Message => ({
+  type: 'heartbeat',
+  from,
+  to,
+  term,
+  commitIndex,
+  round: 0,
+});
+
+const coordinator = (
+  from: number,
+  to: number,
+  term: number,
+  lastTerm = 0,
+  lastIndex = 0,
+  probe = false,
+): Message => ({
+  type: 'coordinator',
+  from,
+  to,
+  term,
+  probe,
+  lastTerm,
+  lastIndex,
+});
+
+describe('BullyNode', () => {
+  it('starts as a slave and announces it', () => {
+    const node = makeNode(2);
+    expect(drain(node)).toEqual({
+      messages: [],
+      roleChange: { role: 'slave', term: 0, masterId: undefined },
+    });
+    expect(node.hasReady()).toBe(false);
+  });
+
+  describe('lower ids answer and stand down', () => {
+    it('a higher id answers ELECTION from a lower id, with its term', () => {
+      const node = makeNode(3, { persisted: { term: 4 } });
+      drain(node);
+      node.step({ type: 'election', from: 1, to: 3, term: 2 });
+      expect(drain(node).messages).toContainEqual({ type: 'answer', from: 3, to: 1, term: 4 });
+    });
+
+    it('a suspecting node sends ELECTION to higher ids only, then probes, then proposes itself if none answers', () => {
+      const node = makeNode(1);
+      drain(node);
+      const sent = tickAndCollect(node, 8); // failureTicks
+      expect(sent).toEqual([
+        { type: 'election', from: 1, to: 2, term: 0 },
+        { type: 'election', from: 1, to: 3, term: 0 },
+      ]);
+      expect(node.state().role).toBe('candidate');
+      const probes = tickAndCollect(node, 4); // answerTimeoutTicks
+      expect(probes).toEqual([
+        { type: 'coordinator', from: 1, to: 2, term: 1, probe: true, lastTerm: 0, lastIndex: 0 },
+        { type: 'coordinator', from: 1, to: 3, term: 1, probe: true, lastTerm: 0, lastIndex: 0 },
+      ]);
+      const yes = {
+        type: 'coordinatorAck',
+        to: 1,
+        term: 1,
+        probe: true,
+        accepted: true,
+        lastTerm: 0,
+        lastIndex: 0,
+        priorLeaseTicks: 0,
+      } as const;
+      node.step({ ...yes, from: 2 });
+      expect(drain(node).messages).toEqual([
+        { type: 'coordinator', from: 1, to: 2, term: 1, probe: false, lastTerm: 0, lastIndex: 0 },
+        { type: 'coordinator', from: 1, to: 3, term: 1, probe: false, lastTerm: 0, lastIndex: 0 },
+      ]);
+      expect(node.state()).toMatchObject({ role: 'candidate', term: 0 });
+      node.step({ ...yes, from: 3, probe: false });
+      expect(node.state()).toMatchObject({ role: 'master', term: 1 });
+    });
+
+    it('a node that got an ANSWER never proposes itself; it waits, then asks again', () => {
+      const node = makeNode(1);
+      drain(node);
+      tickAndCollect(node, 8);
+      node.step({ type: 'answer', from: 2, to: 1, term: 0 });
+      // Node 2 is alive (it answers every ELECTION) but never announces itself.
+      const sent: Message[] = [];
+      for (let i = 0; i < 40; i++) {
+        node.tick();
+        const messages = drain(node).messages;
+        sent.push(...messages);
+        if (messages.some((m) => m.type === 'election'))
+          node.step({ type: 'answer', from: 2, to: 1, term: 0 });
+      }
+      expect(sent.filter((m) => m.type === 'coordinator')).toEqual([]);
+      expect(sent.filter((m) => m.type === 'election').length).toBeGreaterThanOrEqual(4);
+      expect(node.state()).toMatchObject({ role: 'candidate', term: 0 });
+    });
+  });
+
+  describe('the Ready contract', () => {
+    it('a vote comes with the persist it depends on: term and votedFor', () => {
+      const node = makeNode(2);
+      drain(node);
+      node.step(coordinator(3, 2, 1));
+      const ready = drain(node);
+      expect(ready.persist).toEqual({ term: 1, votedFor: 3 });
+      expect(ready.messages).toEqual([
+        {
+          type: 'coordinatorAck',
+          from: 2,
+          to: 3,
+          term: 1,
+          probe: false,
+          accepted: true,
+          lastTerm: 0,
+          lastIndex: 0,
+          priorLeaseTicks: 8,
+        },
+      ]);
+    });
+
+    it('a probe (pre-vote) is answered but changes nothing: no term, no vote, no persist', () => {
+      const node = makeNode(2);
+      drain(node);
+      node.step(coordinator(3, 2, 1, 0, 0, true));
+      const ready = drain(node);
+      expect(ready.persist).toBeUndefined();
+      expect(ready.messages).toMatchObject([
+        { type: 'coordinatorAck', to: 3, term: 1, probe: true, accepted: true },
+      ]);
+      expect(node.state()).toMatchObject({ role: 'slave', term: 0 });
+      // Still free to vote for someone else in that term.
+      node.step(coordinator(1, 2, 1));
+      expect(drain(node).persist).toEqual({ term: 1, votedFor: 1 });
+    });
+
+    it('one vote per term, across a restart', () => {
+      const node = makeNode(2);
+      drain(node);
+      node.step(coordinator(3, 2, 1));
+      const persisted = drain(node).persist;
+      expect(persisted).toBeDefined();
+
+      const restarted = makeNode(2, { persisted });
+      drain(restarted);
+      restarted.step(coordinator(1, 2, 1));
+      expect(drain(restarted).messages).toMatchObject([
+        { type: 'coordinatorAck', to: 1, term: 1, accepted: false },
+      ]);
+      // The node it voted for may ask again (a re-sent COORDINATOR) and gets the same answer.
+      restarted.step(coordinator(3, 2, 1));
+      expect(drain(restarted).messages).toMatchObject([
+        { type: 'coordinatorAck', to: 3, term: 1, accepted: true },
+      ]);
+    });
+
+    it('a new master cannot serve writes until its term is persisted', () => {
+      const node = makeNode(1, { peers: [1] });
+      drain(node);
+      for (let i = 0; i < 8; i++) node.tick();
+      expect(node.state()).toMatchObject({ role: 'master', term: 1, canServeWrites: false });
+      const ready = node.ready();
+      expect(ready.persist).toEqual({ term: 1, votedFor: 1 });
+      expect(ready.roleChange).toEqual({ role: 'master', term: 1, masterId: 1 });
+      node.advance(ready);
+      expect(node.canServeWrites()).toBe(true);
+    });
+
+    it('messages produced between ready() and advance() are kept for the next ready()', () => {
+      const node = makeNode(3);
+      drain(node);
+      node.step({ type: 'election', from: 1, to: 3, term: 0 });
+      const first = node.ready();
+      node.step({ type: 'election', from: 2, to: 3, term: 0 });
+      node.advance(first);
+      expect(drain(node).messages).toEqual([{ type: 'answer', from: 3, to: 2, term: 0 }]);
+    });
+  });
+
+  it('an illegal transition throws', () => {
+    const master = makeNode(1, { peers: [1] });
+    for (let i = 0; i < 8; i++) master.tick();
+    expect(master.state().role).toBe('master');
+    // Transitions are private; reach in to prove the guard holds even if a handler gets it wrong.
+    expect(() => (master as unknown as { becomeCandidate(from?: number): void }).becomeCandidate()).toThrow(
+      IllegalTransitionError,
+    );
+    expect(() => (makeNode(1) as unknown as { becomeSlave(): void }).becomeSlave()).toThrow(
+      'illegal role transition slave → slave',
+    );
+  });
+
+  describe('terms', () => {
+    it('a message from a lower term is answered with the current term so the sender learns it', () => {
+      const node = makeNode(2, { persisted: { term: 5 } });
+      drain(node);
+      node.step({ ...heartbeat(3, 2, 3), round: 17 } as Message);
+      expect(drain(node).messages).toEqual([{ type: 'heartbeatAck', from: 2, to: 3, term: 5, round: 17 }]);
+      expect(node.state()).toMatchObject({ term: 5, masterId: undefined });
+    });
+
+    it('a higher term makes a candidate step down to slave, and is persisted', () => {
+      const node = makeNode(1);
+      drain(node);
+      tickAndCollect(node, 8);
+      expect(node.state().role).toBe('candidate');
+      node.step(heartbeat(3, 1, 7));
+      const ready = drain(node);
+      expect(ready.persist).toEqual({ term: 7, votedFor: undefined });
+      expect(ready.roleChange).toEqual({ role: 'slave', term: 7, masterId: 3 });
+    });
+
+    it('a candidate that cannot reach a majority keeps probing without inflating any term', () => {
+      const node = makeNode(5, { peers: [1, 2, 3, 4, 5] });
+      drain(node);
+      const sent = tickAndCollect(node, 200);
+      const proposedTerms = new Set(sent.filter((m) => m.type === 'coordinator').map((m) => m.term));
+      expect(proposedTerms).toEqual(new Set([1]));
+      expect(node.state()).toMatchObject({ role: 'candidate', term: 0 });
+      expect(node.ready().persist).toBeUndefined();
+    });
+  });
+
+  describe('leader stickiness', () => {
+    it("a live master's slave refuses a higher id whose log is behind the commit index", () => {
+      const node = makeNode(1, { log: logOf([1, 1, 1, 1, 1, 1, 1, 1, 1, 1]) });
+      drain(node);
+      node.step(heartbeat(2, 1, 1, 10));
+      drain(node);
+      node.step(coordinator(3, 1, 2, 1, 3));
+      const refused = drain(node);
+      expect(refused.messages).toMatchObject([{ type: 'coordinatorAck', to: 3, term: 1, accepted: false }]);
+      expect(refused.persist).toBeUndefined();
+
+      node.step(coordinator(3, 1, 2, 1, 10));
+      const accepted = drain(node);
+      // It acked master 2 just now, so 3 must wait out 2's possible lease before serving.
+      expect(accepted.messages).toMatchObject([
+        { type: 'coordinatorAck', to: 3, term: 2, accepted: true, priorLeaseTicks: 8 },
+      ]);
+      expect(accepted.persist).toEqual({ term: 2, votedFor: 3 });
+    });
+
+    it('a lower id never deposes a live master', () => {
+      const node = makeNode(2);
+      drain(node);
+      node.step(heartbeat(3, 2, 1));
+      drain(node);
+      node.step(coordinator(1, 2, 2));
+      expect(drain(node).messages).toMatchObject([
+        { type: 'coordinatorAck', to: 1, term: 1, accepted: false },
+      ]);
+      expect(node.state()).toMatchObject({ role: 'slave', term: 1, masterId: 3 });
+    });
+
+    it('once the master has been silent for failureTicks, the same proposal is accepted', () => {
+      const node = makeNode(2);
+      drain(node);
+      node.step(heartbeat(3, 2, 1));
+      drain(node);
+      for (let i = 0; i < 7; i++) node.tick();
+      drain(node);
+      node.step(coordinator(1, 2, 2));
+      expect(drain(node).messages).toMatchObject([{ accepted: false }]);
+      node.tick();
+      node.step(coordinator(1, 2, 2));
+      const acks = drain(node).messages.filter((m) => m.type === 'coordinatorAck');
+      expect(acks).toMatchObject([{ accepted: true, term: 2 }]);
+    });
+  });
+});

@@ -1,0 +1,217 @@
+import { FakeNetwork } from '../fake-network';
+import type { FakeNetworkOptions } from '../fake-network';
+import type { Message, NodeId } from '../types';
+import { SafetyMonitor } from './safety-monitor';
+
+// Whole-group behaviour on the fake network, with the safety monitor checking every instant.
+
+function group(options: FakeNetworkOptions = {}): FakeNetwork {
+  const net = new FakeNetwork({ writes: true, ...options });
+  new SafetyMonitor(net);
+  return net;
+}
+
+function elect(net: FakeNetwork, maxTicks = 100): NodeId {
+  net.runUntil((n) => n.agreedMaster() !== undefined, maxTicks);
+  const master = net.agreedMaster();
+  if (master === undefined) throw new Error('no master');
+  return master;
+}
+
+/** Records every message sent (a drop rule that never drops). */
+function spy(net: FakeNetwork): Message[] {
+  const sent: Message[] = [];
+  net.dropWhere((m) => {
+    sent.push(m);
+    return false;
+  });
+  return sent;
+}
+
+const five = [1, 2, 3, 4, 5];
+
+describe('bully election', () => {
+  it('the highest live id wins', () => {
+    const net = group({ ids: five });
+    expect(elect(net)).toBe(5);
+    net.crash(5);
+    expect(elect(net)).toBe(4);
+    net.crash(4);
+    expect(elect(net)).toBe(3);
+    // With two of five left there is no majority: nobody may serve.
+    net.crash(3);
+    net.tick(100);
+    expect(net.serving()).toEqual([]);
+  });
+
+  it('lower ids answer and stand down: only the highest live node proposes itself', () => {
+    const net = group({ ids: five });
+    elect(net);
+    const sent = spy(net);
+    net.crash(5);
+    expect(elect(net)).toBe(4);
+    const proposers = new Set(sent.filter((m) => m.type === 'coordinator').map((m) => m.from));
+    expect(proposers).toEqual(new Set([4]));
+    const answers = sent.filter((m) => m.type === 'answer');
+    expect(answers.length).toBeGreaterThan(0);
+    expect(answers.every((m) => m.from > m.to)).toBe(true);
+  });
+
+  describe('a master that misses heartbeats is replaced', () => {
+    it('a few lost heartbeats (less than failureTicks) change nothing', () => {
+      const net = group();
+      expect(elect(net)).toBe(3);
+      const term = net.termOf(3);
+      const restore = net.dropWhere((m) => m.type === 'heartbeat');
+      net.tick(5); // failureTicks is 8
+      restore();
+      net.tick(50);
+      expect(net.agreedMaster()).toBe(3);
+      expect(net.termOf(1)).toBe(term);
+    });
+
+    it('a crashed master is replaced within failure + jitter + answer timeout (+ a round trip)', () => {
+      const net = group();
+      elect(net);
+      net.crash(3);
+      const ticks = net.runUntil((n) => n.agreedMaster() === 2, 100);
+      // ≤1 (heartbeat phase) + 8 (failureTicks) + ≤2 (jitter) + 4 (2 waits for an ANSWER from the
+      // dead 3) + probe and vote round trips (same tick here): ≤ 15 ticks, 750 ms at 50 ms a tick.
+      expect(ticks).toBeLessThanOrEqual(15);
+    });
+
+    it('a cut-off master stops serving before the majority elects another', () => {
+      const net = group();
+      elect(net);
+      net.isolate(3);
+      const ticks = net.runUntil((n) => n.agreedMaster([1, 2]) === 2, 100);
+      expect(ticks).toBeLessThanOrEqual(15);
+      expect(net.state(3)).toMatchObject({ role: 'slave', canServeWrites: false });
+    });
+  });
+
+  describe('a paused master that wakes up is fenced', () => {
+    it('its term is stale: it steps down on first contact, and nothing it writes is acknowledged', () => {
+      const net = group();
+      elect(net);
+      const oldTerm = net.termOf(3);
+      const ackedBefore = new Map(net.acknowledged);
+      net.pause(3);
+      expect(elect(net)).toBe(2);
+      net.tick(20);
+
+      const resumedAt = net.roleEvents.length;
+      net.resume(3);
+      net.tick(1); // its buffered messages arrive: heartbeats of a newer term
+      const [first] = net.roleEvents.slice(resumedAt).filter((e) => e.id === 3);
+      expect(first).toMatchObject({ role: 'slave', masterId: 2 });
+      expect(first?.term).toBeGreaterThan(oldTerm);
+      expect(net.state(3)?.canServeWrites).toBe(false);
+      // (Being the highest id it then catches up and takes over, in a newer term still.)
+      expect(elect(net)).toBe(3);
+      expect(net.termOf(3)).toBeGreaterThan(first?.term ?? 0);
+      const staleAcks = [...net.acknowledged].filter(
+        ([index, term]) => term === oldTerm && !ackedBefore.has(index),
+      );
+      expect(staleAcks).toEqual([]);
+    });
+
+    it('paused and cut off, it may think it still serves, but no write of its term is acknowledged', () => {
+      const net = group();
+      elect(net);
+      const oldTerm = net.termOf(3);
+      const ackedBefore = new Map(net.acknowledged);
+      net.isolate(3);
+      net.pause(3);
+      expect(elect(net)).toBe(2);
+      net.tick(20);
+
+      net.resume(3);
+      net.tick(1);
+      // Its tick counter stopped while paused, so its lease looks fresh: the clock-pause hazard.
+      expect(net.state(3)).toMatchObject({ role: 'master', term: oldTerm });
+      net.runUntil((n) => n.state(3)?.role === 'slave', 10); // lease runs out on its own clock
+      net.heal();
+      net.runUntil((n) => n.agreedMaster() === 3, 100); // and later takes over, caught up
+      const staleAcks = [...net.acknowledged].filter(
+        ([index, term]) => term === oldTerm && !ackedBefore.has(index),
+      );
+      expect(staleAcks).toEqual([]);
+    });
+  });
+
+  it('a returning higher id catches up before taking over', () => {
+    const net = group({ catchUp: 'manual' });
+    elect(net);
+    net.crash(3);
+    expect(elect(net)).toBe(2);
+    net.tick(10); // master 2 commits more writes that 3 lacks
+    const termOf2 = net.termOf(2);
+
+    net.restart(3);
+    net.runUntil((n) => n.state(3)?.masterId === 2, 10);
+    // 3 follows and asks to catch up; until replication says it has, it must not depose 2.
+    for (let i = 0; i < 100; i++) {
+      net.tick();
+      expect(net.serving()).toEqual([2]);
+      expect(net.termOf(3)).toBe(termOf2);
+    }
+    net.catchUpDone(3, net.log(2).commit);
+    const ticks = net.runUntil((n) => n.agreedMaster() === 3, 50);
+    // It waits out 2's lease (failureTicks) before serving, so the two never serve at once.
+    expect(ticks).toBeGreaterThanOrEqual(8);
+    expect(net.log(3).entries.slice(0, net.log(2).commit)).toEqual(
+      net.log(2).entries.slice(0, net.log(2).commit),
+    );
+  });
+
+  it('message loss and duplication: once the network heals, exactly one master serves', () => {
+    for (let seed = 1; seed <= 25; seed++) {
+      const net = group({ ids: five, seed });
+      net.setDropRate(0.3);
+      net.setDuplicateRate(0.2);
+      net.setDelay(0, 2);
+      net.tick(300);
+      net.setDropRate(0);
+      net.setDuplicateRate(0);
+      net.setDelay(0);
+      expect(elect(net, 150)).toBe(5);
+    }
+  });
+
+  it('a minority partition cannot elect a serving master', () => {
+    const net = group({ ids: five });
+    expect(elect(net)).toBe(5);
+    const term = net.termOf(5);
+    for (const a of [4, 5]) for (const b of [1, 2, 3]) net.cut(a, b);
+
+    net.runUntil((n) => n.agreedMaster() === undefined && n.serving().join() === '3', 50);
+    net.tick(200);
+    for (const id of [4, 5]) {
+      expect(net.state(id)?.canServeWrites).toBe(false);
+      // Re-proposing without a majority does not inflate the term (which would disrupt the majority on heal).
+      expect(net.termOf(id)).toBe(term);
+    }
+    expect(net.serving()).toEqual([3]);
+
+    net.heal();
+    expect(elect(net)).toBe(5);
+  });
+
+  it('terms never go backwards across restart', () => {
+    const net = group({ ids: five, seed: 7 });
+    elect(net);
+    let highest = new Map(five.map((id) => [id, net.persisted(id).term]));
+    for (let round = 0; round < 30; round++) {
+      const victim = five[round % 5] ?? 1;
+      net.crash(victim);
+      net.tick(round % 7);
+      net.restart(victim);
+      expect(net.termOf(victim)).toBe(highest.get(victim));
+      net.tick(15);
+      for (const id of five) expect(net.persisted(id).term).toBeGreaterThanOrEqual(highest.get(id) ?? 0);
+      highest = new Map(five.map((id) => [id, net.persisted(id).term]));
+    }
+    expect(elect(net)).toBe(5);
+  });
+});

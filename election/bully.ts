@@ -1,0 +1,683 @@
+import type { ElectionConfig } from './config';
+import { leaseTicks, majority, validateConfig } from './config';
+import { ElectionInvariantError, IllegalTransitionError } from './errors';
+import { comparePositions } from './log-position';
+import type {
+  CatchUpRequest,
+  CoordinatorAckMessage,
+  CoordinatorMessage,
+  HeartbeatMessage,
+  LogPosition,
+  LogView,
+  Message,
+  NodeId,
+  NodeState,
+  PersistentState,
+  Ready,
+  Role,
+  RoleChange,
+  Term,
+} from './types';
+
+/**
+ * The bully election (Garcia-Molina 1982) as a pure state machine, with terms, quorum leases and
+ * catch-up gates so that at most one master serves writes at a time. See README.md for the rules
+ * and the Ready contract. No clocks, timers, I/O or Math.random: the shell calls tick() every tick,
+ * step() for every message, and drains ready().
+ */
+
+/** A message as handlers write it: send() stamps `from` and, unless given, `term`. */
+type Outgoing = DistributiveOmit<Message, 'from' | 'term'> & { term?: Term };
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+interface SlaveState {
+  readonly role: 'slave';
+  /** Extra ticks on top of failureTicks before suspecting, drawn once per slave tenure. */
+  readonly jitter: number;
+  /** Set when the live master has a lower id: catch up to it, then take over. */
+  takeover: CatchUpRequest | undefined;
+}
+
+interface Proposal {
+  readonly term: Term;
+  /** true while only probing (pre-vote); false once the real COORDINATOR is out. */
+  probe: boolean;
+  /** The earliest tick this node may serve if the proposal wins (earlier masters' leases). */
+  notBefore: number;
+  /** Who accepted (the probe, then the proposal), with where their logs end. */
+  acks: Map<NodeId, { position: LogPosition; notBefore: number }>;
+  /** Someone in our own term said no (typically: it still follows a live master). */
+  refused: boolean;
+}
+
+interface CandidateState {
+  readonly role: 'candidate';
+  /**
+   * electing: ELECTION sent to higher ids; awaiting: a higher id ANSWERed, wait for its COORDINATOR;
+   * proposing: COORDINATOR probes, then the COORDINATOR itself, sent to everyone.
+   */
+  phase: 'electing' | 'awaiting' | 'proposing';
+  deadline: number;
+  /** The live, lower-id master this candidacy deposes (set only after catching up to it). */
+  readonly takeoverFrom: NodeId | undefined;
+  proposal: Proposal | undefined;
+}
+
+interface MasterState {
+  readonly role: 'master';
+  readonly electedAt: number;
+  /** Per peer: send tick (master's clock) of the latest heartbeat it acknowledged in this term. */
+  readonly leaseFrom: Map<NodeId, number>;
+  /** Earlier masters may be serving on leases granted by our voters until this tick. */
+  readonly servingNotBefore: number;
+  catchUp: { readonly request: CatchUpRequest; readonly deadline: number } | undefined;
+  nextHeartbeatAt: number;
+}
+
+type RoleState = SlaveState | CandidateState | MasterState;
+
+/** The role's step and tick handlers, swapped as a unit on every transition (raft's stepFunc/tickFunc). */
+interface RoleHandler {
+  readonly state: RoleState;
+  step(message: Message): void;
+  tick(): void;
+}
+
+/** Last lease-granting reply this node sent: an ack to a heartbeat or to a COORDINATOR. */
+interface Grant {
+  readonly at: number;
+  /** undefined: unknown, i.e. whatever this node granted before it (re)started. */
+  readonly to: NodeId | undefined;
+  readonly term: Term | undefined;
+}
+
+const LEGAL_TRANSITIONS: Readonly<Record<Role, readonly Role[]>> = {
+  slave: ['candidate'],
+  candidate: ['slave', 'master'],
+  // A master never campaigns again in place: it steps down first, and a new campaign means a new term.
+  master: ['slave'],
+};
+
+export class BullyNode {
+  readonly id: NodeId;
+  private readonly config: ElectionConfig;
+  private readonly log: LogView;
+  private readonly random: () => number;
+  private readonly higherIds: readonly NodeId[];
+  private readonly otherIds: readonly NodeId[];
+
+  /** Local tick counter: only durations measured on it mean anything. */
+  private now = 0;
+  private term: Term;
+  private votedFor: NodeId | undefined;
+  /** Confirmed master of `term` (it heartbeated us), or ourselves when master. */
+  private masterId: NodeId | undefined;
+  /** Last heartbeat from the master, vote granted, or entry into the slave role. */
+  private lastContact = 0;
+  private knownCommitIndex = 0;
+  private lastGrant: Grant;
+  private grantBeforeLast: Grant | undefined;
+
+  private role: RoleHandler;
+  private outbox: Message[] = [];
+  private pendingCatchUp: CatchUpRequest | undefined;
+  private persisted: PersistentState;
+  private announced: RoleChange | undefined;
+
+  /**
+   * @param persisted what the last incarnation persisted ({ term: 0 } on first boot)
+   * @param log the replication layer's view of the local log
+   * @param random uniform in [0, 1), for election jitter; defaults to no jitter
+   */
+  constructor(
+    config: ElectionConfig,
+    persisted: PersistentState,
+    log: LogView,
+    random: () => number = () => 0,
+  ) {
+    validateConfig(config);
+    if (!Number.isInteger(persisted.term) || persisted.term < 0) {
+      throw new RangeError(
+        `node ${config.id}: persisted term must be a non-negative integer (got ${persisted.term})`,
+      );
+    }
+    this.id = config.id;
+    this.config = config;
+    this.log = log;
+    this.random = random;
+    this.higherIds = config.peers.filter((p) => p > config.id);
+    this.otherIds = config.peers.filter((p) => p !== config.id);
+    this.term = persisted.term;
+    this.votedFor = persisted.votedFor;
+    this.persisted = { term: persisted.term, votedFor: persisted.votedFor };
+    // We may have acked a master just before a crash, and that master may still be serving on it:
+    // until failureTicks have passed, tell any new coordinator to wait that lease out.
+    this.lastGrant = { at: 0, to: undefined, term: undefined };
+    this.role = this.slaveRole();
+  }
+
+  // ---- driving the machine ------------------------------------------------------------------------
+
+  tick(): void {
+    this.now += 1;
+    this.role.tick();
+  }
+
+  step(message: Message): void {
+    // A misrouted message must not move the state machine; the transport is at fault, not the peer.
+    if (message.to !== this.id || message.from === this.id || !this.config.peers.includes(message.from))
+      return;
+    if (message.type === 'coordinator') return this.onCoordinator(message);
+    if (message.type === 'coordinatorAck') return this.onCoordinatorAck(message);
+    if (message.term > this.term) {
+      this.adoptTerm(message.term);
+    } else if (message.term < this.term && message.type !== 'election' && message.type !== 'answer') {
+      // A stale master learns our term from the reply and steps down; other stale replies are noise.
+      // (ELECTION and ANSWER still count: whatever its term, a higher id is alive.)
+      if (message.type === 'heartbeat')
+        this.send({ type: 'heartbeatAck', to: message.from, round: message.round });
+      return;
+    }
+    this.role.step(message);
+  }
+
+  /**
+   * Replication reports that the local log now reaches `index` (fetched from the node named in the
+   * last needsCatchUp). Opens the serving gate of a new master, or lets a higher-id slave take over.
+   */
+  catchUpDone(index: number): void {
+    const st = this.role.state;
+    if (st.role === 'master' && st.catchUp !== undefined && index >= st.catchUp.request.upToIndex) {
+      if (this.pendingCatchUp === st.catchUp.request) this.pendingCatchUp = undefined;
+      st.catchUp = undefined;
+    } else if (
+      st.role === 'slave' &&
+      st.takeover !== undefined &&
+      index >= st.takeover.upToIndex &&
+      this.masterId === st.takeover.fromNode
+    ) {
+      this.becomeCandidate(st.takeover.fromNode);
+    }
+  }
+
+  hasReady(): boolean {
+    return (
+      this.outbox.length > 0 ||
+      this.pendingCatchUp !== undefined ||
+      !this.isPersisted() ||
+      !sameRoleChange(this.announced, this.currentRoleChange())
+    );
+  }
+
+  /**
+   * Everything the shell must act on, in order: persist, then role change and catch-up, then send.
+   * Calling ready() again before advance() returns the same work plus anything new.
+   */
+  ready(): Ready {
+    const roleChange = this.currentRoleChange();
+    return {
+      messages: this.outbox.slice(),
+      ...(this.isPersisted() ? {} : { persist: { term: this.term, votedFor: this.votedFor } }),
+      ...(sameRoleChange(this.announced, roleChange) ? {} : { roleChange }),
+      ...(this.pendingCatchUp === undefined ? {} : { needsCatchUp: this.pendingCatchUp }),
+    };
+  }
+
+  /** The shell has done everything in `ready` (persisted it durably, and sent its messages). */
+  advance(ready: Ready): void {
+    this.outbox.splice(0, ready.messages.length);
+    if (ready.persist !== undefined) this.persisted = ready.persist;
+    if (ready.roleChange !== undefined) this.announced = ready.roleChange;
+    if (ready.needsCatchUp !== undefined && ready.needsCatchUp === this.pendingCatchUp)
+      this.pendingCatchUp = undefined;
+  }
+
+  state(): NodeState {
+    const rc = this.currentRoleChange();
+    return {
+      id: this.id,
+      role: rc.role,
+      term: rc.term,
+      masterId: rc.masterId,
+      canServeWrites: this.canServeWrites(),
+    };
+  }
+
+  /**
+   * True only for a master whose term is persisted, that a majority accepted, that has caught up,
+   * whose predecessors' leases have run out, and that heard from a majority within its lease.
+   */
+  canServeWrites(): boolean {
+    const st = this.role.state;
+    return (
+      st.role === 'master' &&
+      st.catchUp === undefined &&
+      this.now >= st.servingNotBefore &&
+      this.holdsLease(st) &&
+      this.isPersisted()
+    );
+  }
+
+  // ---- transitions --------------------------------------------------------------------------------
+
+  private transition(to: Role): void {
+    const from = this.role.state.role;
+    if (!LEGAL_TRANSITIONS[from].includes(to)) throw new IllegalTransitionError(this.id, from, to);
+    // Any catch-up requested for the old role is moot; the roleChange tells the shell to drop it.
+    this.pendingCatchUp = undefined;
+  }
+
+  private becomeSlave(): void {
+    this.transition('slave');
+    // Whoever we followed or were is no longer confirmed; the next heartbeat says who the master is.
+    this.masterId = undefined;
+    this.role = this.slaveRole();
+  }
+
+  private becomeCandidate(takeoverFrom: NodeId | undefined): void {
+    this.transition('candidate');
+    const st: CandidateState = {
+      role: 'candidate',
+      phase: 'electing',
+      deadline: this.now,
+      takeoverFrom,
+      proposal: undefined,
+    };
+    this.masterId = undefined;
+    this.role = { state: st, step: (m) => this.stepCandidate(st, m), tick: () => this.tickCandidate(st) };
+    this.startElection(st);
+  }
+
+  private becomeMaster(proposal: Proposal): void {
+    this.transition('master');
+    if (proposal.term <= this.term) {
+      throw new ElectionInvariantError(
+        this.id,
+        `won term ${proposal.term} while already in term ${this.term}`,
+      );
+    }
+    this.term = proposal.term;
+    this.votedFor = this.id;
+    this.masterId = this.id;
+
+    // Every write acknowledged so far is on a majority, so some member of ours has it: fetch from
+    // the most up-to-date one before serving.
+    let best: { node: NodeId; position: LogPosition } = { node: this.id, position: this.log.position() };
+    let servingNotBefore = proposal.notBefore;
+    for (const [node, ack] of proposal.acks) {
+      if (comparePositions(ack.position, best.position) > 0) best = { node, position: ack.position };
+      servingNotBefore = Math.max(servingNotBefore, ack.notBefore);
+    }
+    const request: CatchUpRequest | undefined =
+      best.node === this.id ? undefined : { fromNode: best.node, upToIndex: best.position.lastIndex };
+    const st: MasterState = {
+      role: 'master',
+      electedAt: this.now,
+      // The lease starts empty: COORDINATOR acks prove a vote, and the first heartbeat round trip
+      // proves contact at a known send time.
+      leaseFrom: new Map(),
+      servingNotBefore,
+      catchUp:
+        request === undefined ? undefined : { request, deadline: this.now + this.config.catchUpTimeoutTicks },
+      nextHeartbeatAt: this.now,
+    };
+    this.role = { state: st, step: (m) => this.stepMaster(st, m), tick: () => this.tickMaster(st) };
+    this.pendingCatchUp = request;
+    this.broadcastHeartbeat(st);
+  }
+
+  private slaveRole(): RoleHandler {
+    const st: SlaveState = {
+      role: 'slave',
+      jitter: Math.floor(this.random() * (this.config.electionJitterTicks + 1)),
+      takeover: undefined,
+    };
+    this.lastContact = this.now;
+    return { state: st, step: (m) => this.stepSlave(st, m), tick: () => this.tickSlave(st) };
+  }
+
+  /** A higher term exists: whatever we were doing in ours is over. */
+  private adoptTerm(term: Term): void {
+    this.term = term;
+    this.votedFor = undefined;
+    this.masterId = undefined;
+    const st = this.role.state;
+    if (st.role === 'slave') {
+      st.takeover = undefined;
+      this.pendingCatchUp = undefined;
+    } else {
+      this.becomeSlave();
+    }
+  }
+
+  // ---- slave ----------------------------------------------------------------------------------------
+
+  private tickSlave(st: SlaveState): void {
+    if (this.now - this.lastContact >= this.config.failureTicks + st.jitter) this.becomeCandidate(undefined);
+  }
+
+  private stepSlave(st: SlaveState, m: Message): void {
+    switch (m.type) {
+      case 'election':
+        if (m.from > this.id) return;
+        this.send({ type: 'answer', to: m.from });
+        // Classic bully starts its own election here; we do so only if we too have lost the master,
+        // so a node that is merely cut off from a healthy master cannot churn the group.
+        if (this.now - this.lastContact >= this.config.failureTicks) this.becomeCandidate(undefined);
+        return;
+      case 'heartbeat':
+        return this.followHeartbeat(st, m);
+      default:
+        return;
+    }
+  }
+
+  private followHeartbeat(st: SlaveState, m: HeartbeatMessage): void {
+    if (this.masterId !== undefined && this.masterId !== m.from) {
+      throw new ElectionInvariantError(
+        this.id,
+        `two masters in term ${this.term}: ${this.masterId} and ${m.from}`,
+      );
+    }
+    this.masterId = m.from;
+    this.lastContact = this.now;
+    this.knownCommitIndex = Math.max(this.knownCommitIndex, m.commitIndex);
+    this.grant(m.from, m.term);
+    this.send({ type: 'heartbeatAck', to: m.from, round: m.round });
+    if (m.from < this.id && st.takeover === undefined) {
+      // A returning higher id: follow first, take over only once caught up (catchUpDone).
+      st.takeover = { fromNode: m.from, upToIndex: m.commitIndex };
+      this.pendingCatchUp = st.takeover;
+    }
+  }
+
+  // ---- candidate ------------------------------------------------------------------------------------
+
+  private startElection(st: CandidateState): void {
+    st.proposal = undefined;
+    if (this.higherIds.length === 0) return this.propose(st);
+    for (const to of this.higherIds) this.send({ type: 'election', to });
+    st.phase = 'electing';
+    st.deadline = this.now + this.config.answerTimeoutTicks;
+  }
+
+  /**
+   * No higher id answered: probe a majority first, then propose for real. The term is adopted (and
+   * persisted) only when the proposal wins, and nobody else adopts it before a majority said it
+   * would: a candidate cut off from the majority keeps asking without changing any node's term.
+   */
+  private propose(st: CandidateState): void {
+    const proposal: Proposal = {
+      term: this.term + 1,
+      probe: true,
+      notBefore: 0,
+      acks: new Map(),
+      refused: false,
+    };
+    st.phase = 'proposing';
+    st.proposal = proposal;
+    st.deadline = this.now + this.config.coordinatorTimeoutTicks;
+    if (majority(this.config) === 1) return this.proposeForReal(st, proposal);
+    this.sendCoordinator(proposal, this.otherIds);
+  }
+
+  private proposeForReal(st: CandidateState, proposal: Proposal): void {
+    proposal.probe = false;
+    proposal.acks = new Map();
+    proposal.notBefore = this.now + this.priorLeaseTicks(this.id, proposal.term);
+    st.deadline = this.now + this.config.coordinatorTimeoutTicks;
+    if (majority(this.config) === 1) return this.becomeMaster(proposal);
+    this.sendCoordinator(proposal, this.otherIds);
+  }
+
+  private sendCoordinator(proposal: Proposal, to: readonly NodeId[]): void {
+    const { lastTerm, lastIndex } = this.log.position();
+    for (const peer of to) {
+      this.send({
+        type: 'coordinator',
+        to: peer,
+        term: proposal.term,
+        probe: proposal.probe,
+        lastTerm,
+        lastIndex,
+      });
+    }
+  }
+
+  private tickCandidate(st: CandidateState): void {
+    if (this.now < st.deadline) return;
+    switch (st.phase) {
+      case 'electing':
+        return this.propose(st);
+      case 'awaiting':
+        // The higher node that answered never announced itself: start over.
+        return this.startElection(st);
+      case 'proposing': {
+        const proposal = st.proposal;
+        if (proposal === undefined) return this.startElection(st);
+        if (st.takeoverFrom !== undefined && proposal.refused) {
+          // Peers still follow the master and think our log is behind: follow it again and catch up.
+          return this.becomeSlave();
+        }
+        // Silence is not refusal: ask again, in the same term, those who have not said yes.
+        proposal.refused = false;
+        st.deadline = this.now + this.config.coordinatorTimeoutTicks;
+        return this.sendCoordinator(
+          proposal,
+          this.otherIds.filter((p) => !proposal.acks.has(p)),
+        );
+      }
+    }
+  }
+
+  private stepCandidate(st: CandidateState, m: Message): void {
+    switch (m.type) {
+      case 'election':
+        if (m.from < this.id) this.send({ type: 'answer', to: m.from });
+        return;
+      case 'answer':
+        if (m.from > this.id && st.phase !== 'awaiting') {
+          // A higher id is alive: it takes the election over, even from a proposal of ours.
+          st.phase = 'awaiting';
+          st.proposal = undefined;
+          st.deadline = this.now + this.config.coordinatorTimeoutTicks;
+        }
+        return;
+      case 'heartbeat':
+        // The master we are deposing is not acked, so its lease runs out while we campaign.
+        if (m.from === st.takeoverFrom) return;
+        // Someone won our current term: follow it (and, if it is lower, catch up and take over later).
+        this.becomeSlave();
+        return this.role.step(m);
+      default:
+        return;
+    }
+  }
+
+  // ---- master ---------------------------------------------------------------------------------------
+
+  private tickMaster(st: MasterState): void {
+    // Without a majority's acks it stops serving when its lease lapses (canServeWrites), and steps
+    // down after failureTicks — by then the slaves suspect it anyway. A few lost heartbeats only
+    // pause serving. A new master gets failureTicks to collect its first acks.
+    if (
+      !this.heardFromMajority(st, this.config.failureTicks) &&
+      this.now - st.electedAt >= this.config.failureTicks
+    ) {
+      return this.becomeSlave();
+    }
+    // Stuck catching up (source gone): let the group elect again; replication keeps what it fetched.
+    if (st.catchUp !== undefined && this.now >= st.catchUp.deadline) return this.becomeSlave();
+    if (this.now >= st.nextHeartbeatAt) this.broadcastHeartbeat(st);
+  }
+
+  private stepMaster(st: MasterState, m: Message): void {
+    switch (m.type) {
+      case 'election':
+        if (m.from > this.id) return;
+        // We are alive and above: answer, and tell the asker who the master is.
+        this.send({ type: 'answer', to: m.from });
+        this.sendHeartbeat(m.from);
+        return;
+      case 'heartbeat':
+        throw new ElectionInvariantError(
+          this.id,
+          `two masters in term ${this.term}: ${this.id} and ${m.from}`,
+        );
+      case 'heartbeatAck':
+        st.leaseFrom.set(m.from, Math.max(st.leaseFrom.get(m.from) ?? -Infinity, m.round));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private broadcastHeartbeat(st: MasterState): void {
+    for (const to of this.otherIds) this.sendHeartbeat(to);
+    st.nextHeartbeatAt = this.now + this.config.heartbeatTicks;
+  }
+
+  private sendHeartbeat(to: NodeId): void {
+    this.send({ type: 'heartbeat', to, commitIndex: this.log.commitIndex(), round: this.now });
+  }
+
+  private holdsLease(st: MasterState): boolean {
+    return this.heardFromMajority(st, leaseTicks(this.config));
+  }
+
+  /** Did a majority (ourselves included) ack a heartbeat we sent less than `ticks` ago? */
+  private heardFromMajority(st: MasterState, ticks: number): boolean {
+    let heard = 1;
+    for (const sentAt of st.leaseFrom.values()) if (this.now - sentAt < ticks) heard += 1;
+    return heard >= majority(this.config);
+  }
+
+  // ---- COORDINATOR: the vote -------------------------------------------------------------------------
+
+  private onCoordinator(m: CoordinatorMessage): void {
+    const reply = { type: 'coordinatorAck', to: m.from, probe: m.probe, ...this.log.position() } as const;
+    if (!this.mayAccept(m)) {
+      // Our own term, not the proposed one: refusing must not move us into a term nobody won.
+      return this.send({ ...reply, accepted: false, priorLeaseTicks: 0 });
+    }
+    // A probe changes nothing here; the yes carries the proposed term so the proposer can match it.
+    if (m.probe) return this.send({ ...reply, term: m.term, accepted: true, priorLeaseTicks: 0 });
+    const priorLeaseTicks = this.priorLeaseTicks(m.from, m.term);
+    this.term = m.term;
+    this.votedFor = m.from;
+    this.masterId = undefined; // confirmed by its first heartbeat, once it has won
+    if (this.role.state.role === 'slave') {
+      this.role.state.takeover = undefined;
+      this.pendingCatchUp = undefined;
+      this.lastContact = this.now;
+    } else {
+      this.becomeSlave();
+    }
+    this.grant(m.from, m.term);
+    this.send({ ...reply, accepted: true, priorLeaseTicks });
+  }
+
+  private mayAccept(m: CoordinatorMessage): boolean {
+    const st = this.role.state;
+    if (m.term < this.term) return false;
+    if (m.term === this.term) {
+      // One vote per term. The one we voted for may ask again (a duplicate or a re-send).
+      if (this.votedFor !== undefined) return this.votedFor === m.from;
+      if (this.masterId !== undefined) return false;
+    }
+    if (st.role === 'candidate' && st.proposal !== undefined) {
+      // Two proposals for the same term cross: the higher id wins, so they cannot both give way.
+      if (m.term < st.proposal.term || (m.term === st.proposal.term && m.from < this.id)) return false;
+    }
+    const live = this.liveMaster();
+    if (live !== undefined && live !== m.from) {
+      // Leader stickiness: a lower id never deposes a live master (it is the one cut off), and a
+      // higher id takes over only once its log has caught up with what the master committed.
+      if (m.from < live || !this.isCaughtUp(m)) return false;
+    }
+    return true;
+  }
+
+  private onCoordinatorAck(m: CoordinatorAckMessage): void {
+    const st = this.role.state;
+    const proposal = st.role === 'candidate' ? st.proposal : undefined;
+    if (m.accepted) {
+      // Count a yes only for what we are asking now; a late yes to something we moved past is noise.
+      if (
+        st.role !== 'candidate' ||
+        proposal === undefined ||
+        m.term !== proposal.term ||
+        m.probe !== proposal.probe
+      )
+        return;
+      const prior = proposal.acks.get(m.from)?.notBefore ?? -Infinity;
+      proposal.acks.set(m.from, {
+        position: { lastTerm: m.lastTerm, lastIndex: m.lastIndex },
+        notBefore: Math.max(prior, this.now + m.priorLeaseTicks),
+      });
+      if (1 + proposal.acks.size < majority(this.config)) return;
+      return proposal.probe ? this.proposeForReal(st, proposal) : this.becomeMaster(proposal);
+    }
+    if (m.term > this.term) return this.adoptTerm(m.term);
+    if (proposal !== undefined && m.term === this.term) proposal.refused = true;
+  }
+
+  private liveMaster(): NodeId | undefined {
+    const st = this.role.state;
+    switch (st.role) {
+      case 'master':
+        return this.id;
+      case 'candidate':
+        return st.takeoverFrom;
+      case 'slave':
+        return this.now - this.lastContact < this.config.failureTicks ? this.masterId : undefined;
+    }
+  }
+
+  private isCaughtUp(proposer: LogPosition): boolean {
+    const mine = this.log.position();
+    if (proposer.lastTerm !== mine.lastTerm) return proposer.lastTerm > mine.lastTerm;
+    return proposer.lastIndex >= Math.max(this.knownCommitIndex, this.log.commitIndex());
+  }
+
+  // ---- leases ----------------------------------------------------------------------------------------
+
+  private grant(to: NodeId, term: Term): void {
+    if (this.lastGrant.to !== to || this.lastGrant.term !== term) this.grantBeforeLast = this.lastGrant;
+    this.lastGrant = { at: this.now, to, term };
+  }
+
+  /**
+   * How long a master other than (to, term) may still be serving on an ack of ours: a master serves
+   * at most leaseTicks after sending what we acked, and we acked no earlier than it was sent.
+   * failureTicks (> leaseTicks) leaves a margin for tick phase between machines.
+   */
+  private priorLeaseTicks(to: NodeId, term: Term): number {
+    const last =
+      this.lastGrant.to === to && this.lastGrant.term === term ? this.grantBeforeLast : this.lastGrant;
+    if (last === undefined) return 0;
+    return Math.max(0, this.config.failureTicks - (this.now - last.at));
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------------
+
+  /** The one place messages are stamped (raft's send()): sender and current term, unless given. */
+  private send(message: Outgoing): void {
+    // The spread keeps the variant's own fields; TS cannot prove a spread union is still a union member.
+    this.outbox.push({ term: this.term, ...message, from: this.id } as Message);
+  }
+
+  private isPersisted(): boolean {
+    return this.persisted.term === this.term && this.persisted.votedFor === this.votedFor;
+  }
+
+  private currentRoleChange(): RoleChange {
+    const st = this.role.state;
+    const masterId = st.role === 'master' ? this.id : st.role === 'slave' ? this.masterId : undefined;
+    return { role: st.role, term: this.term, masterId };
+  }
+}
+
+function sameRoleChange(a: RoleChange | undefined, b: RoleChange): boolean {
+  return a !== undefined && a.role === b.role && a.term === b.term && a.masterId === b.masterId;
+}
