@@ -3,7 +3,10 @@
  * SERVING within 2 s, 1 otherwise. Used by the container HEALTHCHECK.
  */
 import * as grpc from '@grpc/grpc-js';
-import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient } from '../proto/gen/grpc/health/v1/health';
+import {
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  HealthClient,
+} from '../proto/gen/grpc/health/v1/health';
 
 const address = process.argv[2] ?? process.env.MARQUEE_HEALTH_ADDR ?? '127.0.0.1:50061';
 const client = new HealthClient(address, grpc.credentials.createInsecure());

@@ -50,7 +50,9 @@ async function main(): Promise<void> {
   for (const child of stack.processes) {
     void child.exited.then((code) => {
       if (stopping) return;
-      process.stderr.write(`${child.name} (pid ${child.pid}) exited with ${String(code)}; see .data/local/logs/${child.name}.log\n`);
+      process.stderr.write(
+        `${child.name} (pid ${child.pid}) exited with ${String(code)}; see .data/local/logs/${child.name}.log\n`,
+      );
       shutdown('child exit');
     });
   }
@@ -65,8 +67,12 @@ async function main(): Promise<void> {
     throw error;
   }
   process.stdout.write(`demo data: ${seeded}\n`);
-  process.stdout.write(`logs: ${path.join('.data', 'local', 'logs')}; admin: see README (MARQUEE_ADMIN_EMAIL)\n`);
-  process.stdout.write(`Marquee is up: grpc ${stack.grpcAddress} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  process.stdout.write(
+    `logs: ${path.join('.data', 'local', 'logs')}; admin: see README (MARQUEE_ADMIN_EMAIL)\n`,
+  );
+  process.stdout.write(
+    `Marquee is up: grpc ${stack.grpcAddress} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's test command (`npm test`): type-check, lint, then every jest suite against real
+# The project's test command (`npm test`): type-check, lint, format check, then every jest suite against real
 # MariaDB/nginx started by the tests. The last line is the plain summary CI reads:
 # "N passed, N failed", taken from jest's JSON results.
 set -uo pipefail
@@ -12,6 +12,9 @@ echo "test: tsc --noEmit"
 npx tsc --noEmit || { echo "test: type errors (see above)"; echo "0 passed, 1 failed"; exit 1; }
 echo "test: eslint"
 npx eslint . || { echo "test: lint errors (see above)"; echo "0 passed, 1 failed"; exit 1; }
+
+echo "test: prettier --check"
+npx prettier --check . >/dev/null || { npx prettier --list-different .; echo "test: formatting differs (npm run format)"; echo "0 passed, 1 failed"; exit 1; }
 
 echo "test: jest"
 npx jest --json --outputFile="$results" "$@"

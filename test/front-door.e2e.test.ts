@@ -9,7 +9,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import mysql from 'mysql2/promise';
-import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient } from '../proto/gen/grpc/health/v1/health';
+import {
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  HealthClient,
+} from '../proto/gen/grpc/health/v1/health';
 import { ServerReflectionClient } from '../proto/gen/grpc/reflection/v1/reflection';
 import type { ServerReflectionResponse } from '../proto/gen/grpc/reflection/v1/reflection';
 import {
@@ -71,9 +74,16 @@ describe('the front door (nginx → catalog, booking)', () => {
       call.end();
     });
     client.close();
-    const names = answer.messageResponse?.$case === 'listServicesResponse' ? answer.messageResponse.value.service.map((s) => s.name) : [];
+    const names =
+      answer.messageResponse?.$case === 'listServicesResponse'
+        ? answer.messageResponse.value.service.map((s) => s.name)
+        : [];
     expect(names).toEqual(
-      expect.arrayContaining(['marquee.catalog.v1.CatalogService', 'marquee.booking.v1.BookingService', 'marquee.booking.v1.AccountService']),
+      expect.arrayContaining([
+        'marquee.catalog.v1.CatalogService',
+        'marquee.booking.v1.BookingService',
+        'marquee.booking.v1.AccountService',
+      ]),
     );
   });
 
@@ -83,7 +93,12 @@ describe('the front door (nginx → catalog, booking)', () => {
     const listed = await run(buf, [...base, '--list-methods', `http://${stack.grpcAddress}`]);
     expect(listed.stdout).toContain('marquee.catalog.v1.CatalogService/SearchEvents');
     expect(listed.stdout).toContain('marquee.booking.v1.BookingService/HoldSeats');
-    const searched = await run(buf, [...base, `http://${stack.grpcAddress}/marquee.catalog.v1.CatalogService/SearchEvents`, '-d', '{"pageSize":5}']);
+    const searched = await run(buf, [
+      ...base,
+      `http://${stack.grpcAddress}/marquee.catalog.v1.CatalogService/SearchEvents`,
+      '-d',
+      '{"pageSize":5}',
+    ]);
     expect(JSON.parse(searched.stdout)).toBeInstanceOf(Object);
   });
 
@@ -117,7 +132,10 @@ describe('the front door (nginx → catalog, booking)', () => {
   });
 
   it('a show an admin creates is bookable at once: register, hold two seats, pay, see it, cancel', async () => {
-    const admin = await callUnary(accounts.login.bind(accounts), { email: 'admin@marquee.local', password: 'marquee-admin' });
+    const admin = await callUnary(accounts.login.bind(accounts), {
+      email: 'admin@marquee.local',
+      password: 'marquee-admin',
+    });
     const asAdmin = { token: admin.token };
     const venue = await callUnary(
       catalog.createVenue.bind(catalog),
@@ -132,7 +150,9 @@ describe('the front door (nginx → catalog, booking)', () => {
             {
               id: 'MAIN',
               name: 'Main',
-              sections: [{ id: 'STALLS', name: 'Stalls', priceTier: 'standard', rows: [{ label: 'A', seatCount: 4 }] }],
+              sections: [
+                { id: 'STALLS', name: 'Stalls', priceTier: 'standard', rows: [{ label: 'A', seatCount: 4 }] },
+              ],
               gaAreas: [],
             },
           ],
@@ -202,12 +222,19 @@ describe('the front door (nginx → catalog, booking)', () => {
       asBuyer,
     );
     expect(confirmed.state).toBe(BookingState.BOOKING_STATE_CONFIRMED);
-    const mine = await callUnary(booking.listMyBookings.bind(booking), { pageSize: 10, pageToken: '' }, asBuyer);
+    const mine = await callUnary(
+      booking.listMyBookings.bind(booking),
+      { pageSize: 10, pageToken: '' },
+      asBuyer,
+    );
     expect(mine.bookings.map((b) => b.id)).toEqual([confirmed.id]);
     const sold = await callUnary(booking.getAvailability.bind(booking), { showId: show.id }, asBuyer);
-    expect(sold.seats.filter((s) => s.state === SeatState.SEAT_STATE_SOLD).map((s) => s.seatId).sort()).toEqual(
-      [first!.seatId, second!.seatId].sort(),
-    );
+    expect(
+      sold.seats
+        .filter((s) => s.state === SeatState.SEAT_STATE_SOLD)
+        .map((s) => s.seatId)
+        .sort(),
+    ).toEqual([first!.seatId, second!.seatId].sort());
 
     const cancelled = await callUnary(
       booking.cancelBooking.bind(booking),

@@ -22,5 +22,8 @@ export default async function globalSetup(): Promise<void> {
   });
   process.env.MARQUEE_TEST_MYSQL_URL = mariadb.url;
   writeFileSync(path.join(root, `mariadb-${process.pid}.pid`), String(mariadb.process.pid));
-  (globalThis as { __marqueeMariaDb?: { server: typeof mariadb; dataDir: string } }).__marqueeMariaDb = { server: mariadb, dataDir };
+  (globalThis as { __marqueeMariaDb?: { server: typeof mariadb; dataDir: string } }).__marqueeMariaDb = {
+    server: mariadb,
+    dataDir,
+  };
 }

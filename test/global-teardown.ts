@@ -4,7 +4,8 @@ import type { PrivateMariaDb } from '../scripts/lib/mariadb';
 
 /** Stops the MariaDB that globalSetup started (by its PID) and removes its data directory and log. */
 export default async function globalTeardown(): Promise<void> {
-  const started = (globalThis as { __marqueeMariaDb?: { server: PrivateMariaDb; dataDir: string } }).__marqueeMariaDb;
+  const started = (globalThis as { __marqueeMariaDb?: { server: PrivateMariaDb; dataDir: string } })
+    .__marqueeMariaDb;
   if (!started) return;
   await started.server.stop();
   rmSync(started.dataDir, { recursive: true, force: true });

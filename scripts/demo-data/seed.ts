@@ -13,7 +13,12 @@ const CONCERT_TITLE = 'Neon Harbour — Live';
  * Safe to run on every start. Returns a one-line summary.
  */
 export async function seedDemoData(address: string, tokenSecret: string, now: Date): Promise<string> {
-  const token = signToken({ userId: 'demo-seeder', email: 'seeder@marquee.local', role: 'admin' }, tokenSecret, 600, now.getTime());
+  const token = signToken(
+    { userId: 'demo-seeder', email: 'seeder@marquee.local', role: 'admin' },
+    tokenSecret,
+    600,
+    now.getTime(),
+  );
   const catalog = new CatalogServiceClient(address, grpc.credentials.createInsecure());
   try {
     const imported = await importDocument(catalog, JSON.stringify(demoCatalog(now)), token);
@@ -24,10 +29,16 @@ export async function seedDemoData(address: string, tokenSecret: string, now: Da
   }
 }
 
-async function importDocument(catalog: CatalogServiceClient, documentJson: string, token: string): Promise<ImportProgress> {
+async function importDocument(
+  catalog: CatalogServiceClient,
+  documentJson: string,
+  token: string,
+): Promise<ImportProgress> {
   const metadata = new grpc.Metadata();
   metadata.set('authorization', `Bearer ${token}`);
-  const call = catalog.importCatalog({ sourceUrl: '', documentJson }, metadata, { deadline: Date.now() + 120_000 });
+  const call = catalog.importCatalog({ sourceUrl: '', documentJson }, metadata, {
+    deadline: Date.now() + 120_000,
+  });
   return new Promise((resolve, reject) => {
     let last: ImportProgress | undefined;
     call.on('data', (progress: ImportProgress) => (last = progress));
@@ -96,7 +107,9 @@ async function ensureConcert(catalog: CatalogServiceClient, token: string, now: 
     settings,
   );
   for (const days of [5, 6]) {
-    const startsAt = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + days, 20, 30));
+    const startsAt = new Date(
+      Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + days, 20, 30),
+    );
     await callUnary(
       catalog.createShow.bind(catalog),
       {

@@ -42,14 +42,23 @@ function nginxBinary(): string {
 }
 
 /** Starts nginx in the foreground (daemon off) with its prefix, logs and temp files under `prefixDir`. */
-export async function startNginx(options: { prefixDir: string; ports: FrontDoorPorts; repoRoot: string }): Promise<ManagedProcess> {
+export async function startNginx(options: {
+  prefixDir: string;
+  ports: FrontDoorPorts;
+  repoRoot: string;
+}): Promise<ManagedProcess> {
   const { prefixDir } = options;
   for (const dir of ['logs', 'tmp']) mkdirSync(path.join(prefixDir, dir), { recursive: true });
   const conf = path.join(prefixDir, 'nginx.conf');
-  writeFileSync(conf, renderNginxConf(readFileSync(path.join(options.repoRoot, 'nginx.conf'), 'utf8'), options.ports));
+  writeFileSync(
+    conf,
+    renderNginxConf(readFileSync(path.join(options.repoRoot, 'nginx.conf'), 'utf8'), options.ports),
+  );
   const args = ['-p', `${prefixDir}/`, '-c', conf, '-e', path.join(prefixDir, 'logs/error.log')];
   await run(nginxBinary(), [...args, '-t', '-q']);
-  const nginx = startProcess('nginx', nginxBinary(), [...args, '-g', 'daemon off;'], { logFile: path.join(prefixDir, 'logs/stdout.log') });
+  const nginx = startProcess('nginx', nginxBinary(), [...args, '-g', 'daemon off;'], {
+    logFile: path.join(prefixDir, 'logs/stdout.log'),
+  });
   await waitForPort('127.0.0.1', options.ports.grpc, 10000, nginx.exited);
   return nginx;
 }

@@ -1,7 +1,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient } from '../../proto/gen/grpc/health/v1/health';
+import {
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  HealthClient,
+} from '../../proto/gen/grpc/health/v1/health';
 import { startPrivateMariaDb } from './mariadb';
 import type { PrivateMariaDb } from './mariadb';
 import { DEFAULT_PORTS, startNginx } from './nginx';
@@ -35,7 +38,11 @@ export interface RunningStack {
 }
 
 /** Waits until the gRPC server at `address` answers health SERVING. */
-export async function waitForServing(address: string, timeoutMs: number, exited?: Promise<unknown>): Promise<void> {
+export async function waitForServing(
+  address: string,
+  timeoutMs: number,
+  exited?: Promise<unknown>,
+): Promise<void> {
   const client = new HealthClient(address, grpc.credentials.createInsecure());
   const deadline = Date.now() + timeoutMs;
   let gone = false;
@@ -44,7 +51,12 @@ export async function waitForServing(address: string, timeoutMs: number, exited?
     for (;;) {
       if (gone) throw new Error(`the server for ${address} exited during start (see its log)`);
       const status = await new Promise<ServingStatus | undefined>((resolve) =>
-        client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 1000 }, (error, response) => resolve(error ? undefined : response.status)),
+        client.check(
+          { service: '' },
+          new grpc.Metadata(),
+          { deadline: Date.now() + 1000 },
+          (error, response) => resolve(error ? undefined : response.status),
+        ),
       );
       if (status === ServingStatus.SERVING) return;
       if (Date.now() > deadline) throw new Error(`${address} was not SERVING within ${timeoutMs} ms`);
@@ -112,7 +124,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       try {
         await waitForServing(`127.0.0.1:${port}`, 30000, child.exited);
       } catch (error) {
-        throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logs, `${name}.log`))}`);
+        throw new Error(
+          `${name}: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logs, `${name}.log`))}`,
+        );
       }
     };
 
@@ -123,7 +137,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await startService('booking-1', 'services/booking/main.ts', ports.booking);
 
     progress(`nginx front door on 127.0.0.1:${ports.grpc}`);
-    const nginx = await startNginx({ prefixDir: path.join(options.dataDir, 'nginx'), ports, repoRoot: options.repoRoot });
+    const nginx = await startNginx({
+      prefixDir: path.join(options.dataDir, 'nginx'),
+      ports,
+      repoRoot: options.repoRoot,
+    });
     started.push(nginx);
     await waitForServing(`127.0.0.1:${ports.grpc}`, 10000, nginx.exited);
 

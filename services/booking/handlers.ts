@@ -1,5 +1,7 @@
 import type { AccountServiceServer, BookingServiceServer } from '../../proto/gen/marquee/booking/v1/booking';
 import { requireUser } from '../common/auth';
+import type { Principal } from '../common/auth';
+import { UnauthenticatedError } from '../common/errors';
 import { InvalidArgumentError } from '../common/errors';
 import type { AsyncHandlers, CallContext } from '../common/grpc-server';
 import { nextPageToken, readPage } from '../common/pagination';
@@ -48,9 +50,54 @@ export function accountHandlers(deps: HandlerDeps): AsyncHandlers<AccountService
   };
 }
 
+const VERIFIED_TOKENS_MAX = 10_000;
+
+/**
+ * `requireUser`, remembering tokens it verified: a client sends the same bearer token on every call,
+ * and checking its HMAC (and decoding its JSON) each time was a visible part of a booking's CPU.
+ * The cache is keyed by the whole header (payload and signature), so only a byte-identical token
+ * that already verified is taken from it; its expiry is still checked on every call. Bounded: when
+ * full it starts over (a miss only costs one verification).
+ */
+export function cachedAuthenticator(
+  tokenSecret: string,
+  clock: () => number,
+): (context: CallContext) => Principal {
+  const verified = new Map<string, { principal: Principal; expiresAtMs: number }>();
+  return (context) => {
+    const header = context.metadata.get('authorization')[0];
+    const known = typeof header === 'string' ? verified.get(header) : undefined;
+    const now = clock();
+    if (known) {
+      if (known.expiresAtMs > now) return known.principal;
+      verified.delete(header as string);
+      throw new UnauthenticatedError('authorization: token expired; log in again');
+    }
+    const principal = requireUser(context.metadata, tokenSecret, now); // throws on anything invalid
+    const expiresAtMs = tokenExpiryMs(String(header));
+    if (typeof header === 'string' && expiresAtMs !== undefined) {
+      if (verified.size >= VERIFIED_TOKENS_MAX) verified.clear();
+      verified.set(header, { principal, expiresAtMs });
+    }
+    return principal;
+  };
+}
+
+/** The `exp` of a token that has just been verified, in ms; undefined if it cannot be read. */
+function tokenExpiryMs(header: string): number | undefined {
+  const body = /^Bearer\s+([^.\s]+)\./i.exec(header)?.[1];
+  if (!body) return undefined;
+  try {
+    const exp = (JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+    return typeof exp === 'number' ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every handler authenticates, then validates everything, then calls the store once. */
 export function bookingHandlers(deps: HandlerDeps): AsyncHandlers<BookingServiceServer> {
-  const caller = (context: CallContext) => requireUser(context.metadata, deps.tokenSecret, deps.clock());
+  const caller = cachedAuthenticator(deps.tokenSecret, deps.clock);
   return {
     getAvailability: async (request, context) => {
       caller(context);

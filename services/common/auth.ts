@@ -34,7 +34,8 @@ export function signToken(principal: Principal, secret: string, ttlSeconds: numb
 
 export function verifyToken(token: string, secret: string, nowMs: number): Principal {
   const [body, signature, extra] = token.split('.');
-  if (!body || !signature || extra !== undefined) throw new UnauthenticatedError('authorization: malformed token');
+  if (!body || !signature || extra !== undefined)
+    throw new UnauthenticatedError('authorization: malformed token');
   const expected = Buffer.from(sign(body, secret), 'utf8');
   const given = Buffer.from(signature, 'utf8');
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
@@ -46,8 +47,10 @@ export function verifyToken(token: string, secret: string, nowMs: number): Princ
   } catch {
     throw new UnauthenticatedError('authorization: malformed token');
   }
-  if (typeof payload.exp !== 'number' || payload.exp * 1000 <= nowMs) throw new UnauthenticatedError('authorization: token expired; log in again');
-  if (payload.role !== 'user' && payload.role !== 'admin') throw new UnauthenticatedError('authorization: malformed token');
+  if (typeof payload.exp !== 'number' || payload.exp * 1000 <= nowMs)
+    throw new UnauthenticatedError('authorization: token expired; log in again');
+  if (payload.role !== 'user' && payload.role !== 'admin')
+    throw new UnauthenticatedError('authorization: malformed token');
   return { userId: payload.sub, email: payload.email, role: payload.role };
 }
 

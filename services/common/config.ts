@@ -18,12 +18,20 @@ export function readString(env: Env, name: string, fallback?: string): string {
   return fallback;
 }
 
-export function readInt(env: Env, name: string, fallback: number, range: { min: number; max: number }): number {
+export function readInt(
+  env: Env,
+  name: string,
+  fallback: number,
+  range: { min: number; max: number },
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < range.min || value > range.max) {
-    throw new ConfigError(name, `must be an integer between ${range.min} and ${range.max} (got ${JSON.stringify(raw)})`);
+    throw new ConfigError(
+      name,
+      `must be an integer between ${range.min} and ${range.max} (got ${JSON.stringify(raw)})`,
+    );
   }
   return value;
 }
@@ -56,7 +64,11 @@ export function readLamportFile(env: Env): string {
 
 /** The shared token secret: required in production, a fixed development value otherwise. */
 export function readTokenSecret(env: Env): string {
-  const secret = readString(env, 'MARQUEE_TOKEN_SECRET', env.NODE_ENV === 'production' ? undefined : 'marquee-dev-secret-change-me');
+  const secret = readString(
+    env,
+    'MARQUEE_TOKEN_SECRET',
+    env.NODE_ENV === 'production' ? undefined : 'marquee-dev-secret-change-me',
+  );
   if (secret.length < 16) throw new ConfigError('MARQUEE_TOKEN_SECRET', 'must be at least 16 characters');
   return secret;
 }

@@ -29,7 +29,11 @@ export class InvalidArgumentError extends DomainError {
 
 export class NotFoundError extends DomainError {
   constructor(what: string, id: string, field?: string) {
-    super(Code.NOT_FOUND, `${field ? `${field}: ` : ''}${what} ${JSON.stringify(id)} not found`, field ? { field } : {});
+    super(
+      Code.NOT_FOUND,
+      `${field ? `${field}: ` : ''}${what} ${JSON.stringify(id)} not found`,
+      field ? { field } : {},
+    );
   }
 }
 
@@ -95,7 +99,11 @@ export function toGrpcStatus(error: unknown, logger: Logger): Partial<StatusObje
 }
 
 /** Codes a client may retry with the same idempotency key. */
-export const RETRYABLE_CODES: ReadonlySet<Code> = new Set([Code.UNAVAILABLE, Code.ABORTED, Code.DEADLINE_EXCEEDED]);
+export const RETRYABLE_CODES: ReadonlySet<Code> = new Set([
+  Code.UNAVAILABLE,
+  Code.ABORTED,
+  Code.DEADLINE_EXCEEDED,
+]);
 
 export function isGrpcError(error: unknown): error is ServiceError {
   return (

@@ -1,11 +1,21 @@
 import { Metadata } from '@grpc/grpc-js';
-import type { CallOptions, ChannelOptions, ClientOptions, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+import type {
+  CallOptions,
+  ChannelOptions,
+  ClientOptions,
+  ClientUnaryCall,
+  ServiceError,
+} from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { LamportClock } from './lamport';
 import { lamportClientInterceptor } from './lamport-interceptors';
 
 /** Options for every client a service builds: its calls carry and learn `x-lamport`. */
-export function grpcClientOptions(clock: LamportClock, logger: Logger, channel: ChannelOptions = {}): ClientOptions {
+export function grpcClientOptions(
+  clock: LamportClock,
+  logger: Logger,
+  channel: ChannelOptions = {},
+): ClientOptions {
   return { ...channel, interceptors: [lamportClientInterceptor(clock, logger)] };
 }
 
@@ -27,7 +37,11 @@ export interface CallSettings {
 }
 
 /** Calls a unary method as a promise, with a deadline and optional bearer token. */
-export function callUnary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, settings: CallSettings = {}): Promise<Res> {
+export function callUnary<Req, Res>(
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  settings: CallSettings = {},
+): Promise<Res> {
   const metadata = new Metadata();
   if (settings.token) metadata.set('authorization', `Bearer ${settings.token}`);
   const own = Date.now() + (settings.timeoutMs ?? 5000);

@@ -28,7 +28,13 @@ export interface CallContext {
  * would make the type impossible to satisfy for any service that has one.
  */
 export type AsyncHandlers<S> = {
-  [K in keyof S as string extends K ? never : S[K] extends handleUnaryCall<infer _Req, infer _Res> ? K : never]: S[K] extends handleUnaryCall<infer Req, infer Res>
+  [
+    K in keyof S as string extends K
+      ? never
+      : S[K] extends handleUnaryCall<infer _Req, infer _Res>
+        ? K
+        : never
+  ]: S[K] extends handleUnaryCall<infer Req, infer Res>
     ? (request: Req, context: CallContext) => Promise<Res>
     : never;
 };
@@ -65,7 +71,10 @@ export function adaptService<S>(
           return;
         }
         const status = toGrpcStatus(error, logger);
-        logger.info({ method: method.path, ms, code: Code[status.code ?? Code.UNKNOWN], msg2: status.details }, 'call failed');
+        logger.info(
+          { method: method.path, ms, code: Code[status.code ?? Code.UNKNOWN], msg2: status.details },
+          'call failed',
+        );
         callback(status, null);
       };
       if (isUndecodable(request)) {
@@ -74,7 +83,11 @@ export function adaptService<S>(
       }
       let promise: Promise<unknown>;
       try {
-        promise = handler(request, { metadata: call.metadata, peer: call.getPeer(), deadline: call.getDeadline() });
+        promise = handler(request, {
+          metadata: call.metadata,
+          peer: call.getPeer(),
+          deadline: call.getDeadline(),
+        });
       } catch (error) {
         finish(error);
         return;
@@ -93,7 +106,9 @@ function tolerantDeserializer(deserialize: (bytes: Buffer) => unknown): (bytes: 
     try {
       return deserialize(bytes);
     } catch (error) {
-      const undecodable: UndecodableRequest = { [BAD_REQUEST]: error instanceof Error ? error.message : String(error) };
+      const undecodable: UndecodableRequest = {
+        [BAD_REQUEST]: error instanceof Error ? error.message : String(error),
+      };
       return undecodable;
     }
   };

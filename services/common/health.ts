@@ -4,9 +4,11 @@ import {
   HealthCheckResponse_ServingStatus as ServingStatus,
   HealthService,
 } from '../../proto/gen/grpc/health/v1/health';
-import type { HealthServer ,
+import type {
+  HealthServer,
   HealthCheckRequest,
-  HealthCheckResponse} from '../../proto/gen/grpc/health/v1/health';
+  HealthCheckResponse,
+} from '../../proto/gen/grpc/health/v1/health';
 import { NotFoundError } from './errors';
 import { adaptService } from './grpc-server';
 

@@ -16,6 +16,9 @@ export function createLogger(
     level: options.level ?? 'info',
     base: { service, ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}), pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ['password', '*.password', 'token', '*.token', 'authorization', 'card.number'], censor: '[redacted]' },
+    redact: {
+      paths: ['password', '*.password', 'token', '*.token', 'authorization', 'card.number'],
+      censor: '[redacted]',
+    },
   });
 }

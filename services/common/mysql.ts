@@ -14,10 +14,13 @@ export async function openDatabase(
   connectionLimit = 16,
   options: { multipleStatements?: boolean } = {},
 ): Promise<Pool> {
-  if (!/^[A-Za-z0-9_]{1,64}$/.test(database)) throw new Error(`database name ${JSON.stringify(database)} is not a plain identifier`);
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(database))
+    throw new Error(`database name ${JSON.stringify(database)} is not a plain identifier`);
   const admin = await mysql.createConnection(serverUrl);
   try {
-    await admin.query(`CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+    await admin.query(
+      `CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+    );
   } finally {
     await admin.end();
   }
@@ -65,7 +68,10 @@ export async function withTransaction<T>(
       await connection.rollback().catch(() => undefined); // the original error is what matters
       const errno = (error as { errno?: number }).errno;
       if (errno !== DEADLOCK && errno !== LOCK_WAIT_TIMEOUT) throw error;
-      if (attempt >= retries) throw new AbortedError('the write conflicted with concurrent writes; retry with the same idempotency key');
+      if (attempt >= retries)
+        throw new AbortedError(
+          'the write conflicted with concurrent writes; retry with the same idempotency key',
+        );
       await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
     } finally {
       connection.release();

@@ -83,7 +83,9 @@ function fileDescriptorBytes(setBytes: Uint8Array): Uint8Array[] {
 let sharedIndex: DescriptorIndex | undefined;
 
 export function descriptorIndex(): DescriptorIndex {
-  sharedIndex ??= new DescriptorIndex(readFileSync(path.join(__dirname, '../../proto/gen/descriptor-set.bin')));
+  sharedIndex ??= new DescriptorIndex(
+    readFileSync(path.join(__dirname, '../../proto/gen/descriptor-set.bin')),
+  );
   return sharedIndex;
 }
 
@@ -93,7 +95,11 @@ type Response = v1.ServerReflectionResponse;
 const NOT_FOUND = 5;
 
 /** Answers one reflection request. `listed` limits list_services; undefined lists every service. */
-export function answerReflection(index: DescriptorIndex, request: Request, listed: string[] | undefined): Response {
+export function answerReflection(
+  index: DescriptorIndex,
+  request: Request,
+  listed: string[] | undefined,
+): Response {
   const base = { validHost: request.host, originalRequest: request };
   const notFound = (message: string): Response => ({
     ...base,
@@ -102,13 +108,25 @@ export function answerReflection(index: DescriptorIndex, request: Request, liste
   const files = (name: string | undefined, what: string): Response => {
     const bytes = name === undefined ? undefined : index.fileWithDependencies(name);
     if (!bytes) return notFound(`${what} not found`);
-    return { ...base, messageResponse: { $case: 'fileDescriptorResponse', value: { fileDescriptorProto: bytes.map(Buffer.from) } } };
+    return {
+      ...base,
+      messageResponse: {
+        $case: 'fileDescriptorResponse',
+        value: { fileDescriptorProto: bytes.map(Buffer.from) },
+      },
+    };
   };
   const query = request.messageRequest;
   switch (query?.$case) {
     case 'listServices': {
       const names = listed ?? index.serviceNames;
-      return { ...base, messageResponse: { $case: 'listServicesResponse', value: { service: names.map((name) => ({ name })) } } };
+      return {
+        ...base,
+        messageResponse: {
+          $case: 'listServicesResponse',
+          value: { service: names.map((name) => ({ name })) },
+        },
+      };
     }
     case 'fileByFilename':
       return files(query.value, `file ${query.value}`);
@@ -117,7 +135,13 @@ export function answerReflection(index: DescriptorIndex, request: Request, liste
     case 'fileContainingExtension':
       return notFound(`no extensions of ${query.value.containingType}`);
     case 'allExtensionNumbersOfType':
-      return { ...base, messageResponse: { $case: 'allExtensionNumbersResponse', value: { baseTypeName: query.value, extensionNumber: [] } } };
+      return {
+        ...base,
+        messageResponse: {
+          $case: 'allExtensionNumbersResponse',
+          value: { baseTypeName: query.value, extensionNumber: [] },
+        },
+      };
     default:
       return notFound('empty reflection request');
   }
@@ -128,14 +152,25 @@ export function reflectionServices(
   ownServices: string[] | undefined,
 ): { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[] {
   const index = descriptorIndex();
-  const listed = ownServices && [...ownServices, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
+  const listed = ownServices && [
+    ...ownServices,
+    'grpc.health.v1.Health',
+    'grpc.reflection.v1.ServerReflection',
+    'grpc.reflection.v1alpha.ServerReflection',
+  ];
   const handle = (call: ServerDuplexStream<Request, Response>): void => {
     call.on('data', (request: Request) => call.write(answerReflection(index, request, listed)));
     call.on('end', () => call.end());
     call.on('error', () => call.end());
   };
   return [
-    { definition: v1.ServerReflectionService as unknown as ServiceDefinition, implementation: { serverReflectionInfo: handle } },
-    { definition: v1alpha.ServerReflectionService as unknown as ServiceDefinition, implementation: { serverReflectionInfo: handle } },
+    {
+      definition: v1.ServerReflectionService as unknown as ServiceDefinition,
+      implementation: { serverReflectionInfo: handle },
+    },
+    {
+      definition: v1alpha.ServerReflectionService as unknown as ServiceDefinition,
+      implementation: { serverReflectionInfo: handle },
+    },
   ];
 }

@@ -2,7 +2,14 @@ import { status as Code } from '@grpc/grpc-js';
 import { InvalidArgumentError, NotFoundError, fromGrpcError, toGrpcStatus } from '../errors';
 import { createLogger } from '../logger';
 import { nextPageToken, readPage } from '../pagination';
-import { optionalDate, requiredId, requiredIdempotencyKey, requiredInt, requiredString, requiredTimestamp } from '../validate';
+import {
+  optionalDate,
+  requiredId,
+  requiredIdempotencyKey,
+  requiredInt,
+  requiredString,
+  requiredTimestamp,
+} from '../validate';
 import { requireAdmin, signToken, verifyToken } from '../auth';
 import { Metadata } from '@grpc/grpc-js';
 
@@ -46,7 +53,9 @@ describe('validators name the field', () => {
   });
 
   it('accepts good values', () => {
-    expect(requiredTimestamp('2026-12-01T20:00:00Z', 'starts_at').toISOString()).toBe('2026-12-01T20:00:00.000Z');
+    expect(requiredTimestamp('2026-12-01T20:00:00Z', 'starts_at').toISOString()).toBe(
+      '2026-12-01T20:00:00.000Z',
+    );
     expect(optionalDate('', 'from_date')).toBe('');
     expect(requiredInt(10, 'q', { min: 1, max: 10 })).toBe(10);
   });
@@ -74,14 +83,23 @@ describe('tokens', () => {
     expect(() => verifyToken(token, 'another-secret-value', now)).toThrow('signature');
     expect(() => verifyToken(token, secret, now + 61_000)).toThrow('expired');
     const [body, signature] = token.split('.');
-    const forged = Buffer.from(Buffer.from(body!, 'base64url').toString().replace('"user"', '"admin"')).toString('base64url');
+    const forged = Buffer.from(
+      Buffer.from(body!, 'base64url').toString().replace('"user"', '"admin"'),
+    ).toString('base64url');
     expect(() => verifyToken(`${forged}.${signature}`, secret, now)).toThrow('signature');
   });
 
   it('requireAdmin refuses a user token with PERMISSION_DENIED', () => {
     const metadata = new Metadata();
-    metadata.set('authorization', `Bearer ${signToken({ userId: 'u1', email: 'a@b.c', role: 'user' }, secret, 60, now)}`);
-    expect(() => requireAdmin(metadata, secret, now)).toThrow(expect.objectContaining({ code: Code.PERMISSION_DENIED }));
-    expect(() => requireAdmin(new Metadata(), secret, now)).toThrow(expect.objectContaining({ code: Code.UNAUTHENTICATED }));
+    metadata.set(
+      'authorization',
+      `Bearer ${signToken({ userId: 'u1', email: 'a@b.c', role: 'user' }, secret, 60, now)}`,
+    );
+    expect(() => requireAdmin(metadata, secret, now)).toThrow(
+      expect.objectContaining({ code: Code.PERMISSION_DENIED }),
+    );
+    expect(() => requireAdmin(new Metadata(), secret, now)).toThrow(
+      expect.objectContaining({ code: Code.UNAUTHENTICATED }),
+    );
   });
 });

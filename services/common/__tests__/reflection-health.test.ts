@@ -2,7 +2,10 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient } from '../../../proto/gen/grpc/health/v1/health';
+import {
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  HealthClient,
+} from '../../../proto/gen/grpc/health/v1/health';
 import * as reflectionV1 from '../../../proto/gen/grpc/reflection/v1/reflection';
 import * as reflectionV1alpha from '../../../proto/gen/grpc/reflection/v1alpha/reflection';
 import { FileDescriptorProto } from 'ts-proto-descriptors';
@@ -35,7 +38,13 @@ describe('reflection and health over a real connection', () => {
   let address: string;
 
   beforeAll(async () => {
-    server = await startGrpcServer({ host: '127.0.0.1', port: 0, services: [], logger, reflectionListsAll: true });
+    server = await startGrpcServer({
+      host: '127.0.0.1',
+      port: 0,
+      services: [],
+      logger,
+      reflectionListsAll: true,
+    });
     address = `127.0.0.1:${server.port}`;
   });
   afterAll(() => server.stop());
@@ -45,9 +54,14 @@ describe('reflection and health over a real connection', () => {
     ['v1alpha', reflectionV1alpha.ServerReflectionClient],
   ])('reflection %s lists every marquee service, health and reflection', async (_version, Client) => {
     const client = new Client(address, grpc.credentials.createInsecure());
-    const [answer] = await reflect(client, [{ host: '', messageRequest: { $case: 'listServices', value: '' } }]);
+    const [answer] = await reflect(client, [
+      { host: '', messageRequest: { $case: 'listServices', value: '' } },
+    ]);
     client.close();
-    const listed = answer?.messageResponse?.$case === 'listServicesResponse' ? answer.messageResponse.value.service.map((s) => s.name) : [];
+    const listed =
+      answer?.messageResponse?.$case === 'listServicesResponse'
+        ? answer.messageResponse.value.service.map((s) => s.name)
+        : [];
     expect(listed).toEqual(
       expect.arrayContaining([
         'marquee.catalog.v1.CatalogService',
@@ -62,7 +76,13 @@ describe('reflection and health over a real connection', () => {
   it('answers file_containing_symbol for a method with the file that defines it', async () => {
     const client = new reflectionV1.ServerReflectionClient(address, grpc.credentials.createInsecure());
     const answers = await reflect(client, [
-      { host: '', messageRequest: { $case: 'fileContainingSymbol', value: 'marquee.booking.v1.BookingService.HoldSeats' } },
+      {
+        host: '',
+        messageRequest: {
+          $case: 'fileContainingSymbol',
+          value: 'marquee.booking.v1.BookingService.HoldSeats',
+        },
+      },
       { host: '', messageRequest: { $case: 'fileContainingSymbol', value: 'marquee.nope.v1.Missing' } },
     ]);
     client.close();
@@ -99,7 +119,14 @@ describe('reflection and health over a real connection', () => {
       '{}',
     ]);
     expect(JSON.parse(stdout)).toEqual({ status: 'SERVING' });
-    const listed = await run(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--list-methods', `http://${address}`]);
+    const listed = await run(buf, [
+      'curl',
+      '--protocol',
+      'grpc',
+      '--http2-prior-knowledge',
+      '--list-methods',
+      `http://${address}`,
+    ]);
     expect(listed.stdout).toContain('marquee.booking.v1.BookingService/HoldSeats');
   });
 });
