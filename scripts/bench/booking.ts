@@ -2,28 +2,31 @@
  * Booking benchmark: how close does a full booking (hold + pay through gRPC, with idempotency keys
  * and every invariant checked in MySQL) come to the raw commit rate of the same MariaDB?
  *
- *   npx tsx scripts/bench/booking.ts [--seconds 10] [--clients 32] [--connections 32] [--seats 20000] [--channels 4]
+ *   npx tsx scripts/bench/booking.ts [--seconds 10] [--clients 32] [--connections 32] [--seats 20000] [--channels 4] [--profile]
  *
  * 1. baseline: raw mysql2, 32 connections, single-row INSERT transactions (BEGIN; INSERT; COMMIT);
- * 2. booking: an in-process booking server, 32 concurrent clients each doing HoldSeats(1 seat) then
+ * 2. booking: the catalog and a booking node as child processes, started as production starts them
+ *    (`node --import tsx services/<name>/main.ts`, configured by environment), shows created through
+ *    the catalog's admin API; 32 concurrent clients in this process each do HoldSeats(1 seat) then
  *    ConfirmBooking, over a few shared gRPC channels;
- * 3. for reading the figures: the same bookings through the store directly, without gRPC.
+ * 3. for reading the figures: the same bookings through the store directly, in this process, without gRPC.
  * The phases run in alternating one-second slices (--seconds each), so drifting load on a shared
- * machine hits them alike. Prints the rates, the ratio and the hold+confirm latency, and writes a
- * latency histogram as SVG. It starts its own private MariaDB under .data/bench (durable commits,
- * like production) and removes it at the end, also on failure or Ctrl-C.
+ * machine hits them alike. Prints the rates, the ratio, the hold+confirm latency and the CPU time
+ * each process spent per operation (on a 2-core machine CPU is what runs out), and writes a latency
+ * histogram as SVG. `--profile` runs the booking node under `node --cpu-prof` (.data/bench/profile).
+ * It starts its own private MariaDB under .data/bench (durable commits, like production) and stops
+ * every child by PID at the end, also on failure or Ctrl-C.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import mysql from 'mysql2/promise';
 import { BookingServiceClient } from '../../proto/gen/marquee/booking/v1/booking';
+import { CatalogServiceClient, EventKind } from '../../proto/gen/marquee/catalog/v1/catalog';
 import { signToken } from '../../services/common/auth';
 import { createLogger } from '../../services/common/logger';
 import { migrate, openDatabase } from '../../services/common/mysql';
-import { loadConfig } from '../../services/booking/config';
-import { startBookingServer } from '../../services/booking/server';
 import { scopeFor } from '../../services/booking/idempotency';
 import { Inventory } from '../../services/booking/inventory';
 import { SimulatedCardProcessor, validateCard } from '../../services/booking/payments';
@@ -33,7 +36,8 @@ import type { ShowInventory } from '../../services/booking/show-source';
 import { MysqlBookingStore } from '../../services/booking/store';
 import { startPrivateMariaDb } from '../lib/mariadb';
 import type { PrivateMariaDb } from '../lib/mariadb';
-import { freePort } from '../lib/processes';
+import { freePort, startProcess } from '../lib/processes';
+import { waitForServing } from '../lib/stack';
 
 interface Options {
   seconds: number;
@@ -41,21 +45,34 @@ interface Options {
   connections: number;
   seats: number;
   channels: number;
+  /** Run the booking node under `node --cpu-prof` (profile in .data/bench/profile). */
+  profile: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { seconds: 10, clients: 32, connections: 32, seats: 20000, channels: 4 };
+  const options: Options = {
+    seconds: 10,
+    clients: 32,
+    connections: 32,
+    seats: 20000,
+    channels: 4,
+    profile: false,
+  };
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--profile') {
+      options.profile = true;
+      continue;
+    }
     const match = /^--(seconds|clients|connections|seats|channels)(?:=(.*))?$/.exec(argv[i]!);
     if (!match)
       throw new Error(
-        `unknown argument ${argv[i]} (use --seconds N, --clients N, --connections N, --seats N, --channels N)`,
+        `unknown argument ${argv[i]} (use --seconds N, --clients N, --connections N, --seats N, --channels N, --profile)`,
       );
     const raw = match[2] ?? argv[++i];
     const value = Number(raw);
     if (!Number.isFinite(value) || value <= 0)
       throw new Error(`--${match[1]} needs a positive number (got ${raw})`);
-    options[match[1] as keyof Options] = value;
+    options[match[1] as Exclude<keyof Options, 'profile'>] = value;
   }
   return options;
 }
@@ -69,10 +86,45 @@ interface Phase {
   step(id: number): Promise<void>;
   count: number;
   elapsedMs: number;
+  /** CPU milliseconds each watched process spent during this phase's slices. */
+  cpuMs?: Map<string, number>;
 }
 
-/** Runs `phase` on `concurrency` loops for `ms`, adding to its count and elapsed time. */
+/**
+ * The processes whose CPU time the bench accounts per phase (the machine has two cores, so CPU,
+ * not the disk, is usually what runs out): name → a function reading its user+system CPU ms.
+ */
+const watched = new Map<string, () => number>([
+  [
+    'bench',
+    () => {
+      const usage = process.cpuUsage();
+      return (usage.user + usage.system) / 1000;
+    },
+  ],
+]);
+
+/** User+system CPU ms of another process, from /proc (Linux); NaN elsewhere. */
+function procCpuMs(pid: number): () => number {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  return () => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+    } catch {
+      return NaN;
+    }
+  };
+}
+
+function cpuSnapshot(): Map<string, number> {
+  return new Map([...watched].map(([name, read]) => [name, read()]));
+}
+
+/** Runs `phase` on `concurrency` loops for `ms`, adding to its count, elapsed and CPU time. */
 async function runSlice(phase: Phase, ms: number): Promise<void> {
+  const cpuBefore = cpuSnapshot();
   const started = performance.now();
   const endAt = started + ms;
   await Promise.all(
@@ -84,6 +136,17 @@ async function runSlice(phase: Phase, ms: number): Promise<void> {
     }),
   );
   phase.elapsedMs += performance.now() - started;
+  phase.cpuMs ??= new Map();
+  for (const [name, after] of cpuSnapshot())
+    phase.cpuMs.set(name, (phase.cpuMs.get(name) ?? 0) + after - (cpuBefore.get(name) ?? NaN));
+}
+
+/** "bench 0.41 + booking 1.20 + mariadb 0.90 = 2.51 CPU ms per booking". */
+function cpuPerOperation(phase: Phase, operations: number, unit: string): string {
+  const parts = [...(phase.cpuMs ?? [])].filter(([, ms]) => ms > 0 || phase.label.includes(''));
+  const total = parts.reduce((sum, [, ms]) => sum + ms, 0);
+  const per = (ms: number): string => (ms / Math.max(1, operations)).toFixed(2);
+  return `${parts.map(([name, ms]) => `${name} ${per(ms)}`).join(' + ')} = ${per(total)} CPU ms per ${unit}`;
 }
 
 /**
@@ -172,42 +235,173 @@ function benchShow(seats: number): ShowInventory {
   };
 }
 
-async function bookingPhase(url: string, options: Options, show: ShowInventory): Promise<BookingPhase> {
-  const config = loadConfig({
-    MARQUEE_BOOKING_PORT: '0',
+const TOKEN_SECRET = 'bench-secret-not-for-production';
+/** The catalog caps a hall at 5000 seats: the bench books several shows of one full hall. */
+const SEATS_PER_SHOW = 5000;
+const SEATS_PER_ROW = 200;
+
+/**
+ * Creates one venue whose hall has SEATS_PER_SHOW seats, one event and enough shows in that hall for
+ * `seats` seats in all, through the catalog's admin API (as an operator would).
+ */
+async function createShows(catalogAddr: string, seats: number): Promise<string[]> {
+  const catalog = new CatalogServiceClient(catalogAddr, grpc.credentials.createInsecure());
+  try {
+    const admin = new grpc.Metadata();
+    const principal = { userId: 'bench-admin', email: 'admin@bench.local', role: 'admin' as const };
+    admin.set('authorization', `Bearer ${signToken(principal, TOKEN_SECRET, 3600, Date.now())}`);
+    const rows = Array.from({ length: SEATS_PER_SHOW / SEATS_PER_ROW }, (_, i) => ({
+      label: `R${i + 1}`,
+      seatCount: SEATS_PER_ROW,
+    }));
+    const venue = await callUnary(
+      catalog.createVenue.bind(catalog),
+      {
+        venue: {
+          id: '',
+          externalId: '',
+          name: 'Bench Arena',
+          city: 'Benchville',
+          address: '1 Load Street',
+          halls: [
+            {
+              id: 'MAIN',
+              name: 'Main',
+              sections: [{ id: 'FLOOR', name: 'Floor', priceTier: 'std', rows }],
+              gaAreas: [],
+            },
+          ],
+        },
+      },
+      admin,
+    );
+    const event = await callUnary(
+      catalog.createEvent.bind(catalog),
+      {
+        event: {
+          id: '',
+          externalId: '',
+          title: 'The Benchmark',
+          kind: EventKind.EVENT_KIND_MOVIE,
+          genres: ['Drama'],
+          durationMinutes: 100,
+          description: 'Seats to sell as fast as possible.',
+          cast: [],
+          artists: [],
+          posterUrl: '',
+        },
+      },
+      admin,
+    );
+    const showIds: string[] = [];
+    for (let i = 0; i < Math.ceil(seats / SEATS_PER_SHOW); i++) {
+      const show = await callUnary(
+        catalog.createShow.bind(catalog),
+        {
+          show: {
+            id: '',
+            externalId: '',
+            eventId: event.id,
+            venueId: venue.id,
+            hallId: 'MAIN',
+            startsAt: new Date(Date.now() + (30 + i) * 86400_000).toISOString(),
+            currency: 'EUR',
+            prices: [{ priceTier: 'std', amountCents: 2500 }],
+          },
+        },
+        admin,
+      );
+      showIds.push(show.id);
+    }
+    return showIds;
+  } finally {
+    catalog.close();
+  }
+}
+
+/**
+ * Starts the catalog and a booking node as child processes, exactly as production runs them
+ * (`node --import tsx services/<name>/main.ts`, configured from the environment), so the booking
+ * server has an event loop of its own and the bench clients do not steal its CPU time.
+ */
+async function startServices(
+  url: string,
+  options: Options,
+  benchDir: string,
+  closers: (() => Promise<void>)[],
+): Promise<{ bookingAddr: string; catalogAddr: string }> {
+  const repoRoot = path.join(__dirname, '..', '..');
+  const [catalogPort, bookingPort] = [await freePort(), await freePort()];
+  const catalogAddr = `127.0.0.1:${catalogPort}`;
+  const bookingAddr = `127.0.0.1:${bookingPort}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
     MARQUEE_MYSQL_URL: url,
+    MARQUEE_TOKEN_SECRET: TOKEN_SECRET,
+    MARQUEE_LOG_LEVEL: 'warn',
+    MARQUEE_CATALOG_PORT: String(catalogPort),
+    MARQUEE_CATALOG_ADDR: catalogAddr,
+    MARQUEE_CATALOG_DB: 'bench_catalog',
+    MARQUEE_BOOKING_PORT: String(bookingPort),
     MARQUEE_BOOKING_DB: 'bench_booking',
     MARQUEE_BOOKING_MYSQL_CONNECTIONS: String(options.connections),
-    MARQUEE_LOG_LEVEL: 'warn',
-  });
-  const showId = show.showId;
-  const source = new StaticShowSource([show]);
-  const server = await startBookingServer({
-    config,
-    logger: createLogger('bench', { level: 'warn' }),
-    showSource: source,
-  });
+  };
+  const start = async (name: string, main: string, addr: string, nodeFlags: string[]): Promise<void> => {
+    const logFile = path.join(benchDir, `${name}.log`);
+    const child = startProcess(
+      name,
+      process.execPath,
+      [...nodeFlags, '--import', 'tsx', path.join(repoRoot, main)],
+      { logFile, env, cwd: repoRoot },
+    );
+    closers.push(() => child.stop());
+    watched.set(name, procCpuMs(child.pid));
+    try {
+      await waitForServing(addr, 30000, child.exited);
+    } catch (error) {
+      throw new Error(`${name}: ${(error as Error).message} (see ${logFile})`);
+    }
+  };
+  await start('catalog', 'services/catalog/main.ts', catalogAddr, []);
+  const profile = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(benchDir, 'profile')}`] : [];
+  await start('booking', 'services/booking/main.ts', bookingAddr, profile);
+  return { bookingAddr, catalogAddr };
+}
+
+async function bookingPhase(
+  addresses: { bookingAddr: string; catalogAddr: string },
+  options: Options,
+): Promise<BookingPhase> {
+  const showIds = await createShows(addresses.catalogAddr, options.seats);
   const clients: BookingServiceClient[] = [];
   for (let i = 0; i < options.channels; i++) {
     clients.push(
-      new BookingServiceClient(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure(), {
+      new BookingServiceClient(addresses.bookingAddr, grpc.credentials.createInsecure(), {
         'grpc.use_local_subchannel_pool': 1,
       }),
     );
   }
   const close = async (): Promise<void> => {
     for (const client of clients) client.close();
-    await server.stop();
   };
   try {
     const metadata = Array.from({ length: options.clients }, (_, i) => {
       const m = new grpc.Metadata();
       const principal = { userId: `bench-${i}`, email: `bench-${i}@example.com`, role: 'user' as const };
-      m.set('authorization', `Bearer ${signToken(principal, config.tokenSecret, 3600, Date.now())}`);
+      m.set('authorization', `Bearer ${signToken(principal, TOKEN_SECRET, 3600, Date.now())}`);
       return m;
     });
-    // Materialize the show before the clock starts (a one-off cost, not part of the booking path).
-    await callUnary(clients[0]!.getAvailability.bind(clients[0]!), { showId }, metadata[0]!);
+    // Materialize the shows before the clock starts (a one-off cost, not part of the booking path);
+    // the seat map of each show gives the seat ids to book, show after show.
+    const seats: { showId: string; seatId: string }[] = [];
+    for (const showId of showIds) {
+      const availability = await callUnary(
+        clients[0]!.getAvailability.bind(clients[0]!),
+        { showId },
+        metadata[0]!,
+      );
+      for (const seat of availability.seats) seats.push({ showId, seatId: seat.seatId });
+    }
     const card = { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123', holderName: 'Bench' };
     const latencies: number[] = [];
     let nextSeat = 0;
@@ -218,19 +412,25 @@ async function bookingPhase(url: string, options: Options, show: ShowInventory):
       count: 0,
       elapsedMs: 0,
       step: async (id) => {
-        const seat = nextSeat++;
-        if (seat >= options.seats) throw new Error(`ran out of seats after ${options.seats}: raise --seats`);
+        const index = nextSeat++;
+        const seat = seats[index];
+        if (!seat) throw new Error(`ran out of seats after ${seats.length}: raise --seats`);
         const client = clients[id % clients.length]!;
         const started = performance.now();
         try {
           const hold = await callUnary(
             client.holdSeats.bind(client),
-            { showId, seatIds: [`S-${seat}`], ga: [], idempotencyKey: `bench-hold-${seat}` },
+            {
+              showId: seat.showId,
+              seatIds: [seat.seatId],
+              ga: [],
+              idempotencyKey: `bench-hold-${index}`,
+            },
             metadata[id]!,
           );
           await callUnary(
             client.confirmBooking.bind(client),
-            { holdId: hold.id, card, idempotencyKey: `bench-pay-${seat}` },
+            { holdId: hold.id, card, idempotencyKey: `bench-pay-${index}` },
             metadata[id]!,
           );
           latencies.push(performance.now() - started);
@@ -394,10 +594,12 @@ async function main(): Promise<void> {
       fresh: true,
       logFile: path.join(benchDir, 'mariadb.log'),
     });
+    watched.set('mariadb', procCpuMs(mariadb.process.pid));
     const raw = await rawPhase(mariadb.url, options);
     closers.push(raw.close);
     const show = benchShow(options.seats);
-    const booking = await bookingPhase(mariadb.url, options, show);
+    const addresses = await startServices(mariadb.url, options, benchDir, closers);
+    const booking = await bookingPhase(addresses, options);
     closers.push(booking.close);
     const direct = await storePhase(mariadb.url, options, show);
     closers.push(direct.close);
@@ -426,6 +628,9 @@ async function main(): Promise<void> {
         `ratio bookings/s ÷ raw tx/s: ${((bookingRate / rawRate) * 100).toFixed(1)} %`,
         `hold + confirm latency: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`,
         `for comparison, the same bookings through the store without gRPC: ${directRate.toFixed(0)} bookings/s (${((directRate / rawRate) * 100).toFixed(1)} % of raw)`,
+        `CPU, raw: ${cpuPerOperation(raw.phase, raw.phase.count, 'transaction')}`,
+        `CPU, gRPC: ${cpuPerOperation(booking.phase, booking.latencies.length, 'booking')}`,
+        `CPU, store: ${cpuPerOperation(direct.phase, direct.phase.count, 'booking')}`,
         `latency histogram: ${svgPath}`,
         '',
       ].join('\n'),
