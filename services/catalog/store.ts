@@ -199,25 +199,7 @@ export class MysqlCatalogStore implements CatalogStore {
   }
 
   async deleteVenue(id: string): Promise<void> {
-    await withTransaction(this.pool, async (tx) => {
-      const [row] = await select(tx, 'SELECT id FROM venues WHERE id = ? FOR UPDATE', [id]);
-      if (!row) throw new NotFoundError('venue', id, 'venue_id');
-      const shows = await select(
-        tx,
-        'SELECT id FROM shows WHERE venue_id = ? ORDER BY starts_at, id LOCK IN SHARE MODE',
-        [id],
-      );
-      if (shows.length > 0) {
-        throw new FailedPreconditionError(
-          `venue_id: venue ${JSON.stringify(id)} still has ${shows.length} show(s) (${sample(
-            shows.map((s) => String(s.id)),
-            shows.length,
-          )}); delete them first`,
-          { field: 'venue_id' },
-        );
-      }
-      await run(tx, 'DELETE FROM venues WHERE id = ?', [id]);
-    });
+    await this.deleteUnlessShows({ table: 'venues', showColumn: 'venue_id', what: 'venue' }, id);
   }
 
   private async insertVenue(tx: PoolConnection, data: VenueData, field: string): Promise<Venue> {
@@ -358,24 +340,36 @@ export class MysqlCatalogStore implements CatalogStore {
   }
 
   async deleteEvent(id: string): Promise<void> {
+    await this.deleteUnlessShows({ table: 'events', showColumn: 'event_id', what: 'event' }, id);
+  }
+
+  /**
+   * Deletes a venue or event that no show refers to. The row is locked and its shows read under a
+   * share lock in one transaction, so a show created concurrently cannot end up pointing at nothing.
+   */
+  private async deleteUnlessShows(
+    target: { table: 'venues' | 'events'; showColumn: 'venue_id' | 'event_id'; what: 'venue' | 'event' },
+    id: string,
+  ): Promise<void> {
+    const field = target.showColumn;
     await withTransaction(this.pool, async (tx) => {
-      const [row] = await select(tx, 'SELECT id FROM events WHERE id = ? FOR UPDATE', [id]);
-      if (!row) throw new NotFoundError('event', id, 'event_id');
+      const [row] = await select(tx, `SELECT id FROM ${target.table} WHERE id = ? FOR UPDATE`, [id]);
+      if (!row) throw new NotFoundError(target.what, id, field);
       const shows = await select(
         tx,
-        'SELECT id FROM shows WHERE event_id = ? ORDER BY starts_at, id LOCK IN SHARE MODE',
+        `SELECT id FROM shows WHERE ${target.showColumn} = ? ORDER BY starts_at, id LOCK IN SHARE MODE`,
         [id],
       );
       if (shows.length > 0) {
         throw new FailedPreconditionError(
-          `event_id: event ${JSON.stringify(id)} still has ${shows.length} show(s) (${sample(
+          `${field}: ${target.what} ${JSON.stringify(id)} still has ${shows.length} show(s) (${sample(
             shows.map((s) => String(s.id)),
             shows.length,
           )}); delete them first`,
-          { field: 'event_id' },
+          { field },
         );
       }
-      await run(tx, 'DELETE FROM events WHERE id = ?', [id]);
+      await run(tx, `DELETE FROM ${target.table} WHERE id = ?`, [id]);
     });
   }
 
