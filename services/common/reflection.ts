@@ -89,6 +89,15 @@ export function descriptorIndex(): DescriptorIndex {
   return sharedIndex;
 }
 
+/**
+ * Peer-to-peer services of the booking group (election, replication) are described by every server
+ * (their files are in the descriptor set) but not listed in the whole-mesh listing: the front door
+ * does not route them, so listing them there would advertise calls that cannot succeed.
+ */
+function isPeerOnly(serviceName: string): boolean {
+  return serviceName.startsWith('marquee.cluster.');
+}
+
 type Request = v1.ServerReflectionRequest;
 type Response = v1.ServerReflectionResponse;
 
@@ -119,7 +128,7 @@ export function answerReflection(
   const query = request.messageRequest;
   switch (query?.$case) {
     case 'listServices': {
-      const names = listed ?? index.serviceNames;
+      const names = listed ?? index.serviceNames.filter((name) => !isPeerOnly(name));
       return {
         ...base,
         messageResponse: {

@@ -73,6 +73,24 @@ describe('reflection and health over a real connection', () => {
     );
   });
 
+  it('describes the peer-only cluster services but leaves them out of the whole-mesh listing', async () => {
+    const client = new reflectionV1.ServerReflectionClient(address, grpc.credentials.createInsecure());
+    const [listing, described] = await reflect(client, [
+      { host: '', messageRequest: { $case: 'listServices', value: '' } },
+      {
+        host: '',
+        messageRequest: { $case: 'fileContainingSymbol', value: 'marquee.cluster.v1.ElectionService' },
+      },
+    ]);
+    client.close();
+    const listed =
+      listing?.messageResponse?.$case === 'listServicesResponse'
+        ? listing.messageResponse.value.service.map((s) => s.name)
+        : [];
+    expect(listed.filter((name) => name.startsWith('marquee.cluster.'))).toEqual([]);
+    expect(described?.messageResponse?.$case).toBe('fileDescriptorResponse');
+  });
+
   it('answers file_containing_symbol for a method with the file that defines it', async () => {
     const client = new reflectionV1.ServerReflectionClient(address, grpc.credentials.createInsecure());
     const answers = await reflect(client, [

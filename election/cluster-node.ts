@@ -1,0 +1,163 @@
+import path from 'node:path';
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import {
+  ClusterServiceClient,
+  ClusterServiceService,
+  ElectionServiceClient,
+  ElectionServiceService,
+  NodeRole,
+} from '../proto/gen/marquee/cluster/v1/cluster';
+import type {
+  ClusterServiceServer,
+  ElectionServiceServer,
+  NodeStatus,
+} from '../proto/gen/marquee/cluster/v1/cluster';
+import { adaptService, startGrpcServer } from '../services/common/grpc-server';
+import type { RunningServer } from '../services/common/grpc-server';
+import type { LamportClock } from '../services/common/lamport';
+import type { ClusterSecret } from '../services/common/peer-auth';
+import { makeConfig } from './config';
+import type { ElectionConfig } from './config';
+import { DEFAULT_TICK_MS, ElectionRunner } from './runner';
+import type { ElectionStatus } from './runner';
+import { FileTermStore } from './term-store';
+import type { TermStore } from './term-store';
+import { GrpcElectionTransport, electionServiceHandlers } from './transport';
+import type { LogView, NodeId, Role } from './types';
+
+/** Timings a node may override (the group should agree on them; see election/README.md). */
+export type ElectionTimings = Partial<Omit<ElectionConfig, 'id' | 'peers'>>;
+
+export interface ElectionNodeOptions {
+  readonly id: NodeId;
+  /** host:port of every member of the group; this node's own entry, if present, is not dialled. */
+  readonly peers: ReadonlyMap<NodeId, string>;
+  readonly host: string;
+  /** 0 picks a free port, but peers need to know the address: in a group, use a fixed one. */
+  readonly port: number;
+  readonly secret: ClusterSecret;
+  readonly tickMs?: number;
+  readonly timings?: ElectionTimings;
+  /** Where the term file lives (`election-term.json`); or pass a termStore instead. */
+  readonly dataDir?: string;
+  readonly termStore?: TermStore;
+  readonly logView?: LogView;
+  readonly logger: Logger;
+  readonly clock: LamportClock;
+}
+
+export interface ElectionNode {
+  readonly port: number;
+  readonly runner: ElectionRunner;
+  readonly transport: GrpcElectionTransport;
+  /** Stops the election first (nothing more is sent), then the server, letting calls finish for `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export const TERM_FILE = 'election-term.json';
+
+/**
+ * A booking-group member's election on its own gRPC server: ElectionService (peers, authenticated)
+ * and ClusterService (status, open), plus health and reflection from startGrpcServer.
+ */
+export async function startElectionNode(options: ElectionNodeOptions): Promise<ElectionNode> {
+  const { id, logger, clock, secret } = options;
+  const termStore = resolveTermStore(options);
+  const tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+  const config = makeConfig({
+    ...options.timings,
+    id,
+    peers: [...new Set([id, ...options.peers.keys()])].sort((a, b) => a - b),
+  });
+  const transport = new GrpcElectionTransport({
+    id,
+    peers: options.peers,
+    secret,
+    clock,
+    logger: logger.child({ component: 'election-transport' }),
+    // Two heartbeat intervals: by then the next heartbeat (or retry) has overtaken this message.
+    deadlineMs: 2 * config.heartbeatTicks * tickMs,
+  });
+  const runner = new ElectionRunner({
+    config,
+    termStore,
+    sender: transport,
+    clock,
+    logger: logger.child({ component: 'election' }),
+    tickMs,
+    ...(options.logView === undefined ? {} : { logView: options.logView }),
+  });
+  let server: RunningServer | undefined;
+  try {
+    await runner.start();
+    server = await startGrpcServer({
+      host: options.host,
+      port: options.port,
+      services: [
+        {
+          name: ElectionServiceClient.serviceName,
+          ...adaptService<ElectionServiceServer>(
+            ElectionServiceService as unknown as ServiceDefinition,
+            electionServiceHandlers({ id, secret, deliver: (m) => runner.deliver(m), logger }),
+            logger,
+          ),
+        },
+        {
+          name: ClusterServiceClient.serviceName,
+          ...adaptService<ClusterServiceServer>(
+            ClusterServiceService as unknown as ServiceDefinition,
+            // Read-only and secret-free, like health: operators and the gateway watch it without the secret.
+            { status: async () => toNodeStatus(runner.status()) },
+            logger,
+          ),
+        },
+      ],
+      logger,
+      clock,
+    });
+  } catch (error) {
+    await runner.stop();
+    transport.close();
+    throw error;
+  }
+  const running = server;
+  return {
+    port: running.port,
+    runner,
+    transport,
+    stop: async (graceMs = 1000) => {
+      await runner.stop();
+      transport.close();
+      await running.stop(graceMs);
+    },
+  };
+}
+
+const ROLES: Readonly<Record<Role, NodeRole>> = {
+  slave: NodeRole.NODE_ROLE_SLAVE,
+  candidate: NodeRole.NODE_ROLE_CANDIDATE,
+  master: NodeRole.NODE_ROLE_MASTER,
+};
+
+/** ElectionStatus → NodeStatus. Replication fields stay 0 (and slaves empty) until replication lands. */
+export function toNodeStatus(status: ElectionStatus): NodeStatus {
+  return {
+    nodeId: status.nodeId,
+    role: ROLES[status.role],
+    term: status.term,
+    masterId: status.masterId ?? 0,
+    lamport: status.lamport,
+    canServeWrites: status.canServeWrites,
+    commitIndex: status.commitIndex,
+    appliedIndex: 0,
+    slaves: [],
+    etcdLeaseHolder: 0,
+  };
+}
+
+function resolveTermStore(options: ElectionNodeOptions): TermStore {
+  if (options.termStore !== undefined) return options.termStore;
+  if (options.dataDir !== undefined) return new FileTermStore(path.join(options.dataDir, TERM_FILE));
+  throw new Error('startElectionNode: give dataDir or termStore (the term must survive restarts)');
+}

@@ -1,0 +1,244 @@
+import type { RowDataPacket } from 'mysql2/promise';
+import { FailedPreconditionError, UnavailableError } from '../common/errors';
+import { migrate, withTransaction } from '../common/mysql';
+import type { Pool, PoolConnection } from '../common/mysql';
+import { REPLICATION_SCHEMA } from './schema';
+import type { LogEntry, NewEntry, NodeId, StateMachine } from './types';
+
+/** The persisted positions of one node (the replication_state row). */
+export interface ReplicationState {
+  /** Highest term this node has seen: entries from lower terms are refused (fencing). */
+  readonly currentTerm: number;
+  /** The master of currentTerm as far as this node knows; 0 when unknown. */
+  readonly leaderId: NodeId;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  /** Highest index known committed (learnt from the master; a master keeps its own in memory). */
+  readonly commitIndex: number;
+  /** The node's state includes every entry up to here. A master's equals lastIndex. */
+  readonly appliedIndex: number;
+  /** Entries up to here are no longer in the log (compacted or replaced by a snapshot). */
+  readonly snapshotIndex: number;
+  readonly snapshotTerm: number;
+}
+
+/** The state machine's rows at a log position, read in one consistent-read transaction. */
+export interface Snapshot {
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly rows: unknown[];
+}
+
+interface StateRow extends RowDataPacket {
+  current_term: number;
+  leader_id: number;
+  last_index: number;
+  last_term: number;
+  commit_index: number;
+  applied_index: number;
+  snapshot_index: number;
+  snapshot_term: number;
+}
+
+interface EntryRow extends RowDataPacket {
+  log_index: number;
+  term: number;
+  lamport: number;
+  op: string;
+  payload: string;
+}
+
+const STATE_COLUMNS =
+  'current_term, leader_id, last_index, last_term, commit_index, applied_index, snapshot_index, snapshot_term';
+
+/** A connection or a pool: both have `query`. */
+type Queryable = Pick<Pool, 'query'> | Pick<PoolConnection, 'query'>;
+
+/** The log and positions of one node, in its own database. */
+export class ReplicationLog {
+  constructor(
+    readonly pool: Pool,
+    readonly nodeId: NodeId,
+  ) {}
+
+  migrate(): Promise<void> {
+    return migrate(this.pool, REPLICATION_SCHEMA);
+  }
+
+  /** The last committed positions (a consistent read: never blocks behind an open append). */
+  async state(on: Queryable = this.pool): Promise<ReplicationState> {
+    const [rows] = await on.query<StateRow[]>(`SELECT ${STATE_COLUMNS} FROM replication_state WHERE id = 1`);
+    return toState(rows);
+  }
+
+  /** The positions, locked until `connection`'s transaction ends: every position change goes through here. */
+  async lockState(connection: PoolConnection): Promise<ReplicationState> {
+    const [rows] = await connection.query<StateRow[]>(
+      `SELECT ${STATE_COLUMNS} FROM replication_state WHERE id = 1 FOR UPDATE`,
+    );
+    return toState(rows);
+  }
+
+  async writeState(connection: PoolConnection, state: ReplicationState): Promise<void> {
+    await connection.query(
+      `UPDATE replication_state SET current_term = ?, leader_id = ?, last_index = ?, last_term = ?,
+         commit_index = ?, applied_index = ?, snapshot_index = ?, snapshot_term = ? WHERE id = 1`,
+      [
+        state.currentTerm,
+        state.leaderId,
+        state.lastIndex,
+        state.lastTerm,
+        state.commitIndex,
+        state.appliedIndex,
+        state.snapshotIndex,
+        state.snapshotTerm,
+      ],
+    );
+  }
+
+  /**
+   * Appends `entry` inside the caller's transaction, the one that makes the state change, and
+   * returns its index. The state row stays locked until that transaction ends, so concurrent appends
+   * get dense indexes in commit order; append as the last step of the transaction to keep that
+   * window short. Throws UnavailableError when this node is not the master of `entry.term` (a higher
+   * term was seen since): the caller's transaction must then roll back.
+   */
+  async appendInTransaction(connection: PoolConnection, entry: NewEntry): Promise<number> {
+    const state = await this.lockState(connection);
+    if (state.currentTerm !== entry.term || state.leaderId !== this.nodeId) {
+      throw new UnavailableError(
+        `node ${this.nodeId} is not the master of term ${entry.term} (term ${state.currentTerm}, master ${state.leaderId || 'unknown'})`,
+        state.leaderId ? { leader: String(state.leaderId) } : {},
+      );
+    }
+    const index = state.lastIndex + 1;
+    await connection.query(
+      'INSERT INTO replication_log (log_index, term, lamport, op, payload) VALUES (?, ?, ?, ?, ?)',
+      [index, entry.term, entry.lamport, entry.op, entry.payload],
+    );
+    // The caller's transaction made the change itself, so the master's state includes the entry.
+    await this.writeState(connection, {
+      ...state,
+      lastIndex: index,
+      lastTerm: entry.term,
+      appliedIndex: index,
+    });
+    return index;
+  }
+
+  /** Entries from..to (inclusive) that are in the log, ascending. */
+  async entries(from: number, to: number, on: Queryable = this.pool): Promise<LogEntry[]> {
+    if (to < from) return [];
+    const [rows] = await on.query<EntryRow[]>(
+      'SELECT log_index, term, lamport, op, payload FROM replication_log WHERE log_index BETWEEN ? AND ? ORDER BY log_index',
+      [from, to],
+    );
+    return rows.map(toEntry);
+  }
+
+  /** The term of the entry at `index`, or undefined when the log does not hold it. */
+  async termAt(index: number, on: Queryable = this.pool): Promise<number | undefined> {
+    const [rows] = await on.query<RowDataPacket[]>('SELECT term FROM replication_log WHERE log_index = ?', [
+      index,
+    ]);
+    const row = rows[0];
+    return row === undefined ? undefined : Number(row.term);
+  }
+
+  /**
+   * Makes this node the master of `term`: it must not have seen a higher term, nor another master
+   * of the same one (the election guarantees both; this refuses to run if it did not).
+   */
+  async claimTerm(term: number): Promise<ReplicationState> {
+    return withTransaction(this.pool, async (connection) => {
+      const state = await this.lockState(connection);
+      if (
+        state.currentTerm > term ||
+        (state.currentTerm === term && ![0, this.nodeId].includes(state.leaderId))
+      )
+        throw new FailedPreconditionError(
+          `term ${term} is stale: this node has seen term ${state.currentTerm} (master ${state.leaderId || 'unknown'})`,
+        );
+      const next = { ...state, currentTerm: term, leaderId: this.nodeId };
+      await this.writeState(connection, next);
+      return next;
+    });
+  }
+
+  /** Records a higher term learnt from a peer before acting on it, so a restart cannot forget it. */
+  async observeTerm(term: number, leaderId: NodeId = 0): Promise<void> {
+    await withTransaction(this.pool, async (connection) => {
+      const state = await this.lockState(connection);
+      if (term <= state.currentTerm) return;
+      await this.writeState(connection, { ...state, currentTerm: term, leaderId });
+    });
+  }
+
+  /**
+   * Drops entries up to `upTo` (they must be committed and applied): slaves that still need them
+   * get a snapshot instead. Returns the new snapshot index.
+   */
+  async compact(upTo: number): Promise<number> {
+    return withTransaction(this.pool, async (connection) => {
+      const state = await this.lockState(connection);
+      const through = Math.min(upTo, state.appliedIndex, state.lastIndex);
+      if (through <= state.snapshotIndex) return state.snapshotIndex;
+      const term = await this.termAt(through, connection);
+      if (term === undefined) throw new Error(`replication log has no entry ${through} to compact through`);
+      await connection.query('DELETE FROM replication_log WHERE log_index <= ?', [through]);
+      await this.writeState(connection, { ...state, snapshotIndex: through, snapshotTerm: term });
+      return through;
+    });
+  }
+
+  /**
+   * The state machine's rows and the log position they reflect, from one consistent read: an
+   * append commits its state change and its entry together, so the rows are exactly the result of
+   * entries 1..lastIndex. Only valid on a node whose applied index equals its last index (a master).
+   */
+  async takeSnapshot(machine: StateMachine): Promise<Snapshot> {
+    const connection = await this.pool.getConnection();
+    try {
+      await connection.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      await connection.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+      try {
+        const state = await this.state(connection);
+        if (state.appliedIndex !== state.lastIndex)
+          throw new FailedPreconditionError(
+            `cannot snapshot: applied ${state.appliedIndex} is behind the log's last index ${state.lastIndex}`,
+          );
+        const rows = await machine.snapshot(connection);
+        return { lastIndex: state.lastIndex, lastTerm: state.lastTerm, rows };
+      } finally {
+        await connection.query('COMMIT');
+      }
+    } finally {
+      connection.release();
+    }
+  }
+}
+
+function toState(rows: StateRow[]): ReplicationState {
+  const row = rows[0];
+  if (row === undefined) throw new Error('replication_state has no row: run ReplicationLog.migrate() first');
+  return {
+    currentTerm: Number(row.current_term),
+    leaderId: Number(row.leader_id),
+    lastIndex: Number(row.last_index),
+    lastTerm: Number(row.last_term),
+    commitIndex: Number(row.commit_index),
+    appliedIndex: Number(row.applied_index),
+    snapshotIndex: Number(row.snapshot_index),
+    snapshotTerm: Number(row.snapshot_term),
+  };
+}
+
+function toEntry(row: EntryRow): LogEntry {
+  return {
+    index: Number(row.log_index),
+    term: Number(row.term),
+    lamport: Number(row.lamport),
+    op: row.op,
+    payload: row.payload,
+  };
+}

@@ -1,0 +1,28 @@
+/*
+ * Replication's tables in each node's own database. One state row holds every position, so each
+ * transaction that moves positions takes exactly one row lock (no lock-order deadlocks), and that
+ * lock is also the index counter: the master's appends serialise on it until they commit, which
+ * keeps the committed log a dense prefix 1..last.
+ */
+export const REPLICATION_SCHEMA: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS replication_log (
+    log_index BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+    term BIGINT UNSIGNED NOT NULL,
+    lamport BIGINT UNSIGNED NOT NULL,
+    op VARCHAR(191) NOT NULL,
+    payload LONGTEXT NOT NULL,
+    KEY replication_log_term (term, log_index)
+  ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS replication_state (
+    id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+    current_term BIGINT UNSIGNED NOT NULL,
+    leader_id INT UNSIGNED NOT NULL,
+    last_index BIGINT UNSIGNED NOT NULL,
+    last_term BIGINT UNSIGNED NOT NULL,
+    commit_index BIGINT UNSIGNED NOT NULL,
+    applied_index BIGINT UNSIGNED NOT NULL,
+    snapshot_index BIGINT UNSIGNED NOT NULL,
+    snapshot_term BIGINT UNSIGNED NOT NULL
+  ) ENGINE=InnoDB`,
+  `INSERT IGNORE INTO replication_state VALUES (1, 0, 0, 0, 0, 0, 0, 0, 0)`,
+];

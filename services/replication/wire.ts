@@ -1,0 +1,71 @@
+import type {
+  AppendRequest,
+  AppendResponse,
+  SnapshotRequest,
+  SnapshotResponse,
+} from '../../proto/gen/marquee/cluster/v1/replication';
+import { InvalidArgumentError } from '../common/errors';
+import type { AppendArgs, AppendResult, SnapshotArgs, SnapshotResult } from './follower';
+
+/*
+ * Proto messages ⇄ the follower's arguments. Requests come from the network, so they are checked
+ * here before anything touches the database: a malformed batch must not reach the log.
+ */
+
+export function toAppendRequest(args: AppendArgs): AppendRequest {
+  return { ...args, entries: args.entries.map((entry) => ({ ...entry })) };
+}
+
+export function fromAppendRequest(request: AppendRequest): AppendArgs {
+  if (request.term < 1) throw new InvalidArgumentError('term', 'must be at least 1');
+  if (request.leaderId < 1) throw new InvalidArgumentError('leader_id', 'must be a node id');
+  if (request.prevTerm > request.term) throw new InvalidArgumentError('prev_term', 'is above term');
+  let previousTerm = request.prevTerm;
+  request.entries.forEach((entry, i) => {
+    const field = `entries[${i}]`;
+    if (entry.index !== request.prevIndex + 1 + i)
+      throw new InvalidArgumentError(`${field}.index`, `must be ${request.prevIndex + 1 + i} (consecutive)`);
+    if (entry.term < previousTerm || entry.term > request.term)
+      throw new InvalidArgumentError(
+        `${field}.term`,
+        'must not decrease and must not exceed the request term',
+      );
+    if (entry.op.length === 0) throw new InvalidArgumentError(`${field}.op`, 'must not be empty');
+    previousTerm = entry.term;
+  });
+  return request;
+}
+
+export function toAppendResponse(result: AppendResult): AppendResponse {
+  return { ...result };
+}
+
+export function fromAppendResponse(response: AppendResponse): AppendResult {
+  return { ...response };
+}
+
+export function toSnapshotRequest(args: SnapshotArgs): SnapshotRequest {
+  return { ...args, rows: args.rows.map((row) => JSON.stringify(row)) };
+}
+
+export function fromSnapshotRequest(request: SnapshotRequest): SnapshotArgs {
+  if (request.term < 1) throw new InvalidArgumentError('term', 'must be at least 1');
+  if (request.leaderId < 1) throw new InvalidArgumentError('leader_id', 'must be a node id');
+  if (request.lastTerm > request.term) throw new InvalidArgumentError('last_term', 'is above term');
+  const rows = request.rows.map((row, i) => {
+    try {
+      return JSON.parse(row) as unknown;
+    } catch {
+      throw new InvalidArgumentError(`rows[${i}]`, 'is not JSON');
+    }
+  });
+  return { ...request, rows };
+}
+
+export function toSnapshotResponse(result: SnapshotResult): SnapshotResponse {
+  return { ...result };
+}
+
+export function fromSnapshotResponse(response: SnapshotResponse): SnapshotResult {
+  return { ...response };
+}
