@@ -9,6 +9,8 @@ import { isDuplicateKey } from '../common/mysql';
 import type { Pool } from '../common/mysql';
 import { claimStatement, idempotent, scopeFor } from './idempotency';
 import { hashPassword, verifyAgainstDecoy, verifyPassword } from './passwords';
+import { BOOKING_OPS, acknowledge, appendOp, idempotencyRecord } from './replication';
+import type { BookingReplication } from './replication';
 import { queryRows, sql, sqlTime, transact } from './sql';
 
 interface UserRow {
@@ -45,6 +47,8 @@ export class Accounts {
     private readonly settings: { tokenSecret: string; tokenTtlSeconds: number },
     private readonly clock: () => number,
     private readonly logger: Logger,
+    /** When present, a registration is a replicated write (replication.ts); ensureAdmin stays local. */
+    private readonly replication?: BookingReplication,
   ) {}
 
   /**
@@ -71,14 +75,16 @@ export class Accounts {
       displayName: input.displayName,
       role: Role.ROLE_USER,
     };
+    const answer = Buffer.from(User.encode(user).finish());
     const insert = async (): Promise<User> => {
+      let index: number | undefined;
       try {
-        await transact(
+        index = await transact(
           this.pool,
           () => `email ${input.email}`,
           async (tx) => {
-            await tx.commit(
-              ...(scope ? [claimStatement(scope, now, Buffer.from(User.encode(user).finish()))] : []),
+            const statements = [
+              ...(scope ? [claimStatement(scope, now, answer)] : []),
               sql(
                 `INSERT INTO users (${USER_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, 'user', ?)`,
                 user.id,
@@ -89,7 +95,28 @@ export class Accounts {
                 password.params,
                 sqlTime(now),
               ),
-            );
+            ];
+            if (!this.replication) {
+              await tx.commit(...statements);
+              return undefined;
+            }
+            await tx.run(...statements);
+            return appendOp(this.replication, tx, {
+              op: BOOKING_OPS.userRegistered,
+              payload: {
+                user: {
+                  id: user.id,
+                  email: user.email,
+                  displayName: user.displayName,
+                  passwordHash: password.hash.toString('base64'),
+                  passwordSalt: password.salt.toString('base64'),
+                  passwordParams: password.params,
+                  role: 'user',
+                  createdAt: sqlTime(now),
+                },
+                ...(scope ? { idempotency: idempotencyRecord(scope, now, answer) } : {}),
+              },
+            });
           },
         );
       } catch (error) {
@@ -99,11 +126,18 @@ export class Accounts {
         }
         throw error;
       }
+      await acknowledge(this.replication, index);
       this.logger.info({ userId: user.id }, 'user registered');
       return user;
     };
     if (!scope) return this.session(await insert());
-    const { value, replayed } = await idempotent(this.pool, scope, (bytes) => User.decode(bytes), insert);
+    const { value, replayed } = await idempotent(
+      this.pool,
+      scope,
+      (bytes) => User.decode(bytes),
+      insert,
+      this.replication,
+    );
     if (!replayed) return this.session(value);
     const row = (
       await queryRows<UserRow>(this.pool, `SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, value.id)

@@ -7,6 +7,7 @@ import type { StoreContext } from './holds';
 import { answerStatement, claimStatement } from './idempotency';
 import type { IdempotencyScope } from './idempotency';
 import type { ValidCard } from './payments';
+import { BOOKING_OPS, acknowledge, appendOp, idempotencyRecord } from './replication';
 import {
   BOOKING_COLUMNS,
   HOLD_COLUMNS,
@@ -39,8 +40,9 @@ export async function confirmBooking(
   let charge: { paymentId: string; amountCents: number; currency: string } | undefined;
   // Set when the connection died during the final batch: its COMMIT may or may not have run.
   let outcomeUnknown = false;
+  let confirmed: { booking: Booking; index: number | undefined };
   try {
-    return await transact(
+    confirmed = await transact(
       ctx.pool,
       () => `hold ${holdId}`,
       async (tx) => {
@@ -91,6 +93,7 @@ export async function confirmBooking(
           cancelled_at: null,
         };
         const booking = bookingToProto(row, items);
+        const answer = Buffer.from(Booking.encode(booking).finish());
         const seatIds = items.filter((i) => i.kind === 'SEAT').map((i) => i.item_id);
         const seatCount = seatIds.length;
         const pools = items.filter((i) => i.kind === 'GA');
@@ -147,10 +150,12 @@ export async function confirmBooking(
             sqlTime(now),
           ),
           sql("UPDATE holds SET state = 'CONFIRMED', booking_id = ? WHERE id = ?", bookingId, holdId),
-          answerStatement(scope, Buffer.from(Booking.encode(booking).finish())),
+          answerStatement(scope, answer),
         );
         try {
-          await tx.commit(...statements);
+          // Replicated: the batch without COMMIT, then the log entry, then COMMIT (by transact).
+          if (ctx.replication) await tx.run(...statements);
+          else await tx.commit(...statements);
         } catch (error) {
           // A statement error stops the batch before COMMIT; only a lost connection leaves it unknown.
           if ((error as { fatal?: boolean }).fatal === true) outcomeUnknown = true;
@@ -159,7 +164,30 @@ export async function confirmBooking(
             `hold ${holdId} lapsed while being confirmed and some of its seats were taken; hold the seats again`,
           );
         }
-        return booking;
+        if (!ctx.replication) return { booking, index: undefined };
+        const paymentId = charge.paymentId;
+        const index = await appendOp(ctx.replication, tx, {
+          op: BOOKING_OPS.bookingConfirmed,
+          payload: {
+            booking: {
+              id: bookingId,
+              userId: principal.userId,
+              showId: hold.show_id,
+              holdId,
+              totalCents: row.total_cents,
+              currency: row.currency,
+              paymentId,
+              createdAt: sqlTime(now),
+            },
+            seatIds,
+            ga: pools.map((p) => ({ areaId: p.item_id, quantity: Number(p.quantity) })),
+            cardLast4: card.last4,
+            idempotency: idempotencyRecord(scope, now, answer),
+          },
+        });
+        // COMMIT is transact's; a connection lost there leaves the outcome unknown as well.
+        outcomeUnknown = true;
+        return { booking, index };
       },
     );
   } catch (error) {
@@ -172,6 +200,9 @@ export async function confirmBooking(
       );
     throw error;
   }
+  // Committed: a failure to replicate is UNAVAILABLE, never a refund (the booking exists here).
+  await acknowledge(ctx.replication, confirmed.index);
+  return confirmed.booking;
 }
 
 async function refundQuietly(
@@ -204,8 +235,9 @@ export async function cancelBooking(
   // Kept across deadlock retries so a retried transaction does not refund twice.
   let refund: { refundId: string } | undefined;
   let committed = false;
+  let cancelled: { booking: Booking; index: number | undefined };
   try {
-    const booking = await transact(
+    cancelled = await transact(
       ctx.pool,
       () => `booking ${bookingId}`,
       async (tx) => {
@@ -229,13 +261,14 @@ export async function cancelBooking(
           currency: row.currency,
         });
         const { refundId } = refund;
-        const cancelled: BookingRow = {
+        const cancelledRow: BookingRow = {
           ...row,
           state: 'CANCELLED',
           refund_id: refundId,
           cancelled_at: new Date(now),
         };
-        const booking = bookingToProto(cancelled, items);
+        const booking = bookingToProto(cancelledRow, items);
+        const answer = Buffer.from(Booking.encode(booking).finish());
         const statements: Statement[] = [
           sql(
             "UPDATE bookings SET state = 'CANCELLED', refund_id = ?, cancelled_at = ? WHERE id = ? AND state = 'CONFIRMED'",
@@ -277,15 +310,36 @@ export async function cancelBooking(
             row.payment_id,
             sqlTime(now),
           ),
-          answerStatement(scope, Buffer.from(Booking.encode(booking).finish())),
+          answerStatement(scope, answer),
         );
         // The booking row is locked and CONFIRMED, so its seats are SOLD to it: no count to check.
-        await tx.commit(...statements);
-        return booking;
+        if (!ctx.replication) {
+          await tx.commit(...statements);
+          return { booking, index: undefined };
+        }
+        await tx.run(...statements);
+        const index = await appendOp(ctx.replication, tx, {
+          op: BOOKING_OPS.bookingCancelled,
+          payload: {
+            bookingId,
+            showId: row.show_id,
+            userId: row.user_id,
+            refundId,
+            chargeId: row.payment_id,
+            amountCents: Number(row.total_cents),
+            currency: row.currency,
+            cancelledAt: sqlTime(now),
+            seatIds,
+            ga: items
+              .filter((i) => i.kind === 'GA')
+              .map((i) => ({ areaId: i.item_id, quantity: Number(i.quantity) })),
+            idempotency: idempotencyRecord(scope, now, answer),
+          },
+        });
+        return { booking, index };
       },
     );
     committed = true;
-    return booking;
   } finally {
     if (refund && !committed)
       ctx.logger.error(
@@ -293,6 +347,8 @@ export async function cancelBooking(
         'refunded but the cancellation was not written; reconcile this payment',
       );
   }
+  await acknowledge(ctx.replication, cancelled.index);
+  return cancelled.booking;
 }
 
 /** One booking, for its owner or an admin; anyone else gets PERMISSION_DENIED. */

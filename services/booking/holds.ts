@@ -8,6 +8,8 @@ import { answerStatement, claimStatement } from './idempotency';
 import type { IdempotencyScope } from './idempotency';
 import type { ShowCatalog } from './inventory';
 import type { PaymentProcessor } from './payments';
+import { BOOKING_OPS, acknowledge, appendOp, idempotencyRecord, itemRecords } from './replication';
+import type { BookingReplication } from './replication';
 import { HOLD_COLUMNS, ITEM_COLUMNS, assertOwnerOrAdmin, holdToProto } from './records';
 import type { HoldRow, ItemRow } from './records';
 import { affected, failedGuard, guard, queryRows, rows, sql, sqlTime, transact } from './sql';
@@ -20,6 +22,8 @@ export interface StoreContext {
   holdTtlSeconds: number;
   payments: PaymentProcessor;
   logger: Logger;
+  /** When present, every write appends its log entry and waits for the ack policy (replication.ts). */
+  replication?: BookingReplication;
 }
 
 export interface HoldRequest {
@@ -116,7 +120,7 @@ export async function createHold(
   const until = sqlTime(now + ctx.holdTtlSeconds * 1000);
   const { showId, seatIds, ga } = request;
 
-  const attempt = (): Promise<Hold> =>
+  const attempt = (): Promise<{ hold: Hold; index: number | undefined }> =>
     transact(
       ctx.pool,
       () => subject(request),
@@ -166,20 +170,40 @@ export async function createHold(
         );
         try {
           // One round trip: START, claim, conditional updates each followed by its guard, inserts, COMMIT.
-          await tx.commit(...statements);
+          // Replicated: the same batch without COMMIT, then the log entry, then COMMIT.
+          if (ctx.replication) await tx.run(...statements);
+          else await tx.commit(...statements);
         } catch (error) {
           const failed = failedGuard(error);
           if (failed === 'seats') throw await seatsTaken(tx, showId, seatIds, now);
           if (failed?.startsWith('ga:')) throw new PoolShort([ga[Number(failed.slice(3))]!.areaId]);
           throw error;
         }
-        return hold;
+        const index = await appendOp(ctx.replication, tx, {
+          op: BOOKING_OPS.holdCreated,
+          payload: {
+            hold: {
+              id: holdId,
+              userId: principal.userId,
+              showId,
+              totalCents: hold.totalCents,
+              currency: hold.currency,
+              expiresAt: until,
+              createdAt: nowSql,
+            },
+            items: itemRecords(items),
+            idempotency: idempotencyRecord(scope, now, response),
+          },
+        });
+        return { hold, index };
       },
     );
 
   for (let round = 0; ; round++) {
     try {
-      return await attempt();
+      const { hold, index } = await attempt();
+      await acknowledge(ctx.replication, index);
+      return hold;
     } catch (error) {
       if (!(error instanceof PoolShort)) throw error;
       // Places held by lapsed holds come back first (each released once, by whoever gets there).
@@ -264,7 +288,7 @@ export function freeStatements(showId: string, holdId: string, items: readonly I
  */
 export async function expireHold(ctx: StoreContext, holdId: string): Promise<boolean> {
   const now = sqlTime(ctx.clock());
-  return transact(
+  const { expired, index } = await transact(
     ctx.pool,
     () => `hold ${holdId}`,
     async (tx) => {
@@ -278,11 +302,22 @@ export async function expireHold(ctx: StoreContext, holdId: string): Promise<boo
         sql(`SELECT ${ITEM_COLUMNS} FROM hold_items WHERE hold_id = ?`, holdId),
       );
       const showId = rows<{ show_id: string }>(holdRows)[0]?.show_id;
-      if (affected(flipped) !== 1 || showId === undefined) return false;
-      await tx.commit(...freeStatements(showId, holdId, rows<ItemRow>(itemRows)));
-      return true;
+      if (affected(flipped) !== 1 || showId === undefined) return { expired: false, index: undefined };
+      const items = rows<ItemRow>(itemRows);
+      if (!ctx.replication) {
+        await tx.commit(...freeStatements(showId, holdId, items));
+        return { expired: true, index: undefined };
+      }
+      await tx.run(...freeStatements(showId, holdId, items));
+      const index = await appendOp(ctx.replication, tx, {
+        op: BOOKING_OPS.holdExpired,
+        payload: { holdId, showId, items: itemRecords(items) },
+      });
+      return { expired: true, index };
     },
   );
+  await acknowledge(ctx.replication, index);
+  return expired;
 }
 
 /** Expires the lapsed holds of a show that hold places in `areaIds`; returns how many it expired. */
@@ -325,7 +360,7 @@ export async function releaseHold(
   holdId: string,
 ): Promise<Hold> {
   const now = ctx.clock();
-  return transact(
+  const { hold, index } = await transact(
     ctx.pool,
     () => `hold ${holdId}`,
     async (tx) => {
@@ -341,12 +376,29 @@ export async function releaseHold(
         throw new FailedPreconditionError(`hold ${holdId} is already ${row.state.toLowerCase()}`);
       const items = rows<ItemRow>(itemRows);
       const hold = holdToProto(row, items, 'RELEASED');
-      await tx.commit(
+      const answer = Buffer.from(Hold.encode(hold).finish());
+      const statements = [
         sql("UPDATE holds SET state = 'RELEASED' WHERE id = ? AND state = 'ACTIVE'", holdId),
         ...freeStatements(row.show_id, holdId, items),
-        answerStatement(scope, Buffer.from(Hold.encode(hold).finish())),
-      );
-      return hold;
+        answerStatement(scope, answer),
+      ];
+      if (!ctx.replication) {
+        await tx.commit(...statements);
+        return { hold, index: undefined };
+      }
+      await tx.run(...statements);
+      const index = await appendOp(ctx.replication, tx, {
+        op: BOOKING_OPS.holdReleased,
+        payload: {
+          holdId,
+          showId: row.show_id,
+          items: itemRecords(items),
+          idempotency: idempotencyRecord(scope, now, answer),
+        },
+      });
+      return { hold, index };
     },
   );
+  await acknowledge(ctx.replication, index);
+  return hold;
 }

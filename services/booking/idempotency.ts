@@ -3,6 +3,8 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { AbortedError, DomainError, InvalidArgumentError } from '../common/errors';
 import { isDuplicateKey } from '../common/mysql';
 import type { Pool } from '../common/mysql';
+import { NotAcknowledgedError, barrier } from './replication';
+import type { BookingReplication } from './replication';
 import { sql, sqlTime } from './sql';
 import type { Statement } from './sql';
 
@@ -103,19 +105,24 @@ export async function storedAnswer(pool: Pool, scope: IdempotencyScope): Promise
  * Runs `write` (which must claim `scope` in its transaction). When it fails because the key was
  * already claimed, or with a domain error that a first successful call would explain (the seats are
  * now held by that call), answers with the stored response instead.
+ * With replication, a write that committed but was not acknowledged stays UNAVAILABLE, and a stored
+ * answer is replayed only once everything in this node's log is acknowledged (it may be such a write).
  */
 export async function idempotent<T>(
   pool: Pool,
   scope: IdempotencyScope,
   decode: (bytes: Uint8Array) => T,
   write: () => Promise<T>,
+  replication?: BookingReplication,
 ): Promise<{ value: T; replayed: boolean }> {
   try {
     return { value: await write(), replayed: false };
   } catch (error) {
+    if (error instanceof NotAcknowledgedError) throw error;
     if (!isDuplicateKey(error) && !(error instanceof DomainError)) throw error;
     const stored = await storedAnswer(pool, scope);
     if (stored === undefined) throw error;
+    await barrier(replication);
     return { value: decode(stored), replayed: true };
   }
 }

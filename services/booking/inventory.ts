@@ -2,6 +2,8 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { Logger } from '../common/logger';
 import type { Pool } from '../common/mysql';
 import { UnavailableError } from '../common/errors';
+import { BOOKING_OPS, acknowledge, appendOp } from './replication';
+import type { BookingReplication } from './replication';
 import type { ShowInventory, ShowSource } from './show-source';
 import { sql, sqlTime, transact } from './sql';
 
@@ -44,6 +46,11 @@ export class Inventory {
     private readonly clock: () => number,
     private readonly logger: Logger,
     private readonly maxCachedShows = 200,
+    /**
+     * When present, the master materialises a show as a replicated write; a slave copies it locally
+     * only (INSERT IGNORE of the same catalog rows, as the replicated op does).
+     */
+    private readonly replication?: BookingReplication,
   ) {}
 
   get(showId: string, deadline: Date | number): Promise<ShowCatalog> {
@@ -110,7 +117,8 @@ export class Inventory {
 
   private async materialize(show: ShowInventory): Promise<void> {
     const now = sqlTime(this.clock());
-    await transact(
+    const replication = this.replication?.isMaster() ? this.replication : undefined;
+    const index = await transact(
       this.pool,
       () => `show ${show.showId}`,
       async (tx) => {
@@ -152,8 +160,22 @@ export class Inventory {
             ),
           );
         }
+        return appendOp(replication, tx, {
+          op: BOOKING_OPS.showMaterialized,
+          payload: {
+            show: {
+              showId: show.showId,
+              currency: show.currency,
+              startsAt: show.startsAt,
+              materializedAt: now,
+            },
+            seats: show.seats.map((s, j) => [s.id, j, s.label, s.priceTier, s.amountCents]),
+            pools: show.pools.map((p, j) => [p.areaId, j, p.name, p.priceTier, p.amountCents, p.capacity]),
+          },
+        });
       },
     );
+    await acknowledge(replication, index);
     this.logger.info(
       { showId: show.showId, seats: show.seats.length, pools: show.pools.length },
       'show materialized',

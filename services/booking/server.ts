@@ -14,6 +14,7 @@ import type { PaymentProcessor } from './payments';
 import { BOOKING_SCHEMA } from './schema';
 import { GrpcShowSource } from './show-source';
 import type { ShowSource } from './show-source';
+import type { BookingReplication } from './replication';
 import { MysqlBookingStore } from './store';
 import { Sweeper } from './sweeper';
 import { LamportClock } from '../common/lamport';
@@ -31,6 +32,11 @@ export interface BookingServerOptions {
   payments?: PaymentProcessor;
   /** The process's Lamport clock, stamped on every call in and out (a fresh one unless given). */
   lamport?: LamportClock;
+  /**
+   * Makes every write replicated (see replication.ts); absent, the node is a single-node store.
+   * The caller owns it (a ReplicationNode over the same database, driven by the election).
+   */
+  replication?: BookingReplication;
 }
 
 export interface BookingServer {
@@ -56,7 +62,8 @@ export async function startBookingServer(options: BookingServerOptions): Promise
   let sweeper: Sweeper | undefined;
   try {
     await migrate(pool, BOOKING_SCHEMA);
-    const accounts = new Accounts(pool, config, clock, logger.child({ component: 'accounts' }));
+    const { replication } = options;
+    const accounts = new Accounts(pool, config, clock, logger.child({ component: 'accounts' }), replication);
     await accounts.ensureAdmin(config.adminEmail, config.adminPassword);
     const ctx = {
       pool,
@@ -64,8 +71,16 @@ export async function startBookingServer(options: BookingServerOptions): Promise
       holdTtlSeconds: config.holdTtlSeconds,
       payments: options.payments ?? new SimulatedCardProcessor(clock),
       logger: logger.child({ component: 'store' }),
+      ...(replication ? { replication } : {}),
     };
-    const inventory = new Inventory(pool, showSource, clock, logger.child({ component: 'inventory' }));
+    const inventory = new Inventory(
+      pool,
+      showSource,
+      clock,
+      logger.child({ component: 'inventory' }),
+      200,
+      replication,
+    );
     const store = new MysqlBookingStore(ctx, inventory, config.idempotencyTtlHours);
     sweeper = new Sweeper(store, config.sweepIntervalMs, clock, logger.child({ component: 'sweeper' }));
     sweeper.start();

@@ -131,6 +131,7 @@ export class MysqlBookingStore implements BookingStore {
       scope,
       (b) => Hold.decode(b),
       () => createHold(this.ctx, principal, scope, catalog, request),
+      this.ctx.replication,
     );
     return value;
   }
@@ -141,6 +142,7 @@ export class MysqlBookingStore implements BookingStore {
       scope,
       (b) => Hold.decode(b),
       () => releaseHold(this.ctx, principal, scope, holdId),
+      this.ctx.replication,
     );
     return value;
   }
@@ -156,6 +158,7 @@ export class MysqlBookingStore implements BookingStore {
       scope,
       (b) => Booking.decode(b),
       () => confirmBooking(this.ctx, principal, scope, holdId, card),
+      this.ctx.replication,
     );
     return value;
   }
@@ -166,6 +169,7 @@ export class MysqlBookingStore implements BookingStore {
       scope,
       (b) => Booking.decode(b),
       () => cancelBooking(this.ctx, principal, scope, bookingId),
+      this.ctx.replication,
     );
     return value;
   }
@@ -179,7 +183,11 @@ export class MysqlBookingStore implements BookingStore {
   }
 
   async sweep(options: { purgeKeys: boolean }): Promise<{ expired: number; purged: number }> {
-    const expired = await expireLapsedHolds(this.ctx, SWEEP_BATCH);
+    // Expiry is a replicated write: only the master expires (a slave doing it alone would diverge).
+    // Keys are node-local tidying: every node purges its own.
+    const replication = this.ctx.replication;
+    const expired =
+      replication && !replication.isMaster() ? 0 : await expireLapsedHolds(this.ctx, SWEEP_BATCH);
     let purged = 0;
     if (options.purgeKeys) {
       const cutoff = this.ctx.clock() - this.idempotencyTtlHours * 3600 * 1000;
