@@ -320,7 +320,7 @@ export async function expireHold(ctx: StoreContext, holdId: string): Promise<boo
   return expired;
 }
 
-/** Expires the lapsed holds of a show that hold places in `areaIds`; returns how many it expired. */
+/** Expires the lapsed holds of a show that hold places in `areaIds`; returns how many were lapsed (all released now). */
 export async function expireDueHolds(
   ctx: StoreContext,
   showId: string,
@@ -334,9 +334,11 @@ export async function expireDueHolds(
     sqlTime(ctx.clock()),
     areaIds,
   );
-  let expired = 0;
-  for (const { id } of due) if (await expireHold(ctx, id)) expired++;
-  return expired;
+  // Count every lapsed hold found, not only those this call expired: when a concurrent sweeper got
+  // there first, expireHold waited for its row lock until it committed, so the places are back
+  // either way and the caller's retry can take them.
+  for (const { id } of due) await expireHold(ctx, id);
+  return due.length;
 }
 
 /** Expires up to `limit` lapsed holds of any show (the sweeper's work). */
