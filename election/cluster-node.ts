@@ -14,7 +14,7 @@ import type {
   NodeStatus,
 } from '../proto/gen/marquee/cluster/v1/cluster';
 import { adaptService, startGrpcServer } from '../services/common/grpc-server';
-import type { RunningServer } from '../services/common/grpc-server';
+import type { RunningServer, ServiceRegistration } from '../services/common/grpc-server';
 import type { LamportClock } from '../services/common/lamport';
 import type { ClusterSecret } from '../services/common/peer-auth';
 import { makeConfig } from './config';
@@ -45,6 +45,8 @@ export interface ElectionNodeOptions {
   readonly logView?: LogView;
   readonly logger: Logger;
   readonly clock: LamportClock;
+  /** More services for the same peer server (the booking node's replication endpoint). */
+  readonly services?: readonly ServiceRegistration[];
 }
 
 export interface ElectionNode {
@@ -112,6 +114,7 @@ export async function startElectionNode(options: ElectionNodeOptions): Promise<E
             logger,
           ),
         },
+        ...(options.services ?? []),
       ],
       logger,
       clock,

@@ -9,6 +9,22 @@ import {
   readTokenSecret,
 } from '../common/config';
 import type { Env } from '../common/config';
+import { ClusterSecret, MIN_CLUSTER_SECRET_LENGTH } from '../common/peer-auth';
+import type { AckPolicy } from '../replication/types';
+
+/** Cluster mode (election + replication), on only when MARQUEE_PEERS is set. See cluster.ts. */
+export interface BookingClusterConfig {
+  /** node id → peer (election + replication) host:port, this node's own entry included. */
+  peers: ReadonlyMap<number, string>;
+  /** Where this node's peer server binds: the host of its own entry, MARQUEE_PEER_PORT (or its entry's port). */
+  peerHost: string;
+  peerPort: number;
+  secret: ClusterSecret;
+  ackPolicy: AckPolicy;
+  electionTickMs: number;
+  /** Holds the election term file. */
+  stateDir: string;
+}
 
 export interface BookingConfig {
   host: string;
@@ -29,6 +45,8 @@ export interface BookingConfig {
   logLevel: string;
   /** Persisted Lamport clock ('' = in memory). */
   lamportFile: string;
+  /** undefined: a single node, exactly as before cluster mode existed. */
+  cluster: Readonly<BookingClusterConfig> | undefined;
 }
 
 /** Parses the booking node's settings once, fills defaults, validates and freezes them. */
@@ -65,5 +83,47 @@ export function loadConfig(env: Env): Readonly<BookingConfig> {
     sweepIntervalMs: readInt(env, 'MARQUEE_SWEEP_INTERVAL_MS', 1000, { min: 10, max: 3600000 }),
     logLevel: readLogLevel(env),
     lamportFile: readLamportFile(env),
+    cluster: readCluster(env, nodeId),
+  });
+}
+
+const ACK_POLICIES: readonly AckPolicy[] = ['async', 'majority', 'all'];
+
+/** MARQUEE_PEERS and friends; undefined when MARQUEE_PEERS is empty (single node). */
+function readCluster(env: Env, nodeId: number): Readonly<BookingClusterConfig> | undefined {
+  const raw = readString(env, 'MARQUEE_PEERS', '').trim();
+  if (raw === '') return undefined;
+  const peers = new Map<number, string>();
+  for (const part of raw.split(',')) {
+    const match = /^\s*(\d{1,4})\s*=\s*([^\s:,=]+):(\d{1,5})\s*$/.exec(part);
+    const id = Number(match?.[1]);
+    const port = Number(match?.[3]);
+    if (!match || id < 1 || id > 1000 || port < 1 || port > 65535)
+      throw new ConfigError('MARQUEE_PEERS', `entry ${JSON.stringify(part)} must be <node id>=<host>:<port>`);
+    if (peers.has(id)) throw new ConfigError('MARQUEE_PEERS', `node ${id} is listed twice`);
+    peers.set(id, `${match[2]}:${port}`);
+  }
+  const own = peers.get(nodeId);
+  if (own === undefined)
+    throw new ConfigError('MARQUEE_PEERS', `must list this node (MARQUEE_NODE_ID=${nodeId}) too`);
+  if (peers.size < 2) throw new ConfigError('MARQUEE_PEERS', 'must list at least two nodes');
+  const separator = own.lastIndexOf(':');
+  const secretText = readString(env, 'MARQUEE_CLUSTER_SECRET', '');
+  if (secretText.length < MIN_CLUSTER_SECRET_LENGTH)
+    throw new ConfigError(
+      'MARQUEE_CLUSTER_SECRET',
+      `is required with MARQUEE_PEERS and must be at least ${MIN_CLUSTER_SECRET_LENGTH} characters`,
+    );
+  const ackPolicy = readString(env, 'MARQUEE_ACK_POLICY', 'majority') as AckPolicy;
+  if (!ACK_POLICIES.includes(ackPolicy))
+    throw new ConfigError('MARQUEE_ACK_POLICY', `must be one of ${ACK_POLICIES.join(', ')}`);
+  return Object.freeze({
+    peers,
+    peerHost: own.slice(0, separator),
+    peerPort: readPort(env, 'MARQUEE_PEER_PORT', Number(own.slice(separator + 1))),
+    secret: new ClusterSecret(secretText),
+    ackPolicy,
+    electionTickMs: readInt(env, 'MARQUEE_ELECTION_TICK_MS', 50, { min: 1, max: 10_000 }),
+    stateDir: readString(env, 'MARQUEE_STATE_DIR', `.data/node-${nodeId}`),
   });
 }

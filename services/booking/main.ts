@@ -6,6 +6,7 @@ import type { LamportClock } from '../common/lamport';
 import { loadConfig } from './config';
 import type { BookingConfig } from './config';
 import { startBookingServer } from './server';
+import type { BookingServer } from './server';
 
 /** `npx tsx services/booking/main.ts`: one booking node, configured from the environment. */
 async function main(): Promise<void> {
@@ -28,8 +29,21 @@ async function main(): Promise<void> {
   }
   const logger = createLogger('booking', { level: config.logLevel, nodeId: config.nodeId, clock: lamport });
   try {
-    const server = await startBookingServer({ config, logger, lamport });
-    stopOnSignals(() => server.stop(), logger);
+    let server: BookingServer | undefined = undefined;
+    server = await startBookingServer({
+      config,
+      logger,
+      lamport,
+      // Cluster mode only (MARQUEE_PEERS): a broken election invariant must not keep serving.
+      cluster: {
+        onFatal: () => {
+          process.exitCode = 1;
+          void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(1));
+        },
+      },
+    });
+    const running = server;
+    stopOnSignals(() => running.stop(), logger);
   } catch (error) {
     logger.fatal({ err: error }, 'booking failed to start');
     process.exitCode = 1;

@@ -15,6 +15,9 @@ import { BOOKING_SCHEMA } from './schema';
 import { GrpcShowSource } from './show-source';
 import type { ShowSource } from './show-source';
 import type { BookingReplication } from './replication';
+import { startBookingCluster } from './cluster';
+import type { BookingCluster } from './cluster';
+import type { NodeId } from '../replication/types';
 import { MysqlBookingStore } from './store';
 import { Sweeper } from './sweeper';
 import { LamportClock } from '../common/lamport';
@@ -37,10 +40,19 @@ export interface BookingServerOptions {
    * The caller owns it (a ReplicationNode over the same database, driven by the election).
    */
   replication?: BookingReplication;
+  /** Cluster mode (config.cluster set, no `replication` given): see cluster.ts. */
+  cluster?: {
+    /** node id → booking API address, so a slave's refusal can say where the master is. */
+    clientAddresses?: ReadonlyMap<NodeId, string>;
+    /** The election broke an invariant: the process should exit (main.ts does). */
+    onFatal?: (error: Error) => void;
+  };
 }
 
 export interface BookingServer {
   port: number;
+  /** Present in cluster mode. */
+  cluster?: BookingCluster;
   stop(): Promise<void>;
 }
 
@@ -60,9 +72,20 @@ export async function startBookingServer(options: BookingServerOptions): Promise
     options.showSource ?? new GrpcShowSource(config.catalogAddr, grpcClientOptions(lamport, logger));
   const ownsSource = options.showSource === undefined;
   let sweeper: Sweeper | undefined;
+  let cluster: BookingCluster | undefined;
   try {
     await migrate(pool, BOOKING_SCHEMA);
-    const { replication } = options;
+    if (config.cluster && !options.replication)
+      cluster = await startBookingCluster({
+        nodeId: config.nodeId,
+        config: config.cluster,
+        pool,
+        logger,
+        lamport,
+        ...(options.cluster?.clientAddresses ? { clientAddresses: options.cluster.clientAddresses } : {}),
+        ...(options.cluster?.onFatal ? { onFatal: options.cluster.onFatal } : {}),
+      });
+    const replication = options.replication ?? cluster?.replication;
     const accounts = new Accounts(pool, config, clock, logger.child({ component: 'accounts' }), replication);
     await accounts.ensureAdmin(config.adminEmail, config.adminPassword);
     const ctx = {
@@ -110,14 +133,20 @@ export async function startBookingServer(options: BookingServerOptions): Promise
     const stop = async (): Promise<void> => {
       await running.stop();
       await server.stop(); // lets calls in flight finish (bounded), then closes
+      await cluster?.stop();
       if (ownsSource) showSource.close();
       if (ownsPool) await pool.end();
       logger.info('booking server stopped');
     };
     // Idempotent: a signal handler and a test teardown may both ask.
-    return { port: server.port, stop: () => (stopped ??= stop()) };
+    return {
+      port: server.port,
+      ...(cluster ? { cluster } : {}),
+      stop: () => (stopped ??= stop()),
+    };
   } catch (error) {
     await sweeper?.stop();
+    await cluster?.stop();
     if (ownsSource) showSource.close();
     if (ownsPool) await pool.end();
     throw error;

@@ -130,6 +130,34 @@ describe('booking config', () => {
     );
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ MARQUEE_NODE_ID: '3' }).database).toBe('marquee_booking_3');
+    expect(config.cluster).toBeUndefined();
+  });
+  it('reads cluster mode from MARQUEE_PEERS, naming the variable on errors', () => {
+    const peers = '1=127.0.0.1:50171,2=127.0.0.1:50172,3=127.0.0.1:50173';
+    const secret = 'a-cluster-secret-of-some-length';
+    const cluster = loadConfig({
+      MARQUEE_NODE_ID: '2',
+      MARQUEE_PEERS: peers,
+      MARQUEE_CLUSTER_SECRET: secret,
+    }).cluster!;
+    expect(cluster).toEqual(
+      expect.objectContaining({
+        peerHost: '127.0.0.1',
+        peerPort: 50172,
+        ackPolicy: 'majority',
+        electionTickMs: 50,
+        stateDir: '.data/node-2',
+      }),
+    );
+    expect(cluster.peers.get(3)).toBe('127.0.0.1:50173');
+    const env = { MARQUEE_NODE_ID: '2', MARQUEE_PEERS: peers, MARQUEE_CLUSTER_SECRET: secret };
+    expect(() => loadConfig({ ...env, MARQUEE_CLUSTER_SECRET: '' })).toThrow(/MARQUEE_CLUSTER_SECRET/);
+    expect(() => loadConfig({ ...env, MARQUEE_CLUSTER_SECRET: 'short' })).toThrow(/MARQUEE_CLUSTER_SECRET/);
+    expect(() => loadConfig({ ...env, MARQUEE_PEERS: '1=nowhere' })).toThrow(/MARQUEE_PEERS/);
+    expect(() => loadConfig({ ...env, MARQUEE_NODE_ID: '4' })).toThrow(/MARQUEE_PEERS/);
+    expect(() => loadConfig({ ...env, MARQUEE_ACK_POLICY: 'most' })).toThrow(/MARQUEE_ACK_POLICY/);
+    expect(() => loadConfig({ ...env, MARQUEE_ELECTION_TICK_MS: '0' })).toThrow(/MARQUEE_ELECTION_TICK_MS/);
+    expect(loadConfig({ ...env, MARQUEE_PEER_PORT: '6000' }).cluster?.peerPort).toBe(6000);
   });
   it('refuses bad values, naming the variable', () => {
     expect(() => loadConfig({ MARQUEE_HOLD_TTL_SECONDS: '0' })).toThrow(/MARQUEE_HOLD_TTL_SECONDS/);

@@ -1,0 +1,178 @@
+import type { Logger } from 'pino';
+import { startElectionNode } from '../../election/cluster-node';
+import type { ElectionNode } from '../../election/cluster-node';
+import type { ElectionStatus, RoleChangeEvent } from '../../election/runner';
+import { UnavailableError } from '../common/errors';
+import type { LamportClock } from '../common/lamport';
+import type { Pool } from '../common/mysql';
+import { ReplicationNode } from '../replication/node';
+import type { ReplicationStatus } from '../replication/node';
+import type { NodeId } from '../replication/types';
+import type { BookingClusterConfig } from './config';
+import { replicationOf } from './replication';
+import type { BookingReplication } from './replication';
+import { BookingStateMachine } from './state-machine';
+
+/*
+ * Cluster mode of one booking node (opt-in: MARQUEE_PEERS). One peer gRPC server carries the
+ * election (ElectionService, ClusterService) and the replication endpoint; the election decides
+ * roles and this file makes the ReplicationNode obey them:
+ *
+ *  - master of term T → replication.becomeMaster(T); slave or candidate → replication.stepDown().
+ *  - Writes need both: the ReplicationNode serving as master and the election's lease
+ *    (runner.canServeWrites()). Elsewhere they fail with UNAVAILABLE naming the master (and its
+ *    client address when the caller gave one). Writes are not forwarded to the master yet.
+ *
+ * Known gaps (next steps):
+ *  - The catch-up gate is the runner's default (done at once) and the election sees an empty log
+ *    (EMPTY_LOG): the bully picks the highest live id whether or not its log holds every
+ *    acknowledged entry. Wiring runner.onCatchUpNeeded + a LogView over the replication log closes it.
+ *  - ReplicationNode.onDeposed(term) cannot be fed to the election (the runner has no entry point for
+ *    an outside term); it is logged, and the election learns the term from its own peers' messages.
+ */
+
+export interface BookingClusterOptions {
+  readonly nodeId: NodeId;
+  readonly config: Readonly<BookingClusterConfig>;
+  /** This node's booking database (the caller owns it; BOOKING_SCHEMA already migrated). */
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly lamport: LamportClock;
+  /** node id → the client (booking API) address, to name the master in a slave's refusal. Optional. */
+  readonly clientAddresses?: ReadonlyMap<NodeId, string>;
+  /** Broken election invariant: the node must stop serving (main exits); logged when absent. */
+  readonly onFatal?: (error: Error) => void;
+}
+
+export interface BookingClusterStatus {
+  readonly election: ElectionStatus;
+  readonly replication: ReplicationStatus;
+}
+
+export interface BookingCluster {
+  /** What the booking store writes through (startBookingServer's `replication`). */
+  readonly replication: BookingReplication;
+  readonly node: ReplicationNode;
+  readonly election: ElectionNode;
+  /** The bound peer port. */
+  readonly peerPort: number;
+  /** Whether a write here would be accepted right now. */
+  canServeWrites(): boolean;
+  status(): BookingClusterStatus;
+  /** Election first (no more role changes), then pending role work, then replication. */
+  stop(): Promise<void>;
+}
+
+export async function startBookingCluster(options: BookingClusterOptions): Promise<BookingCluster> {
+  const { nodeId, config, lamport } = options;
+  const logger = options.logger.child({ component: 'cluster' });
+  const node = new ReplicationNode({
+    nodeId,
+    pool: options.pool,
+    machine: new BookingStateMachine(),
+    peers: config.peers,
+    secret: config.secret,
+    clock: lamport,
+    logger: options.logger.child({ component: 'replication' }),
+    policy: config.ackPolicy,
+    onDeposed: (term) =>
+      // No way to hand an outside term to the runner yet: the election learns it from its peers.
+      logger.warn({ term }, 'replication saw a newer term; waiting for the election to follow'),
+  });
+  await node.start();
+  let election: ElectionNode;
+  try {
+    election = await startElectionNode({
+      id: nodeId,
+      peers: config.peers,
+      host: config.peerHost,
+      port: config.peerPort,
+      secret: config.secret,
+      tickMs: config.electionTickMs,
+      dataDir: config.stateDir,
+      logger: options.logger,
+      clock: lamport,
+      services: [node.service()],
+    });
+  } catch (error) {
+    await node.stop();
+    throw error;
+  }
+  const { runner } = election;
+
+  // Role changes are applied one at a time, in the order the election made them.
+  let stopping = false;
+  let roleWork: Promise<void> = Promise.resolve();
+  const applyRole = async (event: RoleChangeEvent): Promise<void> => {
+    if (stopping) return;
+    if (event.role === 'master') {
+      try {
+        await node.becomeMaster(event.term);
+      } catch (error) {
+        logger.error({ err: error, term: event.term }, 'could not take over replication as master');
+      }
+    } else {
+      await node.stepDown(`became ${event.role} in term ${event.term}`);
+    }
+  };
+  const unsubscribeRole = runner.onRoleChange((event) => {
+    roleWork = roleWork
+      .then(() => applyRole(event))
+      .catch((error: unknown) => logger.error({ err: error }, 'applying a role change failed'));
+  });
+  const unsubscribeFatal = runner.onFatal((error) => {
+    logger.fatal({ err: error }, 'election stopped: this node must not keep serving');
+    roleWork = roleWork.then(() => node.stepDown('the election failed'));
+    options.onFatal?.(error);
+  });
+
+  const canServeWrites = (): boolean => node.isMaster && runner.canServeWrites();
+  const notMaster = (): UnavailableError => {
+    const { masterId } = runner.status();
+    if (masterId === undefined)
+      return new UnavailableError(
+        `node ${nodeId} is not the master and no master is known yet (election in progress); retry shortly`,
+      );
+    if (masterId === nodeId)
+      return new UnavailableError(`node ${nodeId} is not the master yet (taking over); retry shortly`, {
+        masterId: String(masterId),
+      });
+    const address = options.clientAddresses?.get(masterId);
+    return new UnavailableError(
+      `node ${nodeId} is not the master; the master is node ${masterId}` +
+        (address === undefined ? '' : ` at ${address}`) +
+        ' (writes are not forwarded: retry there)',
+      { masterId: String(masterId), ...(address === undefined ? {} : { masterAddress: address }) },
+    );
+  };
+  const base = replicationOf(node, () => lamport.tick());
+  const replication: BookingReplication = {
+    ...base,
+    appendInTransaction: (connection, entry) =>
+      canServeWrites() ? base.appendInTransaction(connection, entry) : Promise.reject(notMaster()),
+  };
+
+  let stopped: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    unsubscribeRole();
+    unsubscribeFatal();
+    await election.stop(500);
+    await roleWork;
+    await node.stop();
+    logger.info('cluster mode stopped');
+  };
+  logger.info(
+    { peerPort: election.port, peers: Object.fromEntries(config.peers), ackPolicy: config.ackPolicy },
+    'cluster mode: election and replication started',
+  );
+  return {
+    replication,
+    node,
+    election,
+    peerPort: election.port,
+    canServeWrites,
+    status: () => ({ election: runner.status(), replication: node.status() }),
+    stop: () => (stopped ??= stop()),
+  };
+}
