@@ -58,6 +58,11 @@ export interface BookingCluster {
   readonly peerPort: number;
   /** Whether a write here would be accepted right now. */
   canServeWrites(): boolean;
+  /**
+   * The master's booking API address when another node is the known master and its address was
+   * given (clientAddresses); undefined when this node is master, or no master is known. For forwarding.
+   */
+  masterClientAddress(): string | undefined;
   status(): BookingClusterStatus;
   /** Election first (no more role changes), then pending role work, then replication. */
   stop(): Promise<void>;
@@ -172,6 +177,10 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
     election,
     peerPort: election.port,
     canServeWrites,
+    masterClientAddress: () => {
+      const { masterId } = runner.status();
+      return masterId === undefined || masterId === nodeId ? undefined : options.clientAddresses?.get(masterId);
+    },
     status: () => ({ election: runner.status(), replication: node.status() }),
     stop: () => (stopped ??= stop()),
   };
