@@ -20,6 +20,11 @@ export interface MessageSender {
 /** What onRoleChange listeners get: the core's RoleChange plus the Lamport stamp of the event. */
 export interface RoleChangeEvent extends RoleChange {
   readonly lamport: number;
+  /**
+   * On becoming master: the catch-up that must finish before it serves (the catch-up handler is
+   * called with it right after the listeners). Undefined when its own log is the most up to date.
+   */
+  readonly catchUp?: CatchUpRequest;
 }
 
 /**
@@ -279,7 +284,8 @@ export class ElectionRunner {
 
   /** Steps 2-4 of the Ready contract; the persist (step 1) is already durable. */
   private apply(node: BullyNode, ready: Ready): void {
-    if (ready.roleChange !== undefined) this.announce(ready.roleChange);
+    if (ready.roleChange !== undefined)
+      this.announce(ready.roleChange, ready.roleChange.role === 'master' ? ready.needsCatchUp : undefined);
     if (ready.needsCatchUp !== undefined) this.startCatchUp(node, ready.needsCatchUp);
     for (const message of ready.messages) this.send(message);
     node.advance(ready);
@@ -299,12 +305,23 @@ export class ElectionRunner {
     }
   }
 
-  private announce(change: RoleChange): void {
+  private announce(change: RoleChange, catchUp: CatchUpRequest | undefined): void {
     // A role change makes any catch-up in progress moot (README, Ready contract step 2).
     this.abortCatchUp();
-    const event: RoleChangeEvent = { ...change, lamport: this.options.clock.tick() };
+    const event: RoleChangeEvent = {
+      ...change,
+      lamport: this.options.clock.tick(),
+      ...(catchUp === undefined ? {} : { catchUp }),
+    };
     this.logger.info(
-      { event: 'role', role: event.role, term: event.term, masterId: event.masterId, lamport: event.lamport },
+      {
+        event: 'role',
+        role: event.role,
+        term: event.term,
+        masterId: event.masterId,
+        lamport: event.lamport,
+        ...(catchUp === undefined ? {} : { catchUpFrom: catchUp.fromNode, catchUpTo: catchUp.upToIndex }),
+      },
       `election: ${event.role} in term ${event.term}`,
     );
     for (const listener of this.roleListeners) {

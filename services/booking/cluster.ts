@@ -18,17 +18,19 @@ import { BookingStateMachine } from './state-machine';
  * election (ElectionService, ClusterService) and the replication endpoint; the election decides
  * roles and this file makes the ReplicationNode obey them:
  *
- *  - master of term T → replication.becomeMaster(T); slave or candidate → replication.stepDown().
+ *  - master of term T → replication.becomeMaster(T), after the catch-up the election asked for:
+ *    when a member of the majority that elected us has a later log, its log is copied into ours
+ *    first (ReplicationNode.catchUpFrom) and only then do we take over and serve.
+ *  - slave or candidate → replication.stepDown().
+ *  - The election reads the replication log's position (ReplicationNode.logView) for its votes,
+ *    and the replication follower refuses entries from terms older than the election's (fenceTerm):
+ *    a node that voted for term T no longer acknowledges an older master.
  *  - Writes need both: the ReplicationNode serving as master and the election's lease
  *    (runner.canServeWrites()). Elsewhere they fail with UNAVAILABLE naming the master (and its
- *    client address when the caller gave one). Writes are not forwarded to the master yet.
+ *    client address when the caller gave one); forwarding.ts sends them on to the master instead.
  *
- * Known gaps (next steps):
- *  - The catch-up gate is the runner's default (done at once) and the election sees an empty log
- *    (EMPTY_LOG): the bully picks the highest live id whether or not its log holds every
- *    acknowledged entry. Wiring runner.onCatchUpNeeded + a LogView over the replication log closes it.
- *  - ReplicationNode.onDeposed(term) cannot be fed to the election (the runner has no entry point for
- *    an outside term); it is logged, and the election learns the term from its own peers' messages.
+ * Known gap: ReplicationNode.onDeposed(term) is logged, not fed to the election (the runner has no
+ * entry point for an outside term); the election learns the term from its peers' heartbeat acks.
  */
 
 export interface BookingClusterOptions {
@@ -71,6 +73,8 @@ export interface BookingCluster {
 export async function startBookingCluster(options: BookingClusterOptions): Promise<BookingCluster> {
   const { nodeId, config, lamport } = options;
   const logger = options.logger.child({ component: 'cluster' });
+  // The election starts after the node (its server carries the node's endpoint): until then, no fence.
+  let electionTerm = (): number => 0;
   const node = new ReplicationNode({
     nodeId,
     pool: options.pool,
@@ -80,6 +84,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
     clock: lamport,
     logger: options.logger.child({ component: 'replication' }),
     policy: config.ackPolicy,
+    fenceTerm: () => electionTerm(),
     onDeposed: (term) =>
       // No way to hand an outside term to the runner yet: the election learns it from its peers.
       logger.warn({ term }, 'replication saw a newer term; waiting for the election to follow'),
@@ -97,6 +102,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
       dataDir: config.stateDir,
       logger: options.logger,
       clock: lamport,
+      logView: node.logView(),
       services: [node.service()],
     });
   } catch (error) {
@@ -104,6 +110,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
     throw error;
   }
   const { runner } = election;
+  electionTerm = () => runner.status().term;
 
   // Role changes are applied one at a time, in the order the election made them.
   let stopping = false;
@@ -111,6 +118,8 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
   const applyRole = async (event: RoleChangeEvent): Promise<void> => {
     if (stopping) return;
     if (event.role === 'master') {
+      // The catch-up handler below takes over once it has copied the newer log.
+      if (event.catchUp !== undefined) return;
       try {
         await node.becomeMaster(event.term);
       } catch (error) {
@@ -124,6 +133,25 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
     roleWork = roleWork
       .then(() => applyRole(event))
       .catch((error: unknown) => logger.error({ err: error }, 'applying a role change failed'));
+  });
+  runner.onCatchUpNeeded((request, signal) => {
+    // Read now, synchronously: the role and term this request was made for.
+    const { role, term } = runner.status();
+    const catchUp = async (): Promise<number> => {
+      if (role !== 'master') return node.waitForCommit(request.upToIndex, signal);
+      const reached = await node.catchUpFrom(request.fromNode, term, signal);
+      if (signal.aborted || stopping) throw new UnavailableError(`term ${term} ended during catch-up`);
+      await node.becomeMaster(term);
+      return reached;
+    };
+    const done = roleWork.then(catchUp);
+    roleWork = done.then(
+      () => undefined,
+      (error: unknown) => {
+        if (!signal.aborted) logger.error({ err: error, term }, 'catch-up before serving failed');
+      },
+    );
+    return done;
   });
   const unsubscribeFatal = runner.onFatal((error) => {
     logger.fatal({ err: error }, 'election stopped: this node must not keep serving');
@@ -179,7 +207,9 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
     canServeWrites,
     masterClientAddress: () => {
       const { masterId } = runner.status();
-      return masterId === undefined || masterId === nodeId ? undefined : options.clientAddresses?.get(masterId);
+      return masterId === undefined || masterId === nodeId
+        ? undefined
+        : options.clientAddresses?.get(masterId);
     },
     status: () => ({ election: runner.status(), replication: node.status() }),
     stop: () => (stopped ??= stop()),

@@ -55,6 +55,14 @@ export interface FollowerOptions {
   readonly logger: Logger;
   /** Called after a transaction that raised the term (or learnt the master) has committed. */
   readonly onLeader: (term: number, leaderId: NodeId) => void;
+  /**
+   * The highest term this node has promised elsewhere (its election term: a vote for the master
+   * of term T). Entries and snapshots from an older term are refused once it moves past them, so a
+   * deposed master cannot gather acknowledgements from the voters of its successor.
+   */
+  readonly fenceTerm?: () => number;
+  /** Awaited after every committed append or snapshot, before answering (the log-position cache). */
+  readonly afterCommit?: () => Promise<void>;
 }
 
 export class Follower {
@@ -77,6 +85,11 @@ export class Follower {
       return outcome.result;
     });
     if (learnt) this.options.onLeader(args.term, args.leaderId);
+    await this.options.afterCommit?.();
+    // A vote for a newer term may have been cast while this transaction ran, with a position read
+    // before it committed: do not acknowledge (the entry stays, unacknowledged, as any tail does).
+    const fence = this.fence();
+    if (result.success && fence > args.term) return refusal(fence);
     if (result.snapshotNeeded)
       logger.info(
         { term: args.term, prevIndex: args.prevIndex },
@@ -110,6 +123,9 @@ export class Follower {
       return { term: args.term, success: true, matchIndex: args.lastIndex };
     });
     if (learnt) this.options.onLeader(args.term, args.leaderId);
+    await this.options.afterCommit?.();
+    const fence = this.fence();
+    if (result.success && fence > args.term) return { term: fence, success: false, matchIndex: 0 };
     if (result.success)
       logger.info(
         { term: args.term, lastIndex: args.lastIndex, rows: args.rows.length },
@@ -151,9 +167,14 @@ export class Follower {
     while (this.applying) await this.applying;
   }
 
+  private fence(): number {
+    return this.options.fenceTerm?.() ?? 0;
+  }
+
   private checkTerm(state: ReplicationState, term: number, leaderId: NodeId): AppendResult | undefined {
     // Fencing: a deposed master learns the higher term from our answer and stops.
-    if (term < state.currentTerm) return refusal(state.currentTerm);
+    const highest = Math.max(state.currentTerm, this.fence());
+    if (term < highest) return refusal(highest);
     if (term === state.currentTerm && state.leaderId !== 0 && state.leaderId !== leaderId) {
       this.options.logger.error(
         { term, leaderId, knownLeader: state.leaderId },

@@ -192,29 +192,70 @@ export class ReplicationLog {
   }
 
   /**
-   * The state machine's rows and the log position they reflect, from one consistent read: an
-   * append commits its state change and its entry together, so the rows are exactly the result of
-   * entries 1..lastIndex. Only valid on a node whose applied index equals its last index (a master).
+   * The state machine's rows and the log position they reflect, from one consistent read. A master
+   * appends its state change and its entry in one transaction, so its rows are exactly the result
+   * of entries 1..lastIndex; a slave's rows are the result of entries 1..appliedIndex, so the
+   * snapshot is taken there (its later entries stay in its log).
    */
-  async takeSnapshot(machine: StateMachine): Promise<Snapshot> {
+  async takeSnapshot(machine: StateMachine): Promise<Snapshot & { commitIndex: number }> {
     const connection = await this.pool.getConnection();
     try {
       await connection.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
       await connection.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
       try {
         const state = await this.state(connection);
-        if (state.appliedIndex !== state.lastIndex)
+        const lastIndex = state.appliedIndex;
+        const lastTerm =
+          lastIndex === state.lastIndex
+            ? state.lastTerm
+            : lastIndex === state.snapshotIndex
+              ? state.snapshotTerm
+              : await this.termAt(lastIndex, connection);
+        if (lastTerm === undefined)
           throw new FailedPreconditionError(
-            `cannot snapshot: applied ${state.appliedIndex} is behind the log's last index ${state.lastIndex}`,
+            `cannot snapshot: the log has no entry at applied index ${lastIndex}`,
           );
         const rows = await machine.snapshot(connection);
-        return { lastIndex: state.lastIndex, lastTerm: state.lastTerm, rows };
+        return { lastIndex, lastTerm, rows, commitIndex: Math.min(state.commitIndex, lastIndex) };
       } finally {
         await connection.query('COMMIT');
       }
     } finally {
       connection.release();
     }
+  }
+
+  /**
+   * What a catch-up source answers (ReplicationService.Fetch): up to `max` entries after
+   * `afterIndex`, the term at `afterIndex`, or snapshotNeeded when the log no longer reaches back there.
+   */
+  async readAfter(
+    afterIndex: number,
+    max: number,
+  ): Promise<{
+    state: ReplicationState;
+    snapshotNeeded: boolean;
+    prevTerm: number;
+    entries: LogEntry[];
+  }> {
+    const state = await this.state();
+    const none = { state, prevTerm: 0, entries: [] as LogEntry[] };
+    if (afterIndex < state.snapshotIndex || afterIndex > state.lastIndex) {
+      // Below the log: only a snapshot helps. Above it: the caller's log is longer than ours, which
+      // the election rules out for a catch-up source; a snapshot resets the caller to our state.
+      return { ...none, snapshotNeeded: true };
+    }
+    const prevTerm =
+      afterIndex === 0
+        ? 0
+        : afterIndex === state.snapshotIndex
+          ? state.snapshotTerm
+          : await this.termAt(afterIndex);
+    if (prevTerm === undefined) return { ...none, snapshotNeeded: true };
+    const entries = await this.entries(afterIndex + 1, Math.min(state.lastIndex, afterIndex + max));
+    // A compaction between the two reads leaves a gap: ask again (the caller retries on this answer).
+    if (entries.length > 0 && entries[0]?.index !== afterIndex + 1) return { ...none, snapshotNeeded: true };
+    return { state, snapshotNeeded: false, prevTerm, entries };
   }
 }
 

@@ -5,7 +5,9 @@ import type { LamportClock } from '../common/lamport';
 import type { Pool, PoolConnection } from '../common/mysql';
 import { withTransaction } from '../common/mysql';
 import type { ClusterSecret } from '../common/peer-auth';
+import { CatchUpSource, pullLog } from './catch-up';
 import { Follower } from './follower';
+import { CachedLogPosition } from './log-view';
 import { ReplicationLog } from './log-store';
 import type { ReplicationState } from './log-store';
 import type { SlaveLag } from './progress';
@@ -35,6 +37,11 @@ export interface ReplicationNodeOptions extends Partial<ReplicatorTiming> {
   readonly policy?: AckPolicy;
   /** A slave answered with a higher term, or an Append/Snapshot from a newer master arrived. */
   readonly onDeposed?: (term: number) => void;
+  /**
+   * The election's current term: the follower refuses older masters once this node has voted past
+   * them (see Follower's fenceTerm). Without it, only terms seen by replication fence.
+   */
+  readonly fenceTerm?: () => number;
   /** For tests: replaces the gRPC peers. */
   readonly peerFactory?: (id: NodeId, address: string) => ReplicationPeer;
 }
@@ -56,9 +63,16 @@ const DEFAULT_TIMING: ReplicatorTiming = {
   retainEntries: 10_000,
 };
 
+/** How often the in-memory log position is re-read besides after every append (master writes). */
+const POSITION_REFRESH_MS = 100;
+
 export class ReplicationNode {
   readonly log: ReplicationLog;
   readonly follower: Follower;
+  /** The log position the election reads synchronously (see log-view.ts). */
+  readonly position: CachedLogPosition;
+  private readonly source: CatchUpSource;
+  private positionTimer: NodeJS.Timeout | undefined;
   private readonly timing: ReplicatorTiming;
   private readonly peers = new Map<NodeId, ReplicationPeer>();
   private replicator: Replicator | undefined;
@@ -76,11 +90,15 @@ export class ReplicationNode {
       retainEntries: options.retainEntries ?? DEFAULT_TIMING.retainEntries,
     };
     this.log = new ReplicationLog(options.pool, options.nodeId);
+    this.position = new CachedLogPosition(this.log);
+    this.source = new CatchUpSource(this.log, options.machine, options.logger);
     this.follower = new Follower({
       log: this.log,
       machine: options.machine,
       logger: options.logger,
       onLeader: (term) => this.learnTerm(term),
+      ...(options.fenceTerm === undefined ? {} : { fenceTerm: options.fenceTerm }),
+      afterCommit: () => this.position.refresh(),
     });
     const makePeer =
       options.peerFactory ??
@@ -95,14 +113,77 @@ export class ReplicationNode {
     await this.log.migrate();
     const state = await this.log.state();
     this.knownTerm = state.currentTerm;
+    await this.position.refresh();
+    // A master's own appends commit in its callers' transactions; pick them up on a timer.
+    this.positionTimer = setInterval(() => {
+      this.position
+        .refresh()
+        .catch((error: unknown) =>
+          this.options.logger.warn({ err: error }, 'replication: position read failed'),
+        );
+    }, POSITION_REFRESH_MS).unref();
     this.follower.kick();
     return state;
+  }
+
+  /**
+   * The log as the election sees it: (lastTerm, lastIndex) from the cache, and the commit index —
+   * the replicator's while master (a master keeps it in memory), the persisted one otherwise.
+   */
+  logView(): { position(): { lastTerm: number; lastIndex: number }; commitIndex(): number } {
+    return {
+      position: () => this.position.position(),
+      commitIndex: () => {
+        const replicator = this.replicator?.active ? this.replicator : undefined;
+        return Math.max(replicator?.commitIndex ?? 0, this.position.commitIndex());
+      },
+    };
+  }
+
+  /**
+   * Catch-up of a node elected master of `term` whose log is behind `sourceId`'s: copies that log
+   * (see catch-up.ts) and resolves with the index ours now reaches. Call becomeMaster(term) after.
+   */
+  async catchUpFrom(sourceId: NodeId, term: number, signal: AbortSignal): Promise<number> {
+    const source = this.peers.get(sourceId);
+    if (source === undefined) throw new Error(`no peer ${sourceId} to catch up from`);
+    this.options.logger.info({ term, source: sourceId }, 'replication: catching up before serving');
+    const reached = await pullLog({
+      nodeId: this.options.nodeId,
+      term,
+      source,
+      sourceId,
+      log: this.log,
+      follower: this.follower,
+      logger: this.options.logger,
+      signal,
+      batch: this.timing.maxBatch,
+      rpcTimeoutMs: this.timing.rpcTimeoutMs,
+      retryMs: this.timing.heartbeatMs,
+    });
+    await this.position.refresh();
+    return reached;
+  }
+
+  /**
+   * A slave that must reach `index` before it may take over (a returning higher id): resolves with
+   * the commit index once the master's appends have brought it that far.
+   */
+  async waitForCommit(index: number, signal: AbortSignal): Promise<number> {
+    for (;;) {
+      const state = await this.log.state();
+      const reached = Math.min(state.commitIndex, state.lastIndex);
+      if (reached >= index) return reached;
+      if (signal.aborted) throw new UnavailableError(`stopped waiting for index ${index}`);
+      await new Promise((resolve) => setTimeout(resolve, this.timing.heartbeatMs).unref());
+    }
   }
 
   /** The slave endpoint, for startGrpcServer's `services`. */
   service(): ServiceRegistration {
     return replicationService({
       follower: this.follower,
+      source: this.source,
       secret: this.options.secret,
       logger: this.options.logger,
     });
@@ -150,6 +231,7 @@ export class ReplicationNode {
     });
     this.replicator = replicator;
     replicator.start();
+    await this.position.refresh();
     this.options.logger.info({ term, termStart }, 'replication: serving as master');
   }
 
@@ -198,6 +280,7 @@ export class ReplicationNode {
   /** Stops shipping and applying and closes the channels; the pool stays the caller's. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.positionTimer);
     await this.stepDown('stopped');
     await this.follower.stop();
     for (const peer of this.peers.values()) peer.close();

@@ -8,6 +8,10 @@ import {
 import type {
   AppendRequest,
   AppendResponse,
+  FetchRequest,
+  FetchResponse,
+  FetchSnapshotRequest,
+  FetchSnapshotResponse,
   ReplicationServiceServer,
   SnapshotRequest,
   SnapshotResponse,
@@ -18,9 +22,24 @@ import type { CallContext, ServiceRegistration } from '../common/grpc-server';
 import type { LamportClock } from '../common/lamport';
 import { requirePeer } from '../common/peer-auth';
 import type { ClusterSecret } from '../common/peer-auth';
+import type {
+  CatchUpPeer,
+  CatchUpSource,
+  FetchArgs,
+  FetchResult,
+  FetchSnapshotArgs,
+  FetchSnapshotResult,
+} from './catch-up';
 import type { AppendArgs, AppendResult, Follower, SnapshotArgs, SnapshotResult } from './follower';
 import {
   fromAppendRequest,
+  fromFetchRequest,
+  fromFetchResponse,
+  fromFetchSnapshotRequest,
+  fromFetchSnapshotResponse,
+  toFetchRequest,
+  toFetchResponse,
+  toFetchSnapshotResponse,
   fromAppendResponse,
   fromSnapshotRequest,
   fromSnapshotResponse,
@@ -33,7 +52,7 @@ import {
 export const REPLICATION_SERVICE_NAME = 'marquee.cluster.v1.ReplicationService';
 
 /** How the master reaches one slave; the replicator sees only this, so it can be faked. */
-export interface ReplicationPeer {
+export interface ReplicationPeer extends CatchUpPeer {
   append(args: AppendArgs, timeoutMs: number): Promise<AppendResult>;
   snapshot(args: SnapshotArgs, timeoutMs: number): Promise<SnapshotResult>;
   close(): void;
@@ -57,8 +76,9 @@ export class GrpcReplicationPeer implements ReplicationPeer {
       grpcClientOptions(clock, logger, {
         'grpc.initial_reconnect_backoff_ms': Math.min(100, maxReconnectBackoffMs),
         'grpc.max_reconnect_backoff_ms': maxReconnectBackoffMs,
-        // Snapshots travel as one message (see replication.proto).
+        // Snapshots travel as one message (see replication.proto), both ways.
         'grpc.max_send_message_length': 4 * 1024 * 1024,
+        'grpc.max_receive_message_length': 4 * 1024 * 1024,
       }),
     );
   }
@@ -79,6 +99,24 @@ export class GrpcReplicationPeer implements ReplicationPeer {
       timeoutMs,
     );
     return fromSnapshotResponse(response);
+  }
+
+  async fetch(args: FetchArgs, timeoutMs: number): Promise<FetchResult> {
+    const response = await this.call<FetchRequest, FetchResponse>(
+      (request, metadata, deadline, done) => this.client.fetch(request, metadata, { deadline }, done),
+      toFetchRequest(args),
+      timeoutMs,
+    );
+    return fromFetchResponse(response);
+  }
+
+  async fetchSnapshot(args: FetchSnapshotArgs, timeoutMs: number): Promise<FetchSnapshotResult> {
+    const response = await this.call<FetchSnapshotRequest, FetchSnapshotResponse>(
+      (request, metadata, deadline, done) => this.client.fetchSnapshot(request, metadata, { deadline }, done),
+      { ...args },
+      timeoutMs,
+    );
+    return fromFetchSnapshotResponse(response);
   }
 
   close(): void {
@@ -109,10 +147,11 @@ export class GrpcReplicationPeer implements ReplicationPeer {
  */
 export function replicationService(options: {
   readonly follower: Follower;
+  readonly source: CatchUpSource;
   readonly secret: ClusterSecret;
   readonly logger: Logger;
 }): ServiceRegistration {
-  const { follower, secret, logger } = options;
+  const { follower, source, secret, logger } = options;
   const authorize = (context: CallContext, method: string) =>
     requirePeer(context.metadata, secret, { peer: context.peer, method, logger });
   const adapted = adaptService<ReplicationServiceServer>(
@@ -125,6 +164,14 @@ export function replicationService(options: {
       snapshot: async (request, context) => {
         authorize(context, ReplicationServiceService.snapshot.path);
         return toSnapshotResponse(await follower.installSnapshot(fromSnapshotRequest(request)));
+      },
+      fetch: async (request, context) => {
+        authorize(context, ReplicationServiceService.fetch.path);
+        return toFetchResponse(await source.fetch(fromFetchRequest(request)));
+      },
+      fetchSnapshot: async (request, context) => {
+        authorize(context, ReplicationServiceService.fetchSnapshot.path);
+        return toFetchSnapshotResponse(await source.fetchSnapshot(fromFetchSnapshotRequest(request)));
       },
     },
     logger,

@@ -1,10 +1,15 @@
 import type {
   AppendRequest,
   AppendResponse,
+  FetchRequest,
+  FetchResponse,
+  FetchSnapshotRequest,
+  FetchSnapshotResponse,
   SnapshotRequest,
   SnapshotResponse,
 } from '../../proto/gen/marquee/cluster/v1/replication';
 import { InvalidArgumentError } from '../common/errors';
+import type { FetchArgs, FetchResult, FetchSnapshotArgs, FetchSnapshotResult } from './catch-up';
 import type { AppendArgs, AppendResult, SnapshotArgs, SnapshotResult } from './follower';
 
 /*
@@ -68,4 +73,47 @@ export function toSnapshotResponse(result: SnapshotResult): SnapshotResponse {
 
 export function fromSnapshotResponse(response: SnapshotResponse): SnapshotResult {
   return { ...response };
+}
+
+export function toFetchRequest(args: FetchArgs): FetchRequest {
+  return { ...args };
+}
+
+export function fromFetchRequest(request: FetchRequest): FetchArgs {
+  if (request.term < 1) throw new InvalidArgumentError('term', 'must be at least 1');
+  if (request.requesterId < 1) throw new InvalidArgumentError('requester_id', 'must be a node id');
+  if (request.maxEntries < 1) throw new InvalidArgumentError('max_entries', 'must be at least 1');
+  return { ...request, maxEntries: Math.min(request.maxEntries, MAX_FETCH_ENTRIES) };
+}
+
+/** A source sends at most this many entries per Fetch, whatever the caller asks for. */
+export const MAX_FETCH_ENTRIES = 1024;
+
+export function toFetchResponse(result: FetchResult): FetchResponse {
+  return { ...result, entries: result.entries.map((entry) => ({ ...entry })) };
+}
+
+export function fromFetchResponse(response: FetchResponse): FetchResult {
+  return response;
+}
+
+export function fromFetchSnapshotRequest(request: FetchSnapshotRequest): FetchSnapshotArgs {
+  if (request.term < 1) throw new InvalidArgumentError('term', 'must be at least 1');
+  if (request.requesterId < 1) throw new InvalidArgumentError('requester_id', 'must be a node id');
+  return request;
+}
+
+export function toFetchSnapshotResponse(result: FetchSnapshotResult): FetchSnapshotResponse {
+  return { ...result, rows: result.rows.map((row) => JSON.stringify(row)) };
+}
+
+export function fromFetchSnapshotResponse(response: FetchSnapshotResponse): FetchSnapshotResult {
+  const rows = response.rows.map((row, i) => {
+    try {
+      return JSON.parse(row) as unknown;
+    } catch {
+      throw new InvalidArgumentError(`rows[${i}]`, 'is not JSON');
+    }
+  });
+  return { ...response, rows };
 }

@@ -78,6 +78,46 @@ export interface SnapshotResponse {
   matchIndex: number;
 }
 
+export interface FetchRequest {
+  /** the caller's term: it was elected master of it */
+  term: number;
+  /** the caller's node id */
+  requesterId: number;
+  /** send entries from after_index + 1 */
+  afterIndex: number;
+  /** at most this many (the source may send fewer) */
+  maxEntries: number;
+}
+
+export interface FetchResponse {
+  /** the source's term; above the request's means the caller is stale */
+  term: number;
+  /** after_index is below the source's compacted log: use FetchSnapshot */
+  snapshotNeeded: boolean;
+  /** the term of the source's entry at after_index (0 for index 0) */
+  prevTerm: number;
+  entries: LogEntry[];
+  /** where the source's log ends */
+  lastIndex: number;
+  /** what the source knows to be committed */
+  commitIndex: number;
+}
+
+export interface FetchSnapshotRequest {
+  term: number;
+  requesterId: number;
+}
+
+export interface FetchSnapshotResponse {
+  term: number;
+  /** the rows are the result of applying the log up to here */
+  lastIndex: number;
+  lastTerm: number;
+  commitIndex: number;
+  /** one JSON document each, as in SnapshotRequest */
+  rows: string[];
+}
+
 function createBaseLogEntry(): LogEntry {
   return { term: 0, index: 0, lamport: 0, op: "", payload: "" };
 }
@@ -795,6 +835,536 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
   },
 };
 
+function createBaseFetchRequest(): FetchRequest {
+  return { term: 0, requesterId: 0, afterIndex: 0, maxEntries: 0 };
+}
+
+export const FetchRequest: MessageFns<FetchRequest> = {
+  encode(message: FetchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.term !== 0) {
+      writer.uint32(8).uint64(message.term);
+    }
+    if (message.requesterId !== 0) {
+      writer.uint32(16).uint32(message.requesterId);
+    }
+    if (message.afterIndex !== 0) {
+      writer.uint32(24).uint64(message.afterIndex);
+    }
+    if (message.maxEntries !== 0) {
+      writer.uint32(32).uint32(message.maxEntries);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FetchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFetchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.requesterId = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.afterIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxEntries = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FetchRequest {
+    return {
+      term: isSet(object.term) ? globalThis.Number(object.term) : 0,
+      requesterId: isSet(object.requesterId)
+        ? globalThis.Number(object.requesterId)
+        : isSet(object.requester_id)
+        ? globalThis.Number(object.requester_id)
+        : 0,
+      afterIndex: isSet(object.afterIndex)
+        ? globalThis.Number(object.afterIndex)
+        : isSet(object.after_index)
+        ? globalThis.Number(object.after_index)
+        : 0,
+      maxEntries: isSet(object.maxEntries)
+        ? globalThis.Number(object.maxEntries)
+        : isSet(object.max_entries)
+        ? globalThis.Number(object.max_entries)
+        : 0,
+    };
+  },
+
+  toJSON(message: FetchRequest): unknown {
+    const obj: any = {};
+    if (message.term !== 0) {
+      obj.term = Math.round(message.term);
+    }
+    if (message.requesterId !== 0) {
+      obj.requesterId = Math.round(message.requesterId);
+    }
+    if (message.afterIndex !== 0) {
+      obj.afterIndex = Math.round(message.afterIndex);
+    }
+    if (message.maxEntries !== 0) {
+      obj.maxEntries = Math.round(message.maxEntries);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FetchRequest>, I>>(base?: I): FetchRequest {
+    return FetchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FetchRequest>, I>>(object: I): FetchRequest {
+    const message = createBaseFetchRequest();
+    message.term = object.term ?? 0;
+    message.requesterId = object.requesterId ?? 0;
+    message.afterIndex = object.afterIndex ?? 0;
+    message.maxEntries = object.maxEntries ?? 0;
+    return message;
+  },
+};
+
+function createBaseFetchResponse(): FetchResponse {
+  return { term: 0, snapshotNeeded: false, prevTerm: 0, entries: [], lastIndex: 0, commitIndex: 0 };
+}
+
+export const FetchResponse: MessageFns<FetchResponse> = {
+  encode(message: FetchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.term !== 0) {
+      writer.uint32(8).uint64(message.term);
+    }
+    if (message.snapshotNeeded !== false) {
+      writer.uint32(16).bool(message.snapshotNeeded);
+    }
+    if (message.prevTerm !== 0) {
+      writer.uint32(24).uint64(message.prevTerm);
+    }
+    for (const v of message.entries) {
+      LogEntry.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.lastIndex !== 0) {
+      writer.uint32(40).uint64(message.lastIndex);
+    }
+    if (message.commitIndex !== 0) {
+      writer.uint32(48).uint64(message.commitIndex);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FetchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFetchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.snapshotNeeded = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.prevTerm = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lastIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.commitIndex = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FetchResponse {
+    return {
+      term: isSet(object.term) ? globalThis.Number(object.term) : 0,
+      snapshotNeeded: isSet(object.snapshotNeeded)
+        ? globalThis.Boolean(object.snapshotNeeded)
+        : isSet(object.snapshot_needed)
+        ? globalThis.Boolean(object.snapshot_needed)
+        : false,
+      prevTerm: isSet(object.prevTerm)
+        ? globalThis.Number(object.prevTerm)
+        : isSet(object.prev_term)
+        ? globalThis.Number(object.prev_term)
+        : 0,
+      entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => LogEntry.fromJSON(e)) : [],
+      lastIndex: isSet(object.lastIndex)
+        ? globalThis.Number(object.lastIndex)
+        : isSet(object.last_index)
+        ? globalThis.Number(object.last_index)
+        : 0,
+      commitIndex: isSet(object.commitIndex)
+        ? globalThis.Number(object.commitIndex)
+        : isSet(object.commit_index)
+        ? globalThis.Number(object.commit_index)
+        : 0,
+    };
+  },
+
+  toJSON(message: FetchResponse): unknown {
+    const obj: any = {};
+    if (message.term !== 0) {
+      obj.term = Math.round(message.term);
+    }
+    if (message.snapshotNeeded !== false) {
+      obj.snapshotNeeded = message.snapshotNeeded;
+    }
+    if (message.prevTerm !== 0) {
+      obj.prevTerm = Math.round(message.prevTerm);
+    }
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => LogEntry.toJSON(e));
+    }
+    if (message.lastIndex !== 0) {
+      obj.lastIndex = Math.round(message.lastIndex);
+    }
+    if (message.commitIndex !== 0) {
+      obj.commitIndex = Math.round(message.commitIndex);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FetchResponse>, I>>(base?: I): FetchResponse {
+    return FetchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FetchResponse>, I>>(object: I): FetchResponse {
+    const message = createBaseFetchResponse();
+    message.term = object.term ?? 0;
+    message.snapshotNeeded = object.snapshotNeeded ?? false;
+    message.prevTerm = object.prevTerm ?? 0;
+    message.entries = object.entries?.map((e) => LogEntry.fromPartial(e)) || [];
+    message.lastIndex = object.lastIndex ?? 0;
+    message.commitIndex = object.commitIndex ?? 0;
+    return message;
+  },
+};
+
+function createBaseFetchSnapshotRequest(): FetchSnapshotRequest {
+  return { term: 0, requesterId: 0 };
+}
+
+export const FetchSnapshotRequest: MessageFns<FetchSnapshotRequest> = {
+  encode(message: FetchSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.term !== 0) {
+      writer.uint32(8).uint64(message.term);
+    }
+    if (message.requesterId !== 0) {
+      writer.uint32(16).uint32(message.requesterId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FetchSnapshotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFetchSnapshotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.requesterId = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FetchSnapshotRequest {
+    return {
+      term: isSet(object.term) ? globalThis.Number(object.term) : 0,
+      requesterId: isSet(object.requesterId)
+        ? globalThis.Number(object.requesterId)
+        : isSet(object.requester_id)
+        ? globalThis.Number(object.requester_id)
+        : 0,
+    };
+  },
+
+  toJSON(message: FetchSnapshotRequest): unknown {
+    const obj: any = {};
+    if (message.term !== 0) {
+      obj.term = Math.round(message.term);
+    }
+    if (message.requesterId !== 0) {
+      obj.requesterId = Math.round(message.requesterId);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FetchSnapshotRequest>, I>>(base?: I): FetchSnapshotRequest {
+    return FetchSnapshotRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FetchSnapshotRequest>, I>>(object: I): FetchSnapshotRequest {
+    const message = createBaseFetchSnapshotRequest();
+    message.term = object.term ?? 0;
+    message.requesterId = object.requesterId ?? 0;
+    return message;
+  },
+};
+
+function createBaseFetchSnapshotResponse(): FetchSnapshotResponse {
+  return { term: 0, lastIndex: 0, lastTerm: 0, commitIndex: 0, rows: [] };
+}
+
+export const FetchSnapshotResponse: MessageFns<FetchSnapshotResponse> = {
+  encode(message: FetchSnapshotResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.term !== 0) {
+      writer.uint32(8).uint64(message.term);
+    }
+    if (message.lastIndex !== 0) {
+      writer.uint32(16).uint64(message.lastIndex);
+    }
+    if (message.lastTerm !== 0) {
+      writer.uint32(24).uint64(message.lastTerm);
+    }
+    if (message.commitIndex !== 0) {
+      writer.uint32(32).uint64(message.commitIndex);
+    }
+    for (const v of message.rows) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FetchSnapshotResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFetchSnapshotResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.lastIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lastTerm = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.commitIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.rows.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FetchSnapshotResponse {
+    return {
+      term: isSet(object.term) ? globalThis.Number(object.term) : 0,
+      lastIndex: isSet(object.lastIndex)
+        ? globalThis.Number(object.lastIndex)
+        : isSet(object.last_index)
+        ? globalThis.Number(object.last_index)
+        : 0,
+      lastTerm: isSet(object.lastTerm)
+        ? globalThis.Number(object.lastTerm)
+        : isSet(object.last_term)
+        ? globalThis.Number(object.last_term)
+        : 0,
+      commitIndex: isSet(object.commitIndex)
+        ? globalThis.Number(object.commitIndex)
+        : isSet(object.commit_index)
+        ? globalThis.Number(object.commit_index)
+        : 0,
+      rows: globalThis.Array.isArray(object?.rows)
+        ? object.rows.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FetchSnapshotResponse): unknown {
+    const obj: any = {};
+    if (message.term !== 0) {
+      obj.term = Math.round(message.term);
+    }
+    if (message.lastIndex !== 0) {
+      obj.lastIndex = Math.round(message.lastIndex);
+    }
+    if (message.lastTerm !== 0) {
+      obj.lastTerm = Math.round(message.lastTerm);
+    }
+    if (message.commitIndex !== 0) {
+      obj.commitIndex = Math.round(message.commitIndex);
+    }
+    if (message.rows?.length) {
+      obj.rows = message.rows;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FetchSnapshotResponse>, I>>(base?: I): FetchSnapshotResponse {
+    return FetchSnapshotResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FetchSnapshotResponse>, I>>(object: I): FetchSnapshotResponse {
+    const message = createBaseFetchSnapshotResponse();
+    message.term = object.term ?? 0;
+    message.lastIndex = object.lastIndex ?? 0;
+    message.lastTerm = object.lastTerm ?? 0;
+    message.commitIndex = object.commitIndex ?? 0;
+    message.rows = object.rows?.map((e) => e) || [];
+    return message;
+  },
+};
+
 export type ReplicationServiceService = typeof ReplicationServiceService;
 export const ReplicationServiceService = {
   /**
@@ -824,6 +1394,36 @@ export const ReplicationServiceService = {
     responseSerialize: (value: SnapshotResponse): Buffer => Buffer.from(SnapshotResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SnapshotResponse => SnapshotResponse.decode(value),
   },
+  /**
+   * Catch-up pull by a newly elected master (election/README.md, "Catch-up before serving"): the
+   * master of `term` reads the entries after `after_index` from the most up-to-date member of the
+   * majority that elected it. The source first records `term` (so it refuses every older master from
+   * then on), then answers from its log. The only call that goes from a master to a slave's log
+   * rather than into it.
+   */
+  fetch: {
+    path: "/marquee.cluster.v1.ReplicationService/Fetch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FetchRequest): Buffer => Buffer.from(FetchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FetchRequest => FetchRequest.decode(value),
+    responseSerialize: (value: FetchResponse): Buffer => Buffer.from(FetchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FetchResponse => FetchResponse.decode(value),
+  },
+  /**
+   * The source's state at its applied index, for a caller whose log cannot be patched by entries
+   * (the source compacted them, or the caller's applied state holds a tail the group never kept).
+   */
+  fetchSnapshot: {
+    path: "/marquee.cluster.v1.ReplicationService/FetchSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FetchSnapshotRequest): Buffer => Buffer.from(FetchSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FetchSnapshotRequest => FetchSnapshotRequest.decode(value),
+    responseSerialize: (value: FetchSnapshotResponse): Buffer =>
+      Buffer.from(FetchSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FetchSnapshotResponse => FetchSnapshotResponse.decode(value),
+  },
 } as const;
 
 export interface ReplicationServiceServer extends UntypedServiceImplementation {
@@ -838,6 +1438,19 @@ export interface ReplicationServiceServer extends UntypedServiceImplementation {
    * Pushed by the master as one message (bounded by the 4 MiB message limit; chunking is future work).
    */
   snapshot: handleUnaryCall<SnapshotRequest, SnapshotResponse>;
+  /**
+   * Catch-up pull by a newly elected master (election/README.md, "Catch-up before serving"): the
+   * master of `term` reads the entries after `after_index` from the most up-to-date member of the
+   * majority that elected it. The source first records `term` (so it refuses every older master from
+   * then on), then answers from its log. The only call that goes from a master to a slave's log
+   * rather than into it.
+   */
+  fetch: handleUnaryCall<FetchRequest, FetchResponse>;
+  /**
+   * The source's state at its applied index, for a caller whose log cannot be patched by entries
+   * (the source compacted them, or the caller's applied state holds a tail the group never kept).
+   */
+  fetchSnapshot: handleUnaryCall<FetchSnapshotRequest, FetchSnapshotResponse>;
 }
 
 export interface ReplicationServiceClient extends Client {
@@ -879,6 +1492,47 @@ export interface ReplicationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SnapshotResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Catch-up pull by a newly elected master (election/README.md, "Catch-up before serving"): the
+   * master of `term` reads the entries after `after_index` from the most up-to-date member of the
+   * majority that elected it. The source first records `term` (so it refuses every older master from
+   * then on), then answers from its log. The only call that goes from a master to a slave's log
+   * rather than into it.
+   */
+  fetch(
+    request: FetchRequest,
+    callback: (error: ServiceError | null, response: FetchResponse) => void,
+  ): ClientUnaryCall;
+  fetch(
+    request: FetchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FetchResponse) => void,
+  ): ClientUnaryCall;
+  fetch(
+    request: FetchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FetchResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The source's state at its applied index, for a caller whose log cannot be patched by entries
+   * (the source compacted them, or the caller's applied state holds a tail the group never kept).
+   */
+  fetchSnapshot(
+    request: FetchSnapshotRequest,
+    callback: (error: ServiceError | null, response: FetchSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  fetchSnapshot(
+    request: FetchSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FetchSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  fetchSnapshot(
+    request: FetchSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FetchSnapshotResponse) => void,
   ): ClientUnaryCall;
 }
 
