@@ -45,8 +45,22 @@ export interface ElectionNodeOptions {
   readonly logView?: LogView;
   readonly logger: Logger;
   readonly clock: LamportClock;
+  /** Replication figures for ClusterService.Status (the booking node's ReplicationNode). */
+  readonly replicationStatus?: () => ReplicationFigures;
   /** More services for the same peer server (the booking node's replication endpoint). */
   readonly services?: readonly ServiceRegistration[];
+}
+
+/** What ClusterService.Status reports about replication; the election itself knows none of it. */
+export interface ReplicationFigures {
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly slaves: readonly {
+    readonly nodeId: number;
+    readonly matchIndex: number;
+    readonly lagEntries: number;
+    readonly lastAckAgeMs: number | undefined;
+  }[];
 }
 
 export interface ElectionNode {
@@ -110,7 +124,7 @@ export async function startElectionNode(options: ElectionNodeOptions): Promise<E
           ...adaptService<ClusterServiceServer>(
             ClusterServiceService as unknown as ServiceDefinition,
             // Read-only and secret-free, like health: operators and the gateway watch it without the secret.
-            { status: async () => toNodeStatus(runner.status()) },
+            { status: async () => toNodeStatus(runner.status(), options.replicationStatus?.()) },
             logger,
           ),
         },
@@ -143,8 +157,8 @@ const ROLES: Readonly<Record<Role, NodeRole>> = {
   master: NodeRole.NODE_ROLE_MASTER,
 };
 
-/** ElectionStatus → NodeStatus. Replication fields stay 0 (and slaves empty) until replication lands. */
-export function toNodeStatus(status: ElectionStatus): NodeStatus {
+/** ElectionStatus (+ replication figures when the node replicates) → NodeStatus. */
+export function toNodeStatus(status: ElectionStatus, replication?: ReplicationFigures): NodeStatus {
   return {
     nodeId: status.nodeId,
     role: ROLES[status.role],
@@ -152,9 +166,15 @@ export function toNodeStatus(status: ElectionStatus): NodeStatus {
     masterId: status.masterId ?? 0,
     lamport: status.lamport,
     canServeWrites: status.canServeWrites,
-    commitIndex: status.commitIndex,
-    appliedIndex: 0,
-    slaves: [],
+    commitIndex: Math.max(status.commitIndex, replication?.commitIndex ?? 0),
+    appliedIndex: replication?.appliedIndex ?? 0,
+    slaves: (replication?.slaves ?? []).map((slave) => ({
+      nodeId: slave.nodeId,
+      matchIndex: slave.matchIndex,
+      lagEntries: slave.lagEntries,
+      // 0 also for "never answered": the proto has no optional here; match_index 0 tells them apart.
+      lastAckMs: Math.round(slave.lastAckAgeMs ?? 0),
+    })),
     etcdLeaseHolder: 0,
   };
 }

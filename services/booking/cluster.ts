@@ -103,6 +103,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
       logger: options.logger,
       clock: lamport,
       logView: node.logView(),
+      replicationStatus: () => node.status(),
       services: [node.service()],
     });
   } catch (error) {

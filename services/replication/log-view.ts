@@ -5,6 +5,8 @@ export interface LogPositionSnapshot {
   readonly lastTerm: number;
   readonly lastIndex: number;
   readonly commitIndex: number;
+  /** Not used by the election; for ClusterService.Status. */
+  readonly appliedIndex: number;
 }
 
 /*
@@ -18,7 +20,7 @@ export interface LogPositionSnapshot {
  * can never overwrite a newer position with an older one.
  */
 export class CachedLogPosition {
-  private current: LogPositionSnapshot = { lastTerm: 0, lastIndex: 0, commitIndex: 0 };
+  private current: LogPositionSnapshot = { lastTerm: 0, lastIndex: 0, commitIndex: 0, appliedIndex: 0 };
   private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly log: ReplicationLog) {}
@@ -29,6 +31,10 @@ export class CachedLogPosition {
 
   commitIndex(): number {
     return this.current.commitIndex;
+  }
+
+  appliedIndex(): number {
+    return this.current.appliedIndex;
   }
 
   /** Resolves once a read that started after this call has been stored. */
@@ -45,6 +51,7 @@ export class CachedLogPosition {
       lastIndex: state.lastIndex,
       // Slaves persist their commit index; it only grows, and a snapshot install may not lower it.
       commitIndex: Math.max(this.current.commitIndex, state.commitIndex),
+      appliedIndex: state.appliedIndex,
     };
   }
 }

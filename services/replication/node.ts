@@ -51,6 +51,9 @@ export interface ReplicationStatus {
   readonly role: 'master' | 'slave';
   readonly term: number;
   readonly commitIndex: number;
+  /** Every entry up to here is in this node's booking state (as of the last position refresh). */
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
   /** Per slave, on a master; empty on a slave. */
   readonly slaves: SlaveLag[];
 }
@@ -272,7 +275,9 @@ export class ReplicationNode {
       nodeId: this.options.nodeId,
       role: replicator ? 'master' : 'slave',
       term: Math.max(this.knownTerm, replicator?.term ?? 0),
-      commitIndex: replicator?.commitIndex ?? 0,
+      commitIndex: Math.max(replicator?.commitIndex ?? 0, this.position.commitIndex()),
+      appliedIndex: this.position.appliedIndex(),
+      lastIndex: this.position.position().lastIndex,
       slaves: replicator?.lags() ?? [],
     };
   }
