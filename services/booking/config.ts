@@ -24,6 +24,11 @@ export interface BookingClusterConfig {
   electionTickMs: number;
   /** Holds the election term file. */
   stateDir: string;
+  /**
+   * node id → booking (client API) address, from MARQUEE_BOOKING_ADDRS: where a slave forwards calls
+   * for the master. undefined: nothing is forwarded and a slave refuses writes naming the master.
+   */
+  clientAddresses: ReadonlyMap<number, string> | undefined;
 }
 
 export interface BookingConfig {
@@ -91,17 +96,12 @@ const ACK_POLICIES: readonly AckPolicy[] = ['async', 'majority', 'all'];
 
 /** MARQUEE_PEERS and friends; undefined when MARQUEE_PEERS is empty (single node). */
 function readCluster(env: Env, nodeId: number): Readonly<BookingClusterConfig> | undefined {
-  const raw = readString(env, 'MARQUEE_PEERS', '').trim();
-  if (raw === '') return undefined;
-  const peers = new Map<number, string>();
-  for (const part of raw.split(',')) {
-    const match = /^\s*(\d{1,4})\s*=\s*([^\s:,=]+):(\d{1,5})\s*$/.exec(part);
-    const id = Number(match?.[1]);
-    const port = Number(match?.[3]);
-    if (!match || id < 1 || id > 1000 || port < 1 || port > 65535)
-      throw new ConfigError('MARQUEE_PEERS', `entry ${JSON.stringify(part)} must be <node id>=<host>:<port>`);
-    if (peers.has(id)) throw new ConfigError('MARQUEE_PEERS', `node ${id} is listed twice`);
-    peers.set(id, `${match[2]}:${port}`);
+  const peers = readNodeAddresses(env, 'MARQUEE_PEERS');
+  const clientAddresses = readNodeAddresses(env, 'MARQUEE_BOOKING_ADDRS');
+  if (peers === undefined) {
+    if (clientAddresses !== undefined)
+      throw new ConfigError('MARQUEE_BOOKING_ADDRS', 'is only used in cluster mode: set MARQUEE_PEERS too');
+    return undefined;
   }
   const own = peers.get(nodeId);
   if (own === undefined)
@@ -125,5 +125,37 @@ function readCluster(env: Env, nodeId: number): Readonly<BookingClusterConfig> |
     ackPolicy,
     electionTickMs: readInt(env, 'MARQUEE_ELECTION_TICK_MS', 50, { min: 1, max: 10_000 }),
     stateDir: readString(env, 'MARQUEE_STATE_DIR', `.data/node-${nodeId}`),
+    clientAddresses: clientAddresses && sameNodes(clientAddresses, peers),
   });
+}
+
+/** "1=host:port,2=host:port": node id → address; undefined when the variable is empty. */
+function readNodeAddresses(env: Env, name: string): Map<number, string> | undefined {
+  const raw = readString(env, name, '').trim();
+  if (raw === '') return undefined;
+  const addresses = new Map<number, string>();
+  for (const part of raw.split(',')) {
+    const match = /^\s*(\d{1,4})\s*=\s*([^\s:,=]+):(\d{1,5})\s*$/.exec(part);
+    const id = Number(match?.[1]);
+    const port = Number(match?.[3]);
+    if (!match || id < 1 || id > 1000 || port < 1 || port > 65535)
+      throw new ConfigError(name, `entry ${JSON.stringify(part)} must be <node id>=<host>:<port>`);
+    if (addresses.has(id)) throw new ConfigError(name, `node ${id} is listed twice`);
+    addresses.set(id, `${match[2]}:${port}`);
+  }
+  return addresses;
+}
+
+/** A forward to a node with no client address would fail at run time; say so at boot instead. */
+function sameNodes(
+  clientAddresses: Map<number, string>,
+  peers: ReadonlyMap<number, string>,
+): Map<number, string> {
+  const ids = (m: ReadonlyMap<number, string>): string => [...m.keys()].sort((a, b) => a - b).join(', ');
+  if (ids(clientAddresses) !== ids(peers))
+    throw new ConfigError(
+      'MARQUEE_BOOKING_ADDRS',
+      `must list the same nodes as MARQUEE_PEERS (${ids(peers)}), got ${ids(clientAddresses)}`,
+    );
+  return clientAddresses;
 }

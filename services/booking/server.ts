@@ -22,6 +22,7 @@ import { MysqlBookingStore } from './store';
 import { Sweeper } from './sweeper';
 import { LamportClock } from '../common/lamport';
 import { grpcClientOptions } from '../common/grpc-client';
+import { Forwarder } from './forwarding';
 
 export interface BookingServerOptions {
   config: Readonly<BookingConfig>;
@@ -42,7 +43,10 @@ export interface BookingServerOptions {
   replication?: BookingReplication;
   /** Cluster mode (config.cluster set, no `replication` given): see cluster.ts. */
   cluster?: {
-    /** node id → booking API address, so a slave's refusal can say where the master is. */
+    /**
+     * node id → booking API address: where a slave forwards calls for the master (and names it when
+     * it cannot). Wins over config.cluster.clientAddresses (MARQUEE_BOOKING_ADDRS).
+     */
     clientAddresses?: ReadonlyMap<NodeId, string>;
     /** The election broke an invariant: the process should exit (main.ts does). */
     onFatal?: (error: Error) => void;
@@ -53,6 +57,8 @@ export interface BookingServer {
   port: number;
   /** Present in cluster mode. */
   cluster?: BookingCluster;
+  /** Calls this node forwarded to the master (always 0 outside cluster mode). */
+  forwardedCalls(): number;
   stop(): Promise<void>;
 }
 
@@ -73,18 +79,27 @@ export async function startBookingServer(options: BookingServerOptions): Promise
   const ownsSource = options.showSource === undefined;
   let sweeper: Sweeper | undefined;
   let cluster: BookingCluster | undefined;
+  let forwarder: Forwarder | undefined;
   try {
     await migrate(pool, BOOKING_SCHEMA);
-    if (config.cluster && !options.replication)
+    if (config.cluster && !options.replication) {
+      const clientAddresses = options.cluster?.clientAddresses ?? config.cluster.clientAddresses;
       cluster = await startBookingCluster({
         nodeId: config.nodeId,
         config: config.cluster,
         pool,
         logger,
         lamport,
-        ...(options.cluster?.clientAddresses ? { clientAddresses: options.cluster.clientAddresses } : {}),
+        ...(clientAddresses ? { clientAddresses } : {}),
         ...(options.cluster?.onFatal ? { onFatal: options.cluster.onFatal } : {}),
       });
+      forwarder = new Forwarder({
+        nodeId: config.nodeId,
+        cluster,
+        lamport,
+        logger: logger.child({ component: 'forwarding' }),
+      });
+    }
     const replication = options.replication ?? cluster?.replication;
     const accounts = new Accounts(pool, config, clock, logger.child({ component: 'accounts' }), replication);
     await accounts.ensureAdmin(config.adminEmail, config.adminPassword);
@@ -108,14 +123,17 @@ export async function startBookingServer(options: BookingServerOptions): Promise
     sweeper = new Sweeper(store, config.sweepIntervalMs, clock, logger.child({ component: 'sweeper' }));
     sweeper.start();
     const deps = { accounts, store, tokenSecret: config.tokenSecret, clock };
+    // In cluster mode, calls this node cannot serve go to the master (forwarding.ts).
+    const accountImpl = accountHandlers(deps);
+    const bookingImpl = bookingHandlers(deps);
     const account = adaptService<AccountServiceServer>(
       AccountServiceService as unknown as ServiceDefinition,
-      accountHandlers(deps),
+      forwarder ? forwarder.wrap('AccountService', accountImpl) : accountImpl,
       logger,
     );
     const booking = adaptService<BookingServiceServer>(
       BookingServiceService as unknown as ServiceDefinition,
-      bookingHandlers(deps),
+      forwarder ? forwarder.wrap('BookingService', bookingImpl) : bookingImpl,
       logger,
     );
     const server = await startGrpcServer({
@@ -133,6 +151,7 @@ export async function startBookingServer(options: BookingServerOptions): Promise
     const stop = async (): Promise<void> => {
       await running.stop();
       await server.stop(); // lets calls in flight finish (bounded), then closes
+      forwarder?.stop();
       await cluster?.stop();
       if (ownsSource) showSource.close();
       if (ownsPool) await pool.end();
@@ -142,10 +161,12 @@ export async function startBookingServer(options: BookingServerOptions): Promise
     return {
       port: server.port,
       ...(cluster ? { cluster } : {}),
+      forwardedCalls: () => forwarder?.forwarded ?? 0,
       stop: () => (stopped ??= stop()),
     };
   } catch (error) {
     await sweeper?.stop();
+    forwarder?.stop();
     await cluster?.stop();
     if (ownsSource) showSource.close();
     if (ownsPool) await pool.end();

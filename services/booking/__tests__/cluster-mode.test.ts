@@ -3,9 +3,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { status as Code } from '@grpc/grpc-js';
 import pino from 'pino';
 import { AccountServiceClient, BookingServiceClient } from '../../../proto/gen/marquee/booking/v1/booking';
+import { ClusterServiceClient, NodeRole } from '../../../proto/gen/marquee/cluster/v1/cluster';
+import type { NodeStatus } from '../../../proto/gen/marquee/cluster/v1/cluster';
 import type { Booking } from '../../../proto/gen/marquee/booking/v1/booking';
 import { checkInvariants, snapshotNode } from '../../../scripts/lib/invariants';
 import type { AcknowledgedBooking, ElectionEvent } from '../../../scripts/lib/invariants';
@@ -15,12 +16,12 @@ import { loadConfig } from '../config';
 import { startBookingServer } from '../server';
 import type { BookingServer } from '../server';
 import { StaticShowSource } from '../show-source';
-import { GOOD_CARD, call, expectError, makeShow } from './harness';
+import { GOOD_CARD, call, makeShow } from './harness';
 
 /*
  * Cluster mode end to end: three booking servers configured only through the environment
  * (MARQUEE_PEERS and friends), each with its own database. The election picks node 3, writes go
- * through it, a slave refuses naming the master, and after node 3 stops node 2 takes over without
+ * through it, a slave forwards writes to the master, and after node 3 stops node 2 takes over without
  * losing an acknowledged booking. Everything is polled; no timing is asserted.
  */
 
@@ -63,6 +64,18 @@ async function eventually<T>(check: () => T | Promise<T>, ms = 15_000): Promise<
   }
 }
 
+/** ClusterService.Status of a node, on its peer port (open: no cluster secret needed). */
+async function clusterStatus(peerPort: number): Promise<NodeStatus> {
+  const client = new ClusterServiceClient(`127.0.0.1:${peerPort}`, grpc.credentials.createInsecure());
+  try {
+    return await new Promise<NodeStatus>((resolve, reject) =>
+      client.status({}, (error, status) => (error ? reject(error) : resolve(status))),
+    );
+  } finally {
+    client.close();
+  }
+}
+
 let keyCounter = 0;
 const key = (label: string): string => `${label}-${++keyCounter}-key`;
 
@@ -74,6 +87,28 @@ describe('booking cluster mode (MARQUEE_PEERS, three nodes)', () => {
   let stateRoot = '';
   let token = '';
 
+  const catchUps: { masterId: number; from: number | undefined }[] = [];
+  const configs = new Map<number, ReturnType<typeof loadConfig>>();
+  let clientAddresses = new Map<number, string>();
+  const startServer = async (id: number): Promise<BookingServer> => {
+    const server = await startBookingServer({
+      config: configs.get(id)!,
+      logger: logger.child({ nodeId: id }),
+      pool: member(id).pool,
+      showSource: new StaticShowSource([show]),
+      cluster: { clientAddresses },
+    });
+    server.cluster!.election.runner.onRoleChange((event) => {
+      if (event.role === 'master') elections.push({ term: event.term, masterId: id });
+      if (event.role === 'master') catchUps.push({ masterId: id, from: event.catchUp?.fromNode });
+    });
+    member(id).server = server;
+    return server;
+  };
+  const stopServer = async (id: number): Promise<void> => {
+    await member(id).server!.stop();
+    member(id).server = undefined;
+  };
   const member = (id: number): Member => {
     const m = members.get(id);
     if (!m) throw new Error(`no node ${id}`);
@@ -115,42 +150,36 @@ describe('booking cluster mode (MARQUEE_PEERS, three nodes)', () => {
       clientPorts.set(id, await freePort());
     }
     const peers = IDS.map((id) => `${id}=127.0.0.1:${peerPorts.get(id)}`).join(',');
-    const clientAddresses = new Map(IDS.map((id) => [id, `127.0.0.1:${clientPorts.get(id)}`]));
+    clientAddresses = new Map(IDS.map((id) => [id, `127.0.0.1:${clientPorts.get(id)}`]));
     for (const id of IDS) {
       const database = await freshDatabase(`bclu${id}`);
       drops.push(database.drop);
-      const config = loadConfig({
-        MARQUEE_NODE_ID: String(id),
-        MARQUEE_BOOKING_PORT: String(clientPorts.get(id)),
-        MARQUEE_MYSQL_URL: testMysqlUrl(),
-        MARQUEE_BOOKING_DB: database.name,
-        MARQUEE_BOOKING_MYSQL_CONNECTIONS: '8',
-        MARQUEE_LOG_LEVEL: 'silent',
-        MARQUEE_PEERS: peers,
-        MARQUEE_CLUSTER_SECRET: 'cluster-mode-test-secret-0123456789',
-        MARQUEE_ACK_POLICY: 'majority',
-        MARQUEE_STATE_DIR: path.join(stateRoot, `node-${id}`),
-      });
+      configs.set(
+        id,
+        loadConfig({
+          MARQUEE_NODE_ID: String(id),
+          MARQUEE_BOOKING_PORT: String(clientPorts.get(id)),
+          MARQUEE_MYSQL_URL: testMysqlUrl(),
+          MARQUEE_BOOKING_DB: database.name,
+          MARQUEE_BOOKING_MYSQL_CONNECTIONS: '8',
+          MARQUEE_LOG_LEVEL: 'silent',
+          MARQUEE_PEERS: peers,
+          MARQUEE_CLUSTER_SECRET: 'cluster-mode-test-secret-0123456789',
+          MARQUEE_ACK_POLICY: 'majority',
+          MARQUEE_STATE_DIR: path.join(stateRoot, `node-${id}`),
+        }),
+      );
       const address = clientAddresses.get(id)!;
-      const server = await startBookingServer({
-        config,
-        logger: logger.child({ nodeId: id }),
-        pool: database.pool,
-        showSource: new StaticShowSource([show]),
-        cluster: { clientAddresses },
-      });
-      server.cluster!.election.runner.onRoleChange((event) => {
-        if (event.role === 'master') elections.push({ term: event.term, masterId: id });
-      });
       members.set(id, {
         id,
         pool: database.pool,
         database: database.name,
         clientPort: clientPorts.get(id)!,
-        server,
+        server: undefined,
         booking: new BookingServiceClient(address, grpc.credentials.createInsecure()),
         accounts: new AccountServiceClient(address, grpc.credentials.createInsecure()),
       });
+      await startServer(id);
     }
   });
 
@@ -164,7 +193,7 @@ describe('booking cluster mode (MARQUEE_PEERS, three nodes)', () => {
     if (stateRoot) await rm(stateRoot, { recursive: true, force: true });
   });
 
-  it('elects node 3, writes through it, refuses writes on a slave naming the master, fails over to node 2', async () => {
+  it('elects node 3, writes through it, forwards writes from a slave, fails over to node 2', async () => {
     await eventually(() => expect(writers()).toEqual([3]));
 
     const { accounts } = member(3);
@@ -178,27 +207,25 @@ describe('booking cluster mode (MARQUEE_PEERS, three nodes)', () => {
     await book(3, ['ORCH-A-1', 'ORCH-A-2'], [{ areaId: 'PIT', quantity: 2 }]);
     await book(3, ['ORCH-A-3']);
 
-    // A slave refuses, naming the master and where its clients reach it.
-    const slave = member(1).booking;
-    await expectError(
-      call(
-        slave.holdSeats.bind(slave),
-        { showId: SHOW, seatIds: ['ORCH-A-4'], ga: [], idempotencyKey: key('hold') },
-        token,
-      ),
-      Code.UNAVAILABLE,
-      `the master is node 3 at 127.0.0.1:${member(3).clientPort}`,
-    );
-
-    // Before the handover, node 2 holds everything node 3 acknowledged (the catch-up gate is not
-    // wired yet, so the election alone would not guarantee it: see cluster.ts).
-    const { lastIndex } = await member(3).server!.cluster!.node.log.state();
+    // Status on every node: the master reports its slaves' lag, a slave names the master.
+    const masterStatus = await clusterStatus(member(3).server!.cluster!.peerPort);
+    expect(masterStatus).toMatchObject({ nodeId: 3, role: NodeRole.NODE_ROLE_MASTER, masterId: 3 });
+    expect(masterStatus.appliedIndex).toBeGreaterThan(0);
+    expect(masterStatus.slaves.map((slave) => slave.nodeId).sort()).toEqual([1, 2]);
     await eventually(async () => {
-      const state = await member(2).server!.cluster!.node.log.state();
-      expect(state.appliedIndex).toBeGreaterThanOrEqual(lastIndex);
+      const slaveStatus = await clusterStatus(member(1).server!.cluster!.peerPort);
+      expect(slaveStatus).toMatchObject({ nodeId: 1, role: NodeRole.NODE_ROLE_SLAVE, masterId: 3 });
+      expect(slaveStatus.appliedIndex).toBe(masterStatus.appliedIndex);
     });
-    await member(3).server!.stop();
-    member(3).server = undefined;
+
+    // A slave forwards a write to the master (forwarding.ts): the booking is made there.
+    const viaSlave = await book(1, ['ORCH-A-4']);
+    const onMaster = await snapshotNode(member(3).pool, 3);
+    expect(onMaster.bookings.map((b) => b.id)).toContain(viaSlave.id);
+
+    // No waiting for node 2 to catch up: if it lacks an acknowledged entry, the election makes it
+    // copy node 1's log before it serves (catch-up before serving).
+    await stopServer(3);
 
     await eventually(() => expect(writers()).toEqual([2]));
     // The first write after a takeover may race the new master's term start: retry until acknowledged.
@@ -218,8 +245,38 @@ describe('booking cluster mode (MARQUEE_PEERS, three nodes)', () => {
     expect(elections.at(-1)?.masterId).toBe(2);
     const violations = checkInvariants({ nodes: snapshots, masterId: 2, acknowledged, elections });
     expect(violations.map((v) => v.message)).toEqual([]);
-    expect(acknowledged).toHaveLength(3);
+    expect(acknowledged).toHaveLength(4);
     for (const booking of acknowledged)
       for (const snapshot of snapshots) expect(snapshot.bookings.map((b) => b.id)).toContain(booking.id);
   }, 30_000);
+
+  it('a returning higher id catches up and takes over; a new master that missed bookings copies them first', async () => {
+    // Node 3 returns: it follows node 2, catches up, then takes over (the highest live id wins).
+    await startServer(3);
+    await eventually(() => expect(writers()).toEqual([3]));
+    const first = await eventually(() => book(3, ['ORCH-A-6']));
+
+    // Node 2 is down while node 3 acknowledges two more bookings (on nodes 3 and 1 only).
+    await stopServer(2);
+    const missed = [await book(3, ['ORCH-A-7']), await book(3, [], [{ areaId: 'PIT', quantity: 2 }])];
+    await stopServer(3);
+    // Node 2 returns without them; with node 1 it elects itself, and must fetch them from node 1.
+    await startServer(2);
+    await eventually(() => expect(writers()).toEqual([2]));
+    expect(catchUps.at(-1)).toEqual({ masterId: 2, from: 1 });
+    const snapshot2 = await snapshotNode(member(2).pool, 2);
+    for (const booking of [first, ...missed])
+      expect(snapshot2.bookings.map((b) => b.id)).toContain(booking.id);
+    await eventually(() => book(2, ['ORCH-A-8']));
+
+    const master = member(2).server!.cluster!.node;
+    const { lastIndex } = await master.log.state();
+    await eventually(async () => {
+      expect((await member(1).server!.cluster!.node.log.state()).appliedIndex).toBe(lastIndex);
+    });
+    const snapshots = await Promise.all([1, 2].map((id) => snapshotNode(member(id).pool, id)));
+    expect(new Set(snapshots.map((s) => s.checksum)).size).toBe(1);
+    const violations = checkInvariants({ nodes: snapshots, masterId: 2, acknowledged, elections });
+    expect(violations.map((v) => v.message)).toEqual([]);
+  }, 60_000);
 });

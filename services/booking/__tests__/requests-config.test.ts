@@ -159,6 +159,32 @@ describe('booking config', () => {
     expect(() => loadConfig({ ...env, MARQUEE_ELECTION_TICK_MS: '0' })).toThrow(/MARQUEE_ELECTION_TICK_MS/);
     expect(loadConfig({ ...env, MARQUEE_PEER_PORT: '6000' }).cluster?.peerPort).toBe(6000);
   });
+  it('reads the client addresses to forward to from MARQUEE_BOOKING_ADDRS, naming the variable on errors', () => {
+    const env = {
+      MARQUEE_NODE_ID: '2',
+      MARQUEE_PEERS: '1=booking-1:7001,2=booking-2:7001,3=booking-3:7001',
+      MARQUEE_CLUSTER_SECRET: 'a-cluster-secret-of-some-length',
+    };
+    expect(loadConfig(env).cluster?.clientAddresses).toBeUndefined();
+    const addresses = loadConfig({
+      ...env,
+      MARQUEE_BOOKING_ADDRS: ' 3=booking-3:50071, 1=booking-1:50071,2=booking-2:50071 ',
+    }).cluster?.clientAddresses;
+    expect(addresses && Object.fromEntries(addresses)).toEqual({
+      1: 'booking-1:50071',
+      2: 'booking-2:50071',
+      3: 'booking-3:50071',
+    });
+    const bad = (value: string, env2: Record<string, string> = env): (() => unknown) => {
+      return () => loadConfig({ ...env2, MARQUEE_BOOKING_ADDRS: value });
+    };
+    expect(bad('1=booking-1')).toThrow(/MARQUEE_BOOKING_ADDRS: entry "1=booking-1"/);
+    expect(bad('1=a:1,2=b:2,3=c:99999')).toThrow(/MARQUEE_BOOKING_ADDRS/);
+    expect(bad('1=a:1,1=b:2,3=c:3')).toThrow(/MARQUEE_BOOKING_ADDRS: node 1 is listed twice/);
+    expect(bad('1=a:1,2=b:2')).toThrow(/MARQUEE_BOOKING_ADDRS: must list the same nodes as MARQUEE_PEERS/);
+    expect(bad('1=a:1,2=b:2,3=c:3,4=d:4')).toThrow(/MARQUEE_BOOKING_ADDRS: must list the same nodes/);
+    expect(bad('1=a:1,2=b:2', {})).toThrow(/MARQUEE_BOOKING_ADDRS: is only used in cluster mode/);
+  });
   it('refuses bad values, naming the variable', () => {
     expect(() => loadConfig({ MARQUEE_HOLD_TTL_SECONDS: '0' })).toThrow(/MARQUEE_HOLD_TTL_SECONDS/);
     expect(() => loadConfig({ MARQUEE_BOOKING_PORT: 'x' })).toThrow(ConfigError);
