@@ -47,6 +47,8 @@ export interface ElectionNodeOptions {
   readonly clock: LamportClock;
   /** Replication figures for ClusterService.Status (the booking node's ReplicationNode). */
   readonly replicationStatus?: () => ReplicationFigures;
+  /** The node holding the etcd fallback lease (0: none, or etcd not in use), for ClusterService.Status. */
+  readonly etcdLeaseHolder?: () => number;
   /** More services for the same peer server (the booking node's replication endpoint). */
   readonly services?: readonly ServiceRegistration[];
 }
@@ -124,7 +126,12 @@ export async function startElectionNode(options: ElectionNodeOptions): Promise<E
           ...adaptService<ClusterServiceServer>(
             ClusterServiceService as unknown as ServiceDefinition,
             // Read-only and secret-free, like health: operators and the gateway watch it without the secret.
-            { status: async () => toNodeStatus(runner.status(), options.replicationStatus?.()) },
+            {
+              status: async () => ({
+                ...toNodeStatus(runner.status(), options.replicationStatus?.()),
+                etcdLeaseHolder: options.etcdLeaseHolder?.() ?? 0,
+              }),
+            },
             logger,
           ),
         },

@@ -8,10 +8,12 @@ import type { Pool } from '../common/mysql';
 import { ReplicationNode } from '../replication/node';
 import type { ReplicationStatus } from '../replication/node';
 import type { NodeId } from '../replication/types';
-import type { BookingClusterConfig } from './config';
+import type { BookingClusterConfig, EtcdLeaseConfig } from './config';
 import { replicationOf } from './replication';
 import type { BookingReplication } from './replication';
 import { BookingStateMachine } from './state-machine';
+import { EtcdLease } from '../../election/etcd-lease';
+import { EtcdWriteGate } from './etcd-gate';
 
 /*
  * Cluster mode of one booking node (opt-in: MARQUEE_PEERS). One peer gRPC server carries the
@@ -75,6 +77,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
   const logger = options.logger.child({ component: 'cluster' });
   // The election starts after the node (its server carries the node's endpoint): until then, no fence.
   let electionTerm = (): number => 0;
+  let etcdHolder = (): number => 0;
   const node = new ReplicationNode({
     nodeId,
     pool: options.pool,
@@ -104,6 +107,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
       clock: lamport,
       logView: node.logView(),
       replicationStatus: () => node.status(),
+      etcdLeaseHolder: () => etcdHolder(),
       services: [node.service()],
     });
   } catch (error) {
@@ -112,6 +116,10 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
   }
   const { runner } = election;
   electionTerm = () => runner.status().term;
+  const bullyCanServe = (): boolean => node.isMaster && runner.canServeWrites();
+  const gate =
+    config.etcd && startEtcdGate(config.etcd, nodeId, bullyCanServe, () => runner.status().term, logger);
+  etcdHolder = () => gate?.holderId() ?? 0;
 
   // Role changes are applied one at a time, in the order the election made them.
   let stopping = false;
@@ -160,7 +168,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
     options.onFatal?.(error);
   });
 
-  const canServeWrites = (): boolean => node.isMaster && runner.canServeWrites();
+  const canServeWrites = (): boolean => bullyCanServe() && (gate?.allowsWrites() ?? true);
   const notMaster = (): UnavailableError => {
     const { masterId } = runner.status();
     if (masterId === undefined)
@@ -192,12 +200,18 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
     unsubscribeRole();
     unsubscribeFatal();
     await election.stop(500);
+    await gate?.stop();
     await roleWork;
     await node.stop();
     logger.info('cluster mode stopped');
   };
   logger.info(
-    { peerPort: election.port, peers: Object.fromEntries(config.peers), ackPolicy: config.ackPolicy },
+    {
+      peerPort: election.port,
+      peers: Object.fromEntries(config.peers),
+      ackPolicy: config.ackPolicy,
+      etcd: config.etcd?.endpoints ?? 'not configured',
+    },
     'cluster mode: election and replication started',
   );
   return {
@@ -215,4 +229,33 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
     status: () => ({ election: runner.status(), replication: node.status() }),
     stop: () => (stopped ??= stop()),
   };
+}
+
+/** The etcd fallback lease as a write gate (etcd-gate.ts), polled at a third of the TTL. */
+function startEtcdGate(
+  etcd: Readonly<EtcdLeaseConfig>,
+  nodeId: NodeId,
+  hasQuorum: () => boolean,
+  term: () => number,
+  logger: Logger,
+): EtcdWriteGate {
+  const leaseLogger = logger.child({ component: 'etcd-lease' });
+  const lease = new EtcdLease({
+    endpoints: etcd.endpoints,
+    group: etcd.group,
+    ttlSeconds: etcd.ttlSeconds,
+    logger: leaseLogger,
+  });
+  lease.on('lost', (loss) =>
+    leaseLogger.warn({ reason: loss.reason, revision: loss.revision }, loss.message),
+  );
+  const gate = new EtcdWriteGate({
+    lease,
+    nodeId,
+    bully: { hasQuorum, term },
+    logger: leaseLogger,
+    pollMs: Math.max(50, Math.floor((etcd.ttlSeconds * 1000) / 6)),
+  });
+  gate.start();
+  return gate;
 }

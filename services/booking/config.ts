@@ -29,6 +29,15 @@ export interface BookingClusterConfig {
    * for the master. undefined: nothing is forwarded and a slave refuses writes naming the master.
    */
   clientAddresses: ReadonlyMap<number, string> | undefined;
+  /** The etcd fallback lease (MARQUEE_ETCD_ENDPOINTS); undefined: bully + quorum alone. */
+  etcd: Readonly<EtcdLeaseConfig> | undefined;
+}
+
+export interface EtcdLeaseConfig {
+  endpoints: string[];
+  /** The key is /marquee/booking/<group>/master. */
+  group: string;
+  ttlSeconds: number;
 }
 
 export interface BookingConfig {
@@ -126,6 +135,28 @@ function readCluster(env: Env, nodeId: number): Readonly<BookingClusterConfig> |
     electionTickMs: readInt(env, 'MARQUEE_ELECTION_TICK_MS', 50, { min: 1, max: 10_000 }),
     stateDir: readString(env, 'MARQUEE_STATE_DIR', `.data/node-${nodeId}`),
     clientAddresses: clientAddresses && sameNodes(clientAddresses, peers),
+    etcd: readEtcd(env),
+  });
+}
+
+/** MARQUEE_ETCD_ENDPOINTS (comma-separated http(s) URLs) and friends; undefined when empty. */
+function readEtcd(env: Env): Readonly<EtcdLeaseConfig> | undefined {
+  const raw = readString(env, 'MARQUEE_ETCD_ENDPOINTS', '').trim();
+  if (raw === '') return undefined;
+  const endpoints = raw.split(',').map((part) => part.trim());
+  for (const endpoint of endpoints)
+    if (!/^https?:\/\/[^\s/:,]+:\d{1,5}$/.test(endpoint))
+      throw new ConfigError(
+        'MARQUEE_ETCD_ENDPOINTS',
+        `entry ${JSON.stringify(endpoint)} must be http://host:port`,
+      );
+  const group = readString(env, 'MARQUEE_ETCD_GROUP', 'main');
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(group))
+    throw new ConfigError('MARQUEE_ETCD_GROUP', 'must be 1 to 64 letters, digits, _ or -');
+  return Object.freeze({
+    endpoints,
+    group,
+    ttlSeconds: readInt(env, 'MARQUEE_ETCD_TTL_SECONDS', 2, { min: 1, max: 60 }),
   });
 }
 

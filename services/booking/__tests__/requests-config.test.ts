@@ -185,6 +185,22 @@ describe('booking config', () => {
     expect(bad('1=a:1,2=b:2,3=c:3,4=d:4')).toThrow(/MARQUEE_BOOKING_ADDRS: must list the same nodes/);
     expect(bad('1=a:1,2=b:2', {})).toThrow(/MARQUEE_BOOKING_ADDRS: is only used in cluster mode/);
   });
+  it('reads the etcd fallback lease from MARQUEE_ETCD_ENDPOINTS, naming the variable on errors', () => {
+    const env = {
+      MARQUEE_NODE_ID: '1',
+      MARQUEE_PEERS: '1=a:7001,2=b:7001,3=c:7001',
+      MARQUEE_CLUSTER_SECRET: 'a-cluster-secret-of-some-length',
+    };
+    expect(loadConfig(env).cluster?.etcd).toBeUndefined();
+    expect(
+      loadConfig({ ...env, MARQUEE_ETCD_ENDPOINTS: 'http://etcd-1:2379, http://etcd-2:2379' }).cluster?.etcd,
+    ).toEqual({ endpoints: ['http://etcd-1:2379', 'http://etcd-2:2379'], group: 'main', ttlSeconds: 2 });
+    const bad = (extra: Record<string, string>) => () =>
+      loadConfig({ ...env, MARQUEE_ETCD_ENDPOINTS: 'http://etcd:2379', ...extra });
+    expect(bad({ MARQUEE_ETCD_ENDPOINTS: 'etcd:2379' })).toThrow(/MARQUEE_ETCD_ENDPOINTS: entry "etcd:2379"/);
+    expect(bad({ MARQUEE_ETCD_GROUP: 'a/b' })).toThrow(/MARQUEE_ETCD_GROUP/);
+    expect(bad({ MARQUEE_ETCD_TTL_SECONDS: '0' })).toThrow(/MARQUEE_ETCD_TTL_SECONDS/);
+  });
   it('refuses bad values, naming the variable', () => {
     expect(() => loadConfig({ MARQUEE_HOLD_TTL_SECONDS: '0' })).toThrow(/MARQUEE_HOLD_TTL_SECONDS/);
     expect(() => loadConfig({ MARQUEE_BOOKING_PORT: 'x' })).toThrow(ConfigError);
