@@ -1,42 +1,63 @@
 /**
- * `npm start`: runs the whole local stack in the foreground — a private MariaDB, the catalog, a booking
- * node and the nginx front door — loads the demo catalog, prints one `Marquee is up:` line with the
- * addresses, and stops every process it started (by PID) on Ctrl-C.
+ * `npm start`: runs the whole local stack in the foreground — a private MariaDB, the catalog, three
+ * booking nodes in cluster mode (each peer link through a fault proxy), the nginx front door and the
+ * control API a chaos tool drives — loads the demo catalog, prints the addresses and one
+ * `Marquee is up:` line, and stops every process it started (by PID) on Ctrl-C.
  *
  * Environment: MARQUEE_MYSQL_URL to use an existing MySQL server instead of the private MariaDB;
- * MARQUEE_TOKEN_SECRET (a development secret otherwise); MARQUEE_FRESH=1 to wipe the demo data first.
+ * MARQUEE_TOKEN_SECRET and MARQUEE_CLUSTER_SECRET (development secrets otherwise); MARQUEE_FRESH=1 to
+ * wipe the demo data first.
  */
 import path from 'node:path';
 import { readTokenSecret } from '../services/common/config';
 import { seedDemoData } from './demo-data/seed';
-import { DEFAULT_PORTS, startStack } from './lib/stack';
+import { DEFAULT_PEER_PORTS, DEFAULT_PORTS, stackStepCount, startStack } from './lib/stack';
+import type { StackOptions } from './lib/stack';
 
 const repoRoot = path.join(__dirname, '..');
+const dataDir = path.join(repoRoot, '.data', 'local');
+const logs = path.join('.data', 'local', 'logs');
 
 async function main(): Promise<void> {
   const started = Date.now();
   const tokenSecret = readTokenSecret(process.env);
-  let step = 0;
-  const progress = (what: string): void => {
-    step += 1;
-    process.stdout.write(`[${step}/5] starting ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
-  };
-  const stack = await startStack({
+  const seconds = (): string => ((Date.now() - started) / 1000).toFixed(1);
+  let stopping = false;
+  const options: StackOptions = {
     repoRoot,
-    dataDir: path.join(repoRoot, '.data', 'local'),
-    ports: { ...DEFAULT_PORTS, mysql: Number(process.env.MARQUEE_MYSQL_PORT ?? 53306) },
+    dataDir,
+    ports: {
+      ...DEFAULT_PORTS,
+      peer: DEFAULT_PEER_PORTS,
+      mysql: Number(process.env.MARQUEE_MYSQL_PORT ?? 53306),
+    },
     mysqlUrl: process.env.MARQUEE_MYSQL_URL,
     freshData: process.env.MARQUEE_FRESH === '1',
     tokenSecret,
+    clusterSecret: process.env.MARQUEE_CLUSTER_SECRET,
     logLevel: process.env.MARQUEE_LOG_LEVEL,
-    onProgress: progress,
-  });
+    control: true,
+    // Chaos kills booking nodes on purpose: say so, keep the stack up.
+    onNodeExit: (node, how) => {
+      if (stopping) return;
+      process.stdout.write(
+        `booking node ${node.id} exited (${how}), now ${node.state}; the stack keeps running ` +
+          `(restart: POST /nodes/${node.id}/restart; log: ${logs}/booking-${node.id}.log)\n`,
+      );
+    },
+  };
+  const total = stackStepCount(options) + 1;
+  let step = 0;
+  options.onProgress = (what: string): void => {
+    step += 1;
+    process.stdout.write(`[${step}/${total}] ${what} (${seconds()} s)\n`);
+  };
+  const stack = await startStack(options);
 
-  let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(`\n${signal}: stopping ${stack.processes.length} processes...\n`);
+    process.stdout.write(`\n${signal}: stopping the stack...\n`);
     stack.stop().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -47,17 +68,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // MariaDB, catalog and nginx are not chaos targets: without one of them the stack is broken.
   for (const child of stack.processes) {
     void child.exited.then((code) => {
       if (stopping) return;
       process.stderr.write(
-        `${child.name} (pid ${child.pid}) exited with ${String(code)}; see .data/local/logs/${child.name}.log\n`,
+        `${child.name} (pid ${child.pid}) exited with ${String(code)}; see ${logs}/${child.name}.log\n`,
       );
       shutdown('child exit');
     });
   }
 
-  progress('demo data');
+  options.onProgress('loading demo data');
   let seeded: string;
   try {
     seeded = await seedDemoData(stack.grpcAddress, tokenSecret, new Date());
@@ -66,13 +88,21 @@ async function main(): Promise<void> {
     await stack.stop();
     throw error;
   }
+  // The master at this moment, for the listing; a chaos run may already have changed it.
+  const master = await stack.waitForMaster(10000).catch(() => undefined);
   process.stdout.write(`demo data: ${seeded}\n`);
+  for (const node of stack.nodes())
+    process.stdout.write(
+      `booking node ${node.id}: client ${node.clientAddress}, peer ${node.peerAddress}, pid ${String(node.pid)}` +
+        `${node.id === master?.masterId ? ` (master, term ${master.term})` : ''}\n`,
+    );
   process.stdout.write(
-    `logs: ${path.join('.data', 'local', 'logs')}; admin: see README (MARQUEE_ADMIN_EMAIL)\n`,
+    `control: ${stack.controlUrl ?? '(off)'} (stack.json in ${path.join('.data', 'local')}; the chaos CLI reads it)\n`,
   );
   process.stdout.write(
-    `Marquee is up: grpc ${stack.grpcAddress} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+    `logs: ${logs}; admin: ${stack.description.adminEmail} (see README, MARQUEE_ADMIN_EMAIL)\n`,
   );
+  process.stdout.write(`Marquee is up: grpc ${stack.grpcAddress} (${seconds()} s)\n`);
 }
 
 main().catch((error: unknown) => {

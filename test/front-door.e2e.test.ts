@@ -1,6 +1,7 @@
 /**
- * The whole local stack (catalog, booking, nginx front door) as `npm start` runs it, on free ports,
- * driven only through the front door with generated clients — the path a grpcurl user takes.
+ * The whole local stack (catalog, three booking nodes, nginx front door, control API) as `npm start`
+ * runs it, on free ports, driven through the front door with generated clients — the path a grpcurl
+ * user takes — and through the control API a chaos tool uses.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,45 +26,143 @@ import { CatalogServiceClient, EventKind } from '../proto/gen/marquee/catalog/v1
 import { callUnary } from '../services/common/grpc-client';
 import { startStack } from '../scripts/lib/stack';
 import type { RunningStack } from '../scripts/lib/stack';
+import { StackControlClient } from '../scripts/lib/stack-control';
 import { testMysqlUrl } from './databases';
 
 const run = promisify(execFile);
 const repoRoot = path.join(__dirname, '..');
 const suffix = randomBytes(3).toString('hex');
-const databases = [`e2e_catalog_${suffix}`, `e2e_booking_${suffix}`];
+const bookingPrefix = `e2e_booking_${suffix}`;
+const databases = [`e2e_catalog_${suffix}`, ...[1, 2, 3].map((id) => `${bookingPrefix}_${id}`)];
 const dataDir = path.join(repoRoot, '.data', 'test', `stack-${suffix}`);
+const credentials = grpc.credentials.createInsecure();
 
-describe('the front door (nginx → catalog, booking)', () => {
-  let stack: RunningStack;
-  let catalog: CatalogServiceClient;
-  let accounts: AccountServiceClient;
-  let booking: BookingServiceClient;
-  const credentials = grpc.credentials.createInsecure();
+let stack: RunningStack;
+let catalog: CatalogServiceClient;
+let accounts: AccountServiceClient;
+let booking: BookingServiceClient;
 
-  beforeAll(async () => {
-    stack = await startStack({
-      repoRoot,
-      dataDir,
-      mysqlUrl: testMysqlUrl(),
-      freshData: true,
-      tokenSecret: 'e2e-secret-0123456789',
-      logLevel: 'warn',
-      extraEnv: { MARQUEE_CATALOG_DB: databases[0]!, MARQUEE_BOOKING_DB: databases[1]! },
-    });
-    catalog = new CatalogServiceClient(stack.grpcAddress, credentials);
-    accounts = new AccountServiceClient(stack.grpcAddress, credentials);
-    booking = new BookingServiceClient(stack.grpcAddress, credentials);
-  }, 90000);
-
-  afterAll(async () => {
-    for (const client of [catalog, accounts, booking]) client?.close();
-    await stack?.stop();
-    const admin = await mysql.createConnection(testMysqlUrl());
-    for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
-    await admin.end();
-    rmSync(dataDir, { recursive: true, force: true });
+beforeAll(async () => {
+  stack = await startStack({
+    repoRoot,
+    dataDir,
+    mysqlUrl: testMysqlUrl(),
+    freshData: true,
+    tokenSecret: 'e2e-secret-0123456789',
+    logLevel: 'warn',
+    bookingDatabasePrefix: bookingPrefix,
+    control: true,
+    extraEnv: { MARQUEE_CATALOG_DB: databases[0]! },
   });
+  catalog = new CatalogServiceClient(stack.grpcAddress, credentials);
+  accounts = new AccountServiceClient(stack.grpcAddress, credentials);
+  booking = new BookingServiceClient(stack.grpcAddress, credentials);
+}, 90000);
 
+afterAll(async () => {
+  for (const client of [catalog, accounts, booking]) client?.close();
+  await stack?.stop();
+  const admin = await mysql.createConnection(testMysqlUrl());
+  for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+  await admin.end();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/**
+ * Runs writes through the front door: nginx picks any booking node, and a slave forwards the call to
+ * the master (services/booking/forwarding.ts), so a client never needs to know which node is master.
+ */
+function viaFrontDoor<T>(
+  write: (clients: { accounts: AccountServiceClient; booking: BookingServiceClient }) => Promise<T>,
+): Promise<T> {
+  return write({ accounts, booking });
+}
+
+/** Reads through the front door may land on a slave a moment behind the master: poll. */
+async function eventually<T>(check: () => Promise<T>, ms = 10000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+async function adminToken(): Promise<{ token: string }> {
+  const admin = await callUnary(accounts.login.bind(accounts), {
+    email: stack.description.adminEmail,
+    password: stack.description.adminPassword,
+  });
+  return { token: admin.token };
+}
+
+/** A venue with one row of four standard seats, an event, and a show of it next week. */
+async function createShow(asAdmin: { token: string }, title: string): Promise<string> {
+  const venue = await callUnary(
+    catalog.createVenue.bind(catalog),
+    {
+      venue: {
+        id: '',
+        externalId: '',
+        name: `${title} Hall`,
+        city: 'Lisbon',
+        address: 'Rua 1',
+        halls: [
+          {
+            id: 'MAIN',
+            name: 'Main',
+            sections: [
+              { id: 'STALLS', name: 'Stalls', priceTier: 'standard', rows: [{ label: 'A', seatCount: 4 }] },
+            ],
+            gaAreas: [],
+          },
+        ],
+      },
+    },
+    asAdmin,
+  );
+  const event = await callUnary(
+    catalog.createEvent.bind(catalog),
+    {
+      event: {
+        id: '',
+        externalId: '',
+        title,
+        kind: EventKind.EVENT_KIND_MOVIE,
+        genres: ['Drama'],
+        durationMinutes: 100,
+        description: 'An end-to-end test.',
+        cast: ['A. Tester'],
+        artists: [],
+        posterUrl: '',
+      },
+    },
+    asAdmin,
+  );
+  const startsAt = new Date(Date.now() + 7 * 86400_000).toISOString();
+  const show = await callUnary(
+    catalog.createShow.bind(catalog),
+    {
+      show: {
+        id: '',
+        externalId: '',
+        eventId: event.id,
+        venueId: venue.id,
+        hallId: 'MAIN',
+        startsAt,
+        currency: 'EUR',
+        prices: [{ priceTier: 'standard', amountCents: 1250 }],
+      },
+    },
+    asAdmin,
+  );
+  return show.id;
+}
+
+describe('the front door (nginx → catalog, booking group)', () => {
   it('lists every marquee service through reflection at the front door', async () => {
     const client = new ServerReflectionClient(stack.grpcAddress, credentials);
     const call = client.serverReflectionInfo();
@@ -132,117 +231,129 @@ describe('the front door (nginx → catalog, booking)', () => {
   });
 
   it('a show an admin creates is bookable at once: register, hold two seats, pay, see it, cancel', async () => {
-    const admin = await callUnary(accounts.login.bind(accounts), {
-      email: 'admin@marquee.local',
-      password: 'marquee-admin',
-    });
-    const asAdmin = { token: admin.token };
-    const venue = await callUnary(
-      catalog.createVenue.bind(catalog),
-      {
-        venue: {
-          id: '',
-          externalId: '',
-          name: 'Front Door Hall',
-          city: 'Lisbon',
-          address: 'Rua 1',
-          halls: [
-            {
-              id: 'MAIN',
-              name: 'Main',
-              sections: [
-                { id: 'STALLS', name: 'Stalls', priceTier: 'standard', rows: [{ label: 'A', seatCount: 4 }] },
-              ],
-              gaAreas: [],
-            },
-          ],
-        },
-      },
-      asAdmin,
+    const showId = await createShow(await adminToken(), 'The Front Door');
+    const session = await viaFrontDoor(({ accounts: master }) =>
+      callUnary(master.register.bind(master), {
+        email: `buyer-${suffix}@example.com`,
+        password: 'correct horse battery',
+        displayName: 'Buyer',
+      }),
     );
-    const event = await callUnary(
-      catalog.createEvent.bind(catalog),
-      {
-        event: {
-          id: '',
-          externalId: '',
-          title: 'The Front Door',
-          kind: EventKind.EVENT_KIND_MOVIE,
-          genres: ['Drama'],
-          durationMinutes: 100,
-          description: 'An end-to-end test.',
-          cast: ['A. Tester'],
-          artists: [],
-          posterUrl: '',
-        },
-      },
-      asAdmin,
-    );
-    const startsAt = new Date(Date.now() + 7 * 86400_000).toISOString();
-    const show = await callUnary(
-      catalog.createShow.bind(catalog),
-      {
-        show: {
-          id: '',
-          externalId: '',
-          eventId: event.id,
-          venueId: venue.id,
-          hallId: 'MAIN',
-          startsAt,
-          currency: 'EUR',
-          prices: [{ priceTier: 'standard', amountCents: 1250 }],
-        },
-      },
-      asAdmin,
-    );
-
-    const session = await callUnary(accounts.register.bind(accounts), {
-      email: `buyer-${suffix}@example.com`,
-      password: 'correct horse battery',
-      displayName: 'Buyer',
-    });
     const asBuyer = { token: session.token };
-    const before = await callUnary(booking.getAvailability.bind(booking), { showId: show.id }, asBuyer);
+    const before = await callUnary(booking.getAvailability.bind(booking), { showId }, asBuyer);
     expect(before.seats.map((s) => s.state)).toEqual(Array(4).fill(SeatState.SEAT_STATE_FREE));
 
     const [first, second] = before.seats;
-    const hold = await callUnary(
-      booking.holdSeats.bind(booking),
-      { showId: show.id, seatIds: [first!.seatId, second!.seatId], ga: [], idempotencyKey: `hold-${suffix}` },
-      asBuyer,
+    const hold = await viaFrontDoor(({ booking: master }) =>
+      callUnary(
+        master.holdSeats.bind(master),
+        { showId, seatIds: [first!.seatId, second!.seatId], ga: [], idempotencyKey: `hold-${suffix}` },
+        asBuyer,
+      ),
     );
     expect(hold.totalCents).toBe(2500);
-    const confirmed = await callUnary(
-      booking.confirmBooking.bind(booking),
-      {
-        holdId: hold.id,
-        card: { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2099, cvc: '123', holderName: 'Buyer' },
-        idempotencyKey: `confirm-${suffix}`,
-      },
-      asBuyer,
+    const confirmed = await viaFrontDoor(({ booking: master }) =>
+      callUnary(
+        master.confirmBooking.bind(master),
+        {
+          holdId: hold.id,
+          card: {
+            number: '4242 4242 4242 4242',
+            expMonth: 12,
+            expYear: 2099,
+            cvc: '123',
+            holderName: 'Buyer',
+          },
+          idempotencyKey: `confirm-${suffix}`,
+        },
+        asBuyer,
+      ),
     );
     expect(confirmed.state).toBe(BookingState.BOOKING_STATE_CONFIRMED);
-    const mine = await callUnary(
-      booking.listMyBookings.bind(booking),
-      { pageSize: 10, pageToken: '' },
-      asBuyer,
-    );
-    expect(mine.bookings.map((b) => b.id)).toEqual([confirmed.id]);
-    const sold = await callUnary(booking.getAvailability.bind(booking), { showId: show.id }, asBuyer);
-    expect(
-      sold.seats
-        .filter((s) => s.state === SeatState.SEAT_STATE_SOLD)
-        .map((s) => s.seatId)
-        .sort(),
-    ).toEqual([first!.seatId, second!.seatId].sort());
+    await eventually(async () => {
+      const mine = await callUnary(
+        booking.listMyBookings.bind(booking),
+        { pageSize: 10, pageToken: '' },
+        asBuyer,
+      );
+      expect(mine.bookings.map((b) => b.id)).toEqual([confirmed.id]);
+    });
+    await eventually(async () => {
+      const sold = await callUnary(booking.getAvailability.bind(booking), { showId }, asBuyer);
+      expect(
+        sold.seats
+          .filter((s) => s.state === SeatState.SEAT_STATE_SOLD)
+          .map((s) => s.seatId)
+          .sort(),
+      ).toEqual([first!.seatId, second!.seatId].sort());
+    });
 
-    const cancelled = await callUnary(
-      booking.cancelBooking.bind(booking),
-      { bookingId: confirmed.id, idempotencyKey: `cancel-${suffix}` },
-      asBuyer,
+    const cancelled = await viaFrontDoor(({ booking: master }) =>
+      callUnary(
+        master.cancelBooking.bind(master),
+        { bookingId: confirmed.id, idempotencyKey: `cancel-${suffix}` },
+        asBuyer,
+      ),
     );
     expect(cancelled.state).toBe(BookingState.BOOKING_STATE_CANCELLED);
-    const after = await callUnary(booking.getAvailability.bind(booking), { showId: show.id }, asBuyer);
-    expect(after.seats.every((s) => s.state === SeatState.SEAT_STATE_FREE)).toBe(true);
+    await eventually(async () => {
+      const after = await callUnary(booking.getAvailability.bind(booking), { showId }, asBuyer);
+      expect(after.seats.every((s) => s.state === SeatState.SEAT_STATE_FREE)).toBe(true);
+    });
+  });
+});
+
+describe('the control API (what a chaos tool drives)', () => {
+  it('kills the master: another node takes over and books; the killed node restarts and runs', async () => {
+    const control = new StackControlClient(stack.controlUrl!);
+    expect((await control.nodes()).map((n) => [n.id, n.state])).toEqual([
+      [1, 'running'],
+      [2, 'running'],
+      [3, 'running'],
+    ]);
+    const showId = await createShow(await adminToken(), 'The Failover');
+    const session = await viaFrontDoor(({ accounts: master }) =>
+      callUnary(master.register.bind(master), {
+        email: `failover-${suffix}@example.com`,
+        password: 'correct horse battery',
+        displayName: 'Failover',
+      }),
+    );
+
+    const available = await callUnary(
+      booking.getAvailability.bind(booking),
+      { showId },
+      { token: session.token },
+    );
+
+    const before = await stack.waitForMaster(15000);
+    const oldPid = (await control.nodes()).find((n) => n.id === before.masterId)?.pid;
+    const killed = await control.kill(before.masterId);
+    expect(killed).toMatchObject({ id: before.masterId, state: 'killed', pid: undefined });
+
+    // waitForMaster asks the running nodes only: the one it finds is a new master.
+    const after = await stack.waitForMaster(15000);
+    expect(after.masterId).not.toBe(before.masterId);
+    expect(after.term).toBeGreaterThan(before.term);
+    const hold = await eventually(() =>
+      viaFrontDoor(({ booking: master }) =>
+        callUnary(
+          master.holdSeats.bind(master),
+          {
+            showId,
+            seatIds: [available.seats[0]!.seatId],
+            ga: [],
+            idempotencyKey: `failover-hold-${suffix}`,
+          },
+          { token: session.token },
+        ),
+      ),
+    );
+    expect(hold.totalCents).toBe(1250);
+
+    const restarted = await control.restart(before.masterId);
+    expect(restarted).toMatchObject({ id: before.masterId, state: 'running', pid: expect.any(Number) });
+    expect(restarted.pid).not.toBe(oldPid);
+    expect((await control.nodes()).map((n) => n.state)).toEqual(['running', 'running', 'running']);
   });
 });

@@ -11,27 +11,44 @@ const run = promisify(execFile);
 export interface FrontDoorPorts {
   grpc: number;
   catalog: number;
-  booking: number;
+  /** The client (booking API) port of each booking node, node 1 first. */
+  booking: readonly number[];
 }
 
-export const DEFAULT_PORTS: FrontDoorPorts = { grpc: 50050, catalog: 50061, booking: 50071 };
+export const DEFAULT_PORTS: Readonly<FrontDoorPorts> = Object.freeze({
+  grpc: 50050,
+  catalog: 50061,
+  booking: Object.freeze([50071, 50072, 50073]),
+});
 
 /**
  * The top-level nginx.conf with its default ports replaced by `ports`. The file in the repo stays a
  * plain, valid nginx config (what Compose and people read); tests and `npm start` render it.
  */
 export function renderNginxConf(template: string, ports: FrontDoorPorts): string {
-  const replacements: [string, number][] = [
-    [`listen 127.0.0.1:${DEFAULT_PORTS.grpc} http2`, ports.grpc],
-    [`server 127.0.0.1:${DEFAULT_PORTS.catalog};`, ports.catalog],
-    [`server 127.0.0.1:${DEFAULT_PORTS.booking};`, ports.booking],
-  ];
-  let text = template;
-  for (const [needle, port] of replacements) {
-    if (!text.includes(needle)) throw new Error(`nginx.conf no longer contains ${JSON.stringify(needle)}`);
-    text = text.split(needle).join(needle.replace(/:\d+/, `:${port}`));
-  }
-  return text;
+  if (ports.booking.length !== DEFAULT_PORTS.booking.length)
+    throw new Error(
+      `nginx.conf lists ${DEFAULT_PORTS.booking.length} booking nodes; got ${ports.booking.length} ports`,
+    );
+  const replacements = new Map<string, string>([
+    [`listen 127.0.0.1:${DEFAULT_PORTS.grpc} http2`, `listen 127.0.0.1:${ports.grpc} http2`],
+    [`server 127.0.0.1:${DEFAULT_PORTS.catalog}`, `server 127.0.0.1:${ports.catalog}`],
+    ...DEFAULT_PORTS.booking.map((port, index): [string, string] => [
+      `server 127.0.0.1:${port}`,
+      `server 127.0.0.1:${ports.booking[index]}`,
+    ]),
+  ]);
+  for (const needle of replacements.keys())
+    if (!new RegExp(`${escape(needle)}\\b`).test(template))
+      throw new Error(`nginx.conf no longer contains ${JSON.stringify(needle)}`);
+  // One pass over all needles: a port picked for a test may equal another default (50072 for node 1),
+  // and replacing one needle after another would then rewrite a line twice.
+  const all = new RegExp(`(?:${[...replacements.keys()].map(escape).join('|')})\\b`, 'g');
+  return template.replace(all, (needle) => replacements.get(needle) ?? needle);
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function nginxBinary(): string {

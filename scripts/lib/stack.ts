@@ -1,40 +1,90 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
   HealthCheckResponse_ServingStatus as ServingStatus,
   HealthClient,
 } from '../../proto/gen/grpc/health/v1/health';
+import { ClusterServiceClient, NodeRole } from '../../proto/gen/marquee/cluster/v1/cluster';
+import type { NodeStatus } from '../../proto/gen/marquee/cluster/v1/cluster';
+import { loadConfig as loadBookingConfig } from '../../services/booking/config';
+import { callUnary } from '../../services/common/grpc-client';
+import { FaultMesh } from './fault-proxy';
 import { startPrivateMariaDb } from './mariadb';
-import type { PrivateMariaDb } from './mariadb';
 import { DEFAULT_PORTS, startNginx } from './nginx';
 import type { FrontDoorPorts } from './nginx';
 import { freePort, startProcess } from './processes';
 import type { ManagedProcess } from './processes';
+import { StackOpError, startControlServer } from './stack-control';
+import type { NodeProcessState, StackDescription, StackNodeInfo, StackOps } from './stack-control';
+
+/** Peer (election + replication) ports of booking nodes 1..3 under `npm start`. */
+export const DEFAULT_PEER_PORTS: readonly number[] = Object.freeze([50081, 50082, 50083]);
+
+/** A development secret for the local group; MARQUEE_CLUSTER_SECRET overrides it in `npm start`. */
+export const DEV_CLUSTER_SECRET = 'marquee-local-cluster-secret';
+
+export interface StackPorts extends FrontDoorPorts {
+  mysql: number;
+  /** The real peer port of each booking node (the fault proxies get free ports). */
+  peer: readonly number[];
+}
 
 export interface StackOptions {
   repoRoot: string;
-  /** Everything the stack writes (MariaDB data, logs, nginx prefix) goes under here. */
+  /** Everything the stack writes (MariaDB data, logs, nginx prefix, node state) goes under here. */
   dataDir: string;
   /** Fixed ports (npm start) or undefined to pick free ones (tests). */
-  ports?: FrontDoorPorts & { mysql: number };
+  ports?: StackPorts;
   /** Use this MySQL server instead of starting a private MariaDB. */
   mysqlUrl?: string;
-  /** Wipe the private MariaDB data first. */
+  /** Wipe the private MariaDB data and the nodes' election/clock state first. */
   freshData: boolean;
   tokenSecret: string;
+  clusterSecret?: string;
+  /** Booking node N uses database `<prefix>_N`; the default matches the node's own default. */
+  bookingDatabasePrefix?: string;
   logLevel?: string;
   extraEnv?: Record<string, string>;
   onProgress?: (step: string) => void;
+  /** A booking node's process ended. Chaos kills them on purpose, so the stack keeps running. */
+  onNodeExit?: (node: StackNodeInfo, how: string) => void;
+  /** Serve the control API and write <dataDir>/stack.json (npm start, the e2e test). */
+  control?: boolean;
 }
 
-export interface RunningStack {
+/** A booking node's fixed facts; its process comes and goes. */
+export interface BookingNodeSpec {
+  id: number;
+  clientAddress: string;
+  peerAddress: string;
+  database: string;
+  logFile: string;
+}
+
+export interface RunningStack extends StackOps {
   grpcAddress: string;
-  ports: FrontDoorPorts;
+  ports: StackPorts;
   mysqlUrl: string;
+  catalogAddress: string;
+  /** MariaDB (when private), catalog and nginx: the stack is broken when one of them exits. */
   processes: ManagedProcess[];
-  /** Stops every process the stack started, by PID, in reverse start order. */
+  bookingNodes: readonly BookingNodeSpec[];
+  /** What stack.json says besides the control URL and the nodes. */
+  description: Omit<StackDescription, 'controlUrl' | 'nodes'>;
+  /** Set when options.control asked for the control API. */
+  controlUrl: string | undefined;
+  healAll(): void;
+  /** Waits until exactly one running node reports master and can serve writes. */
+  waitForMaster(timeoutMs: number): Promise<{ masterId: number; term: number }>;
+  /** Stops everything the stack started (processes by PID), the last started first. */
   stop(): Promise<void>;
+}
+
+/** How many onProgress lines startStack prints, for an `[n/N]` display. */
+export function stackStepCount(options: Pick<StackOptions, 'mysqlUrl' | 'control' | 'ports'>): number {
+  const nodes = (options.ports ?? DEFAULT_PORTS).booking.length;
+  return (options.mysqlUrl ? 0 : 1) + 1 + nodes + 2 + 1 + (options.control ? 1 : 0);
 }
 
 /** Waits until the gRPC server at `address` answers health SERVING. */
@@ -67,91 +117,415 @@ export async function waitForServing(
   }
 }
 
+/** ClusterService.Status of the booking node whose real peer port is `peerAddress`. */
+export async function readNodeStatus(peerAddress: string, timeoutMs = 1000): Promise<NodeStatus> {
+  const client = new ClusterServiceClient(peerAddress, grpc.credentials.createInsecure());
+  try {
+    return await callUnary(client.status.bind(client), {}, { timeoutMs });
+  } finally {
+    client.close();
+  }
+}
+
 /**
- * Starts the local topology: MariaDB (private unless a URL is given), catalog, booking, nginx.
+ * Polls ClusterService.Status on `peerAddresses` until exactly one answers master with
+ * canServeWrites. The error on timeout says what each node last answered.
+ */
+export async function waitForMaster(
+  peerAddresses: () => ReadonlyMap<number, string>,
+  timeoutMs: number,
+): Promise<{ masterId: number; term: number }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answers = await Promise.all(
+      [...peerAddresses()].map(async ([id, address]) => {
+        try {
+          return { id, status: await readNodeStatus(address) };
+        } catch (error) {
+          return { id, error: error instanceof Error ? error.message : String(error) };
+        }
+      }),
+    );
+    const masters = answers.filter((a) => a.status?.role === NodeRole.NODE_ROLE_MASTER);
+    const master = masters[0]?.status;
+    if (masters.length === 1 && master?.canServeWrites) return { masterId: master.nodeId, term: master.term };
+    if (Date.now() > deadline) {
+      const seen = answers.map(({ id, status, error }) =>
+        status
+          ? `node ${id}: ${NodeRole[status.role]} term ${status.term} master ${status.masterId || 'unknown'}` +
+            `${status.canServeWrites ? ' (serving writes)' : ''}`
+          : `node ${id}: no answer (${error})`,
+      );
+      throw new Error(
+        `the booking group did not settle on one master within ${timeoutMs} ms; ${seen.join('; ')}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * The booking nodes' processes and their fault proxies. Operations on one node run one at a time
+ * (a kill arriving during a restart waits for it); processes are signalled by PID only.
+ */
+class BookingGroup {
+  private readonly slots = new Map<number, NodeSlot>();
+  private stopping = false;
+
+  constructor(
+    specs: readonly BookingNodeSpec[],
+    private readonly mesh: FaultMesh,
+    private readonly launch: (spec: BookingNodeSpec) => ManagedProcess,
+    private readonly onExit: (node: StackNodeInfo, how: string) => void,
+  ) {
+    for (const spec of specs) this.slots.set(spec.id, { spec, state: 'stopped', queue: Promise.resolve() });
+  }
+
+  list(): StackNodeInfo[] {
+    return [...this.slots.keys()].map((id) => this.info(id));
+  }
+
+  info(id: number): StackNodeInfo {
+    const { spec, state, process } = this.slot(id);
+    return {
+      id,
+      pid: process?.pid,
+      state,
+      partitioned: this.mesh.isPartitioned(id),
+      clientAddress: spec.clientAddress,
+      peerAddress: spec.peerAddress,
+      database: spec.database,
+    };
+  }
+
+  /** Peer addresses of the nodes whose process runs (paused ones would only time out). */
+  runningPeers(): Map<number, string> {
+    return new Map(
+      [...this.slots.values()]
+        .filter((s) => s.state === 'running')
+        .map((s) => [s.spec.id, s.spec.peerAddress]),
+    );
+  }
+
+  /** Starts the process (first start); waitServing() then waits for it. */
+  spawn(id: number): void {
+    const slot = this.slot(id);
+    const child = this.launch(slot.spec);
+    slot.process = child;
+    slot.state = 'running';
+    slot.exitAs = undefined;
+    void child.exited.then((code) => {
+      if (slot.process !== child) return;
+      slot.process = undefined;
+      slot.state = slot.exitAs ?? 'killed';
+      const signal = child.child.signalCode;
+      this.onExit(this.info(id), signal ? `signal ${signal}` : `code ${String(code)}`);
+    });
+  }
+
+  async waitServing(id: number, timeoutMs = 30000): Promise<void> {
+    const { spec, process } = this.slot(id);
+    try {
+      if (!process) throw new Error('its process is not running');
+      await waitForServing(spec.clientAddress, timeoutMs, process.exited);
+    } catch (error) {
+      throw new Error(
+        `booking-${id}: ${error instanceof Error ? error.message : String(error)}\n${logTail(spec.logFile)}`,
+      );
+    }
+  }
+
+  kill(id: number): Promise<StackNodeInfo> {
+    return this.run(id, async (slot) => {
+      const child = this.alive(slot, 'kill');
+      slot.exitAs = 'killed';
+      signal(child, 'SIGKILL');
+      await child.exited;
+    });
+  }
+
+  pause(id: number): Promise<StackNodeInfo> {
+    return this.run(id, (slot) => {
+      const child = this.alive(slot, 'pause');
+      if (slot.state === 'paused') throw new StackOpError(409, `node ${id} is already paused`);
+      signal(child, 'SIGSTOP');
+      slot.state = 'paused';
+    });
+  }
+
+  resume(id: number): Promise<StackNodeInfo> {
+    return this.run(id, (slot) => {
+      const child = this.alive(slot, 'resume');
+      if (slot.state !== 'paused') throw new StackOpError(409, `node ${id} is not paused (it is running)`);
+      signal(child, 'SIGCONT');
+      slot.state = 'running';
+    });
+  }
+
+  /** Stops the node if it runs (SIGTERM, then waits), starts it again with the same env and data. */
+  restart(id: number): Promise<StackNodeInfo> {
+    return this.run(id, async (slot) => {
+      await this.stopSlot(slot);
+      this.spawn(id);
+      await this.waitServing(id);
+    });
+  }
+
+  partition(id: number): Promise<StackNodeInfo> {
+    return this.run(id, () => this.mesh.partition(id));
+  }
+
+  heal(id: number): Promise<StackNodeInfo> {
+    return this.run(id, () => this.mesh.heal(id));
+  }
+
+  healAll(): void {
+    this.mesh.healAll();
+  }
+
+  /** Lets operations in flight finish, then stops every node (a paused one is resumed first). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      [...this.slots.values()].map(async (slot) => {
+        await slot.queue;
+        await this.stopSlot(slot);
+      }),
+    );
+  }
+
+  private async stopSlot(slot: NodeSlot): Promise<void> {
+    const child = slot.process;
+    if (!child) return;
+    slot.exitAs = 'stopped';
+    // A stopped process keeps SIGTERM pending until it runs again.
+    if (slot.state === 'paused') signal(child, 'SIGCONT');
+    await child.stop();
+  }
+
+  private run(id: number, work: (slot: NodeSlot) => void | Promise<void>): Promise<StackNodeInfo> {
+    const slot = this.slot(id);
+    const result = slot.queue.then(async () => {
+      if (this.stopping) throw new StackOpError(409, 'the stack is stopping');
+      await work(slot);
+      return this.info(id);
+    });
+    slot.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  private alive(slot: NodeSlot, op: string): ManagedProcess {
+    if (!slot.process) throw new StackOpError(409, `node ${slot.spec.id} is ${slot.state}: cannot ${op} it`);
+    return slot.process;
+  }
+
+  private slot(id: number): NodeSlot {
+    const slot = this.slots.get(id);
+    if (!slot)
+      throw new StackOpError(
+        404,
+        `no booking node ${id} (the nodes are ${[...this.slots.keys()].join(', ')})`,
+      );
+    return slot;
+  }
+}
+
+interface NodeSlot {
+  spec: BookingNodeSpec;
+  state: NodeProcessState;
+  process?: ManagedProcess;
+  /** What the coming exit means, when we caused it: 'killed' (SIGKILL) or 'stopped' (SIGTERM). */
+  exitAs?: NodeProcessState;
+  /** The tail of this node's operations. */
+  queue: Promise<unknown>;
+}
+
+function signal(child: ManagedProcess, name: NodeJS.Signals): void {
+  try {
+    process.kill(child.pid, name);
+  } catch (error) {
+    throw new StackOpError(409, `${child.name} (pid ${child.pid}): ${name} failed (${String(error)})`);
+  }
+}
+
+/**
+ * Starts the local topology: MariaDB (private unless a URL is given), catalog, three booking nodes in
+ * cluster mode with a fault proxy on every peer link, nginx, and optionally the control API.
  * Used by `npm start` and by the end-to-end tests, so both run the same thing.
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
-  const started: ManagedProcess[] = [];
-  let mariadb: PrivateMariaDb | undefined;
   const logs = path.join(options.dataDir, 'logs');
+  const nodesDir = path.join(options.dataDir, 'nodes');
+  if (options.freshData) rmSync(nodesDir, { recursive: true, force: true });
   mkdirSync(logs, { recursive: true });
   const progress = options.onProgress ?? (() => undefined);
-  const stop = async (): Promise<void> => {
-    for (const process of [...started].reverse()) await process.stop();
-    started.length = 0;
-  };
+  const processes: ManagedProcess[] = [];
+  // Everything to stop, in start order; stop() walks it backwards.
+  const stoppers: (() => Promise<void>)[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      // One failure must not leave the rest running: stop them all, then report the first.
+      const failures: unknown[] = [];
+      for (const stopOne of [...stoppers].reverse())
+        await stopOne().catch((error: unknown) => failures.push(error));
+      if (failures.length > 0) throw failures[0];
+    })());
   try {
-    const ports = options.ports ?? {
+    const ports: StackPorts = options.ports ?? {
       grpc: await freePort(),
       catalog: await freePort(),
-      booking: await freePort(),
+      booking: [await freePort(), await freePort(), await freePort()],
+      peer: [await freePort(), await freePort(), await freePort()],
       mysql: await freePort(),
     };
+    if (ports.peer.length !== ports.booking.length)
+      throw new Error(`ports: ${ports.booking.length} booking ports but ${ports.peer.length} peer ports`);
     let mysqlUrl = options.mysqlUrl;
     if (!mysqlUrl) {
-      progress(`MariaDB on 127.0.0.1:${ports.mysql}`);
-      mariadb = await startPrivateMariaDb({
+      progress(`starting MariaDB on 127.0.0.1:${ports.mysql}`);
+      const mariadb = await startPrivateMariaDb({
         dataDir: path.join(options.dataDir, 'mariadb'),
         port: ports.mysql,
         fresh: options.freshData,
         logFile: path.join(logs, 'mariadb.log'),
       });
-      started.push(mariadb.process);
+      processes.push(mariadb.process);
+      stoppers.push(() => mariadb.process.stop());
       mysqlUrl = mariadb.url;
     }
+    const catalogAddress = `127.0.0.1:${ports.catalog}`;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       MARQUEE_MYSQL_URL: mysqlUrl,
       MARQUEE_TOKEN_SECRET: options.tokenSecret,
       MARQUEE_LOG_LEVEL: options.logLevel ?? 'info',
       MARQUEE_CATALOG_PORT: String(ports.catalog),
-      MARQUEE_BOOKING_PORT: String(ports.booking),
-      MARQUEE_CATALOG_ADDR: `127.0.0.1:${ports.catalog}`,
-      MARQUEE_NODE_ID: '1',
+      MARQUEE_CATALOG_ADDR: catalogAddress,
       ...options.extraEnv,
     };
-    const service = (name: string, main: string): ManagedProcess =>
-      startProcess(name, process.execPath, ['--import', 'tsx', path.join(options.repoRoot, main)], {
-        logFile: path.join(logs, `${name}.log`),
-        env: { ...env, MARQUEE_LAMPORT_FILE: path.join(options.dataDir, 'lamport', `${name}.json`) },
-        cwd: options.repoRoot,
-      });
 
-    const startService = async (name: string, main: string, port: number): Promise<void> => {
-      const child = service(name, main);
-      started.push(child);
-      try {
-        await waitForServing(`127.0.0.1:${port}`, 30000, child.exited);
-      } catch (error) {
-        throw new Error(
-          `${name}: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logs, `${name}.log`))}`,
-        );
-      }
+    // Booking node i dials node j through proxy(i→j); its own entry is its real peer address.
+    const ids = ports.booking.map((_, index) => index + 1);
+    const specs: BookingNodeSpec[] = ids.map((id) => ({
+      id,
+      clientAddress: `127.0.0.1:${ports.booking[id - 1]}`,
+      peerAddress: `127.0.0.1:${ports.peer[id - 1]}`,
+      database: `${options.bookingDatabasePrefix ?? 'marquee_booking'}_${id}`,
+      logFile: path.join(logs, `booking-${id}.log`),
+    }));
+    const mesh = await FaultMesh.start(
+      new Map(ids.map((id) => [id, { host: '127.0.0.1', port: ports.peer[id - 1]! }])),
+    );
+    stoppers.push(() => mesh.stop());
+    const nodeEnv = (spec: BookingNodeSpec): NodeJS.ProcessEnv => {
+      const stateDir = path.join(nodesDir, `booking-${spec.id}`);
+      return {
+        ...env,
+        MARQUEE_NODE_ID: String(spec.id),
+        MARQUEE_BOOKING_PORT: spec.clientAddress.split(':')[1],
+        MARQUEE_BOOKING_DB: spec.database,
+        MARQUEE_PEERS: mesh.peersFor(spec.id),
+        MARQUEE_BOOKING_ADDRS: specs.map((s) => `${s.id}=${s.clientAddress}`).join(','),
+        MARQUEE_CLUSTER_SECRET: options.clusterSecret ?? DEV_CLUSTER_SECRET,
+        MARQUEE_STATE_DIR: stateDir,
+        MARQUEE_LAMPORT_FILE: path.join(stateDir, 'lamport.json'),
+      };
     };
+    // The nodes' own reading of their settings: a bad one fails here with its message, and the
+    // admin account in stack.json is the one the nodes really create.
+    const bookingConfig = loadBookingConfig(nodeEnv(specs[0]!));
 
-    progress(`catalog on 127.0.0.1:${ports.catalog}`);
-    await startService('catalog', 'services/catalog/main.ts', ports.catalog);
+    progress(`starting catalog on ${catalogAddress}`);
+    const catalog = startProcess(
+      'catalog',
+      process.execPath,
+      ['--import', 'tsx', path.join(options.repoRoot, 'services/catalog/main.ts')],
+      {
+        logFile: path.join(logs, 'catalog.log'),
+        env: { ...env, MARQUEE_LAMPORT_FILE: path.join(options.dataDir, 'lamport', 'catalog.json') },
+        cwd: options.repoRoot,
+      },
+    );
+    processes.push(catalog);
+    stoppers.push(() => catalog.stop());
+    try {
+      await waitForServing(catalogAddress, 30000, catalog.exited);
+    } catch (error) {
+      throw new Error(
+        `catalog: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logs, 'catalog.log'))}`,
+      );
+    }
 
-    progress(`booking node 1 on 127.0.0.1:${ports.booking}`);
-    await startService('booking-1', 'services/booking/main.ts', ports.booking);
+    const group = new BookingGroup(
+      specs,
+      mesh,
+      (spec) =>
+        startProcess(
+          `booking-${spec.id}`,
+          process.execPath,
+          ['--import', 'tsx', path.join(options.repoRoot, 'services/booking/main.ts')],
+          { logFile: spec.logFile, env: nodeEnv(spec), cwd: options.repoRoot },
+        ),
+      options.onNodeExit ?? (() => undefined),
+    );
+    stoppers.push(() => group.stop());
+    // All three at once: each one's election waits for the others anyway.
+    for (const spec of specs) {
+      progress(`starting booking node ${spec.id}: client ${spec.clientAddress}, peer ${spec.peerAddress}`);
+      group.spawn(spec.id);
+    }
+    progress('waiting for the booking nodes to answer health SERVING');
+    await Promise.all(ids.map((id) => group.waitServing(id)));
+    progress('waiting for the booking group to elect one master');
+    await waitForMaster(() => group.runningPeers(), 20000);
 
-    progress(`nginx front door on 127.0.0.1:${ports.grpc}`);
+    progress(`starting nginx front door on 127.0.0.1:${ports.grpc}`);
     const nginx = await startNginx({
       prefixDir: path.join(options.dataDir, 'nginx'),
       ports,
       repoRoot: options.repoRoot,
     });
-    started.push(nginx);
+    processes.push(nginx);
+    stoppers.push(() => nginx.stop());
     await waitForServing(`127.0.0.1:${ports.grpc}`, 10000, nginx.exited);
 
-    return {
+    const description: Omit<StackDescription, 'controlUrl' | 'nodes'> = {
       grpcAddress: `127.0.0.1:${ports.grpc}`,
-      ports,
       mysqlUrl,
-      processes: started,
+      catalogAddress,
+      tokenSecret: options.tokenSecret,
+      adminEmail: bookingConfig.adminEmail,
+      adminPassword: bookingConfig.adminPassword,
+    };
+    const stack: RunningStack = {
+      ...description,
+      ports,
+      processes,
+      bookingNodes: specs,
+      description,
+      controlUrl: undefined,
+      nodes: () => group.list(),
+      kill: (id) => group.kill(id),
+      pause: (id) => group.pause(id),
+      resume: (id) => group.resume(id),
+      restart: (id) => group.restart(id),
+      partition: (id) => group.partition(id),
+      heal: (id) => group.heal(id),
+      healAll: () => group.healAll(),
+      waitForMaster: (timeoutMs) => waitForMaster(() => group.runningPeers(), timeoutMs),
       stop,
     };
+    if (options.control) {
+      progress(`starting the control API (${path.join(options.dataDir, 'stack.json')})`);
+      const control = await startControlServer(stack, options.dataDir, description);
+      stoppers.push(() => control.stop());
+      stack.controlUrl = control.url;
+    }
+    return stack;
   } catch (error) {
     await stop();
     throw error;
