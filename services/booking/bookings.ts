@@ -153,7 +153,7 @@ export async function confirmBooking(
           answerStatement(scope, answer),
         );
         try {
-          // Replicated: the batch without COMMIT, then the log entry, then COMMIT (by transact).
+          // Replicated: the batch without COMMIT, then the log entry together with COMMIT (appendOp).
           if (ctx.replication) await tx.run(...statements);
           else await tx.commit(...statements);
         } catch (error) {

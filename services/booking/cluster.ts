@@ -190,8 +190,10 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
   const base = replicationOf(node, () => lamport.tick());
   const replication: BookingReplication = {
     ...base,
-    appendInTransaction: (connection, entry) =>
-      canServeWrites() ? base.appendInTransaction(connection, entry) : Promise.reject(notMaster()),
+    prepareAppend: (entry) => {
+      if (!canServeWrites()) throw notMaster();
+      return base.prepareAppend(entry);
+    },
   };
 
   let stopped: Promise<void> | undefined;

@@ -170,7 +170,7 @@ export async function createHold(
         );
         try {
           // One round trip: START, claim, conditional updates each followed by its guard, inserts, COMMIT.
-          // Replicated: the same batch without COMMIT, then the log entry, then COMMIT.
+          // Replicated: the same batch without COMMIT, then the log entry together with COMMIT.
           if (ctx.replication) await tx.run(...statements);
           else await tx.commit(...statements);
         } catch (error) {

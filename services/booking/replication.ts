@@ -1,8 +1,8 @@
 import { UnavailableError } from '../common/errors';
-import type { PoolConnection } from '../common/mysql';
+import type { PreparedAppend } from '../replication/log-store';
 import type { ReplicationNode } from '../replication/node';
 import type { IdempotencyScope } from './idempotency';
-import { sqlTime } from './sql';
+import { sql, sqlTime } from './sql';
 import type { Tx } from './sql';
 
 /*
@@ -17,11 +17,11 @@ import type { Tx } from './sql';
 export interface BookingReplication {
   /** Whether this node is the master now (a slave materialises shows locally, without an entry). */
   isMaster(): boolean;
-  /** Appends in the caller's transaction; UnavailableError when this node is not the master. */
-  appendInTransaction(
-    connection: PoolConnection,
-    entry: { lamport: number; op: string; payload: string },
-  ): Promise<number>;
+  /**
+   * The log append as statements for the write's final batch (sent with its COMMIT); throws
+   * UnavailableError when this node is not the master.
+   */
+  prepareAppend(entry: { lamport: number; op: string; payload: string }): PreparedAppend;
   /** After COMMIT: resolves when the ack policy holds for `index`; UnavailableError otherwise. */
   replicate(index: number): Promise<void>;
   /** Resolves when everything this node's log holds now is acknowledged (before replaying an answer). */
@@ -34,7 +34,7 @@ export interface BookingReplication {
 export function replicationOf(node: ReplicationNode, tick: () => number): BookingReplication {
   return {
     isMaster: () => node.isMaster,
-    appendInTransaction: (connection, entry) => node.appendInTransaction(connection, entry),
+    prepareAppend: (entry) => node.prepareAppend(entry),
     replicate: (index) => node.replicate(index),
     barrier: async () => {
       const { lastIndex } = await node.log.state();
@@ -238,8 +238,9 @@ export function itemRecords(
 }
 
 /**
- * Appends `op` as the last statement of `tx` (which must be open); returns the index, or undefined
- * without replication. The caller commits, then calls acknowledge(index).
+ * Appends `op` to the log and COMMITs `tx` (which must be open and have nothing left to do), in one
+ * round trip; returns the index, or undefined without replication (the caller commits then). Then
+ * the caller calls acknowledge(index). A fenced append (a newer term was seen) fails before COMMIT.
  */
 export async function appendOp(
   replication: BookingReplication | undefined,
@@ -247,10 +248,15 @@ export async function appendOp(
   op: BookingOp,
 ): Promise<number | undefined> {
   if (!replication) return undefined;
-  if (!tx.started) await tx.run(); // opens the transaction (START only)
-  return replication.appendInTransaction(tx.connection, {
+  const append = replication.prepareAppend({
     lamport: replication.tick(),
     op: op.op,
     payload: JSON.stringify(op.payload),
   });
+  try {
+    const results = await tx.commit(...append.statements.map((s) => sql(s.sql, ...s.values)));
+    return append.index(results.slice(-append.statements.length));
+  } catch (error) {
+    throw append.fenced(error) ?? error;
+  }
 }

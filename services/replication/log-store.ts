@@ -51,6 +51,21 @@ interface EntryRow extends RowDataPacket {
 const STATE_COLUMNS =
   'current_term, leader_id, last_index, last_term, commit_index, applied_index, snapshot_index, snapshot_term';
 
+/**
+ * An append as statements for the caller's own final batch (see ReplicationLog.prepareAppend): the
+ * caller sends them, in order, in its transaction, ideally in the same round trip as its COMMIT.
+ */
+export interface PreparedAppend {
+  readonly statements: readonly { readonly sql: string; readonly values: readonly unknown[] }[];
+  /** The entry's index, from the results of `statements` (same order, same length). */
+  index(results: readonly unknown[]): number;
+  /** The error the batch failed with when this node is no longer master of the entry's term, if it is that. */
+  fenced(error: unknown): UnavailableError | undefined;
+}
+
+const FENCE_MESSAGE = 'marquee-replication-fence';
+const SIGNAL_EXCEPTION = 1644;
+
 /** A connection or a pool: both have `query`. */
 type Queryable = Pick<Pool, 'query'> | Pick<PoolConnection, 'query'>;
 
@@ -124,6 +139,49 @@ export class ReplicationLog {
       appliedIndex: index,
     });
     return index;
+  }
+
+  /**
+   * The same append as appendInTransaction, as four statements the caller sends itself, so that the
+   * whole append costs no round trip of its own when batched with the COMMIT: move the counter (only
+   * while this node is master of the term: the fence), fail the batch before COMMIT if it did not
+   * move (a MariaDB anonymous block, SIGNAL), insert the entry at the new index, read the index.
+   * UPDATE assigns left to right, so applied_index takes the incremented last_index.
+   */
+  prepareAppend(entry: NewEntry): PreparedAppend {
+    const nodeId = this.nodeId;
+    return {
+      statements: [
+        {
+          sql: `UPDATE replication_state SET last_index = last_index + 1, last_term = ?, applied_index = last_index
+                 WHERE id = 1 AND current_term = ? AND leader_id = ?`,
+          values: [entry.term, entry.term, nodeId],
+        },
+        {
+          sql: "BEGIN NOT ATOMIC IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ?; END IF; END",
+          values: [FENCE_MESSAGE],
+        },
+        {
+          sql: `INSERT INTO replication_log (log_index, term, lamport, op, payload)
+                 SELECT last_index, ?, ?, ?, ? FROM replication_state WHERE id = 1`,
+          values: [entry.term, entry.lamport, entry.op, entry.payload],
+        },
+        { sql: 'SELECT last_index FROM replication_state WHERE id = 1', values: [] },
+      ],
+      index: (results) => {
+        const rows = results[3] as { last_index?: unknown }[] | undefined;
+        const index = Number(rows?.[0]?.last_index);
+        if (!Number.isSafeInteger(index) || index < 1) throw new Error('the append batch returned no index');
+        return index;
+      },
+      fenced: (error) => {
+        const { errno, message } = error as { errno?: number; message?: unknown };
+        if (errno !== SIGNAL_EXCEPTION || message !== FENCE_MESSAGE) return undefined;
+        return new UnavailableError(
+          `node ${nodeId} is not the master of term ${entry.term} (a newer term was seen)`,
+        );
+      },
+    };
   }
 
   /** Entries from..to (inclusive) that are in the log, ascending. */

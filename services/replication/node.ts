@@ -9,7 +9,7 @@ import { CatchUpSource, pullLog } from './catch-up';
 import { Follower } from './follower';
 import { CachedLogPosition } from './log-view';
 import { ReplicationLog } from './log-store';
-import type { ReplicationState } from './log-store';
+import type { PreparedAppend, ReplicationState } from './log-store';
 import type { SlaveLag } from './progress';
 import { Replicator } from './replicator';
 import type { ReplicatorTiming } from './replicator';
@@ -258,6 +258,16 @@ export class ReplicationNode {
     if (!replicator?.active)
       return Promise.reject(new UnavailableError(`node ${this.options.nodeId} is not the master`));
     return this.log.appendInTransaction(connection, { ...entry, term: replicator.term });
+  }
+
+  /**
+   * appendInTransaction as statements for the caller's final batch (ReplicationLog.prepareAppend),
+   * under the current master term. Throws UnavailableError on a node that is not the master.
+   */
+  prepareAppend(entry: { lamport: number; op: string; payload: string }): PreparedAppend {
+    const replicator = this.replicator;
+    if (!replicator?.active) throw new UnavailableError(`node ${this.options.nodeId} is not the master`);
+    return this.log.prepareAppend({ ...entry, term: replicator.term });
   }
 
   /** After the caller's transaction committed: resolves when the ack policy holds for `index`. */

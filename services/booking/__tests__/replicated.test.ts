@@ -1,3 +1,4 @@
+import type { RowDataPacket } from 'mysql2/promise';
 import * as grpc from '@grpc/grpc-js';
 import { status as Code } from '@grpc/grpc-js';
 import pino from 'pino';
@@ -411,5 +412,22 @@ describe('replicated booking store (three nodes, majority)', () => {
     acknowledge(await alice.confirm(hold.id));
     await expectConverged(group, [1, 2, 3]);
     expect(acknowledged).toHaveLength(7);
+  });
+
+  it('a master whose database has seen a newer term is fenced at the append: UNAVAILABLE, nothing written', async () => {
+    const master = group.node(1);
+    const { currentTerm } = await master.replication.log.state();
+    // As if a newer master had reached this database while this process still believes it leads.
+    await master.replication.log.observeTerm(currentTerm + 5, 2);
+    await expectError(alice.hold(['ORCH-A-11']), Code.UNAVAILABLE, `not the master of term ${currentTerm}`);
+    const [seats] = await master.pool.query<RowDataPacket[]>(
+      'SELECT state FROM seats WHERE show_id = ? AND seat_id = ?',
+      [SHOW, 'ORCH-A-11'],
+    );
+    expect(seats.map((row) => String(row.state))).toEqual(['FREE']);
+    const [holds] = await master.pool.query<RowDataPacket[]>(
+      "SELECT COUNT(*) AS n FROM hold_items WHERE item_id = 'ORCH-A-11'",
+    );
+    expect(Number(holds[0]?.n)).toBe(0);
   });
 });
