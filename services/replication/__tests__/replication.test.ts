@@ -98,7 +98,12 @@ describe('replication between three nodes', () => {
   it('a slave refuses a lower-term Append, and the old master learns the higher term and stops', async () => {
     const c = await cluster();
     await c.node(1).replication.becomeMaster(1);
-    await c.node(1).replication.replicate(await c.write(1, { op: 'kv.put', k: 'x', v: 'old' }));
+    const oldIndex = await c.write(1, { op: 'kv.put', k: 'x', v: 'old' });
+    await c.node(1).replication.replicate(oldIndex);
+    // Node 2 is about to be made master by hand: like an election with catch-up, give it the log first.
+    await c.eventually(async () =>
+      expect((await c.node(2).replication.log.state()).lastIndex).toBeGreaterThanOrEqual(oldIndex),
+    );
     // Node 1 is cut off from the new master (its server is down) but can still reach node 3.
     await c.node(1).server?.stop(0);
     await c.node(2).replication.becomeMaster(2);
