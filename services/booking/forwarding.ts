@@ -7,6 +7,8 @@ import { DomainError, UnavailableError } from '../common/errors';
 import { grpcClientOptions } from '../common/grpc-client';
 import type { AsyncHandlers, CallContext } from '../common/grpc-server';
 import type { LamportClock } from '../common/lamport';
+import { PEER_AUTH_METADATA_KEY, requirePeer } from '../common/peer-auth';
+import type { ClusterSecret } from '../common/peer-auth';
 import { LAMPORT_METADATA_KEY } from '../common/lamport';
 import type { BookingCluster } from './cluster';
 
@@ -114,11 +116,20 @@ function refuse(message: string, details: Record<string, string>): Decision {
 }
 
 /** Headers that belong to the hop, not to the call: the transport and the Lamport interceptor set them. */
-const HOP_HEADERS = new Set(['user-agent', 'host', LAMPORT_METADATA_KEY, FORWARDED_BY_HEADER]);
+const HOP_HEADERS = new Set([
+  'user-agent',
+  'host',
+  LAMPORT_METADATA_KEY,
+  FORWARDED_BY_HEADER,
+  PEER_AUTH_METADATA_KEY,
+]);
 
-/** The caller's metadata (authorization, idempotency-key, ...) for the forwarded call, marked as forwarded. */
-export function forwardedMetadata(incoming: Metadata, nodeId: number): Metadata {
-  const outgoing = new Metadata();
+/**
+ * The caller's metadata (authorization, idempotency-key, ...) for the forwarded call, marked as
+ * forwarded and carrying this node's cluster credential (a peer call: only peers may say "forwarded").
+ */
+export function forwardedMetadata(incoming: Metadata, nodeId: number, secret: ClusterSecret): Metadata {
+  const outgoing = secret.metadata();
   for (const [key, values] of Object.entries(incoming.toJSON())) {
     if (HOP_HEADERS.has(key) || key.startsWith('grpc-')) continue;
     for (const value of values) outgoing.add(key, value);
@@ -144,6 +155,8 @@ interface MasterClients {
 export interface ForwarderOptions {
   nodeId: number;
   cluster: Pick<BookingCluster, 'canServeWrites' | 'masterClientAddress' | 'status'>;
+  /** Sent with every forwarded call and required of every call that says it was forwarded. */
+  secret: ClusterSecret;
   lamport: LamportClock;
   logger: Logger;
 }
@@ -169,7 +182,15 @@ export class Forwarder {
       const route = routes[name];
       if (route === undefined) throw new Error(`${service}.${name} has no route in ROUTES`);
       wrapped[name] = (request, context) => {
-        const decision = decide(route, this.view(), forwardedBy(context.metadata));
+        const by = forwardedBy(context.metadata);
+        // A forwarded call is a peer call: the credential first (refused and logged without it).
+        if (by !== undefined)
+          requirePeer(context.metadata, this.options.secret, {
+            peer: context.peer,
+            method: `${service}.${name}`,
+            logger: this.options.logger,
+          });
+        const decision = decide(route, this.view(), by);
         if (decision.kind === 'local') return handler(request, context);
         if (decision.kind === 'refuse') return Promise.reject(decision.error);
         return this.forward(service, name, decision.address, request, context);
@@ -214,7 +235,7 @@ export class Forwarder {
       call.call(
         client,
         request,
-        forwardedMetadata(context.metadata, nodeId),
+        forwardedMetadata(context.metadata, nodeId, this.options.secret),
         { deadline },
         (error, response) => (error ? reject(passBack(error, address)) : resolve(response)),
       );

@@ -96,6 +96,7 @@ export async function startBookingServer(options: BookingServerOptions): Promise
       forwarder = new Forwarder({
         nodeId: config.nodeId,
         cluster,
+        secret: config.cluster.secret,
         lamport,
         logger: logger.child({ component: 'forwarding' }),
       });

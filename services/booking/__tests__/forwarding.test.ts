@@ -1,3 +1,4 @@
+import type { RowDataPacket } from 'mysql2/promise';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { snapshotNode } from '../../../scripts/lib/invariants';
 import { freshDatabase, testMysqlUrl } from '../../../test/databases';
 import type { Pool } from '../../common/mysql';
 import { loadConfig } from '../config';
+import { ClusterSecret, PEER_AUTH_METADATA_KEY } from '../../common/peer-auth';
 import { FORWARDED_BY_HEADER, ROUTES, decide, forwardedMetadata } from '../forwarding';
 import type { GroupView } from '../forwarding';
 import { startBookingServer } from '../server';
@@ -83,7 +85,10 @@ describe('forwarding decision (pure)', () => {
     incoming.set('user-agent', 'grpc-node-js/1');
     incoming.set('grpc-accept-encoding', 'identity');
     incoming.set(FORWARDED_BY_HEADER, '9');
-    expect(forwardedMetadata(incoming, 2).toJSON()).toEqual({
+    incoming.set(PEER_AUTH_METADATA_KEY, 'a caller cannot pass its own credential on');
+    const secret = new ClusterSecret('forwarding-unit-secret-0123456789');
+    expect(forwardedMetadata(incoming, 2, secret).toJSON()).toEqual({
+      [PEER_AUTH_METADATA_KEY]: [secret.metadata().get(PEER_AUTH_METADATA_KEY)[0]],
       authorization: ['Bearer t'],
       'idempotency-key': ['k-1'],
       [FORWARDED_BY_HEADER]: ['2'],
@@ -101,6 +106,8 @@ const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const SHOW = 'forward-show';
 const show = makeShow(SHOW, 12, [{ areaId: 'PIT', capacity: 8 }]);
 const IDS = [1, 2, 3] as const;
+const CLUSTER_SECRET = 'forwarding-test-secret-0123456789';
+const peerCredential = new ClusterSecret(CLUSTER_SECRET).metadata().get(PEER_AUTH_METADATA_KEY)[0] as string;
 
 interface Member {
   id: number;
@@ -177,7 +184,7 @@ describe('forwarding in cluster mode (three nodes, MARQUEE_BOOKING_ADDRS)', () =
         MARQUEE_LOG_LEVEL: 'silent',
         MARQUEE_PEERS: list(peerPorts),
         MARQUEE_BOOKING_ADDRS: list(clientPorts),
-        MARQUEE_CLUSTER_SECRET: 'forwarding-test-secret-0123456789',
+        MARQUEE_CLUSTER_SECRET: CLUSTER_SECRET,
         MARQUEE_ACK_POLICY: 'majority',
         MARQUEE_STATE_DIR: path.join(stateRoot, `node-${id}`),
       });
@@ -301,16 +308,37 @@ describe('forwarding in cluster mode (three nodes, MARQUEE_BOOKING_ADDRS)', () =
     const one = member(1);
     const before = forwarded(1);
     const request = { showId: SHOW, seatIds: ['ORCH-A-3'], ga: [], idempotencyKey: key('hold') };
+    const asPeer = { [FORWARDED_BY_HEADER]: '2', [PEER_AUTH_METADATA_KEY]: peerCredential };
     await expectError(
-      call(one.booking.holdSeats.bind(one.booking), request, token, { [FORWARDED_BY_HEADER]: '2' }),
+      call(one.booking.holdSeats.bind(one.booking), request, token, asPeer),
       Code.UNAVAILABLE,
       `the master is node 3 at ${member(3).address}; this call was forwarded here by node 2`,
     );
     expect(forwarded(1)).toBe(before);
     // The master serves a forwarded call like any other.
     const master = member(3).booking;
-    const hold = await call(master.holdSeats.bind(master), request, token, { [FORWARDED_BY_HEADER]: '2' });
+    const hold = await call(master.holdSeats.bind(master), request, token, asPeer);
     expect(hold.seats.map((s) => s.seatId)).toEqual(['ORCH-A-3']);
+  });
+
+  it('a call that claims to be forwarded without the cluster credential is refused UNAUTHENTICATED', async () => {
+    const request = { showId: SHOW, seatIds: ['ORCH-A-9'], ga: [], idempotencyKey: key('hold') };
+    for (const id of [1, 3]) {
+      const { booking } = member(id);
+      for (const credential of [undefined, 'not-the-credential'])
+        await expectError(
+          call(booking.holdSeats.bind(booking), request, token, {
+            [FORWARDED_BY_HEADER]: '2',
+            ...(credential === undefined ? {} : { [PEER_AUTH_METADATA_KEY]: credential }),
+          }),
+          Code.UNAUTHENTICATED,
+          PEER_AUTH_METADATA_KEY,
+        );
+    }
+    const [held] = await member(3).pool.query<RowDataPacket[]>(
+      "SELECT COUNT(*) AS n FROM hold_items WHERE item_id = 'ORCH-A-9'",
+    );
+    expect(Number(held[0]?.n)).toBe(0);
   });
 
   it('with no master, a slave answers UNAVAILABLE naming the situation', async () => {
