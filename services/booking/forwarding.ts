@@ -1,5 +1,5 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
-import type { CallOptions, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
+import type { CallOptions, ClientUnaryCall, ServiceError, Metadata } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { AccountServiceClient, BookingServiceClient } from '../../proto/gen/marquee/booking/v1/booking';
 import type { AccountServiceServer, BookingServiceServer } from '../../proto/gen/marquee/booking/v1/booking';
