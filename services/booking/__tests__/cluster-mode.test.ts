@@ -76,6 +76,19 @@ async function clusterStatus(peerPort: number): Promise<NodeStatus> {
   }
 }
 
+/** Retries `attempt` while it fails with UNAVAILABLE (an election, a not-yet-acknowledged write). */
+async function retryUnavailable<T>(attempt: () => Promise<T>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if ((error as { code?: number }).code !== grpc.status.UNAVAILABLE || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
 let keyCounter = 0;
 const key = (label: string): string => `${label}-${++keyCounter}-key`;
 
@@ -125,17 +138,23 @@ describe('booking cluster mode (MARQUEE_PEERS, three nodes)', () => {
       state: 'CONFIRMED',
     });
   };
+  /**
+   * Hold + confirm on node `id`, as a real client does it: an election can start at any moment on a
+   * loaded machine, so UNAVAILABLE is retried with the SAME idempotency keys (never a second booking).
+   */
   const book = async (id: number, seatIds: string[], ga: { areaId: string; quantity: number }[] = []) => {
     const { booking } = member(id);
-    const hold = await call(
-      booking.holdSeats.bind(booking),
-      { showId: SHOW, seatIds, ga, idempotencyKey: key('hold') },
-      token,
+    const holdKey = key('hold');
+    const payKey = key('pay');
+    const hold = await retryUnavailable(() =>
+      call(booking.holdSeats.bind(booking), { showId: SHOW, seatIds, ga, idempotencyKey: holdKey }, token),
     );
-    const confirmed = await call(
-      booking.confirmBooking.bind(booking),
-      { holdId: hold.id, card: GOOD_CARD, idempotencyKey: key('pay') },
-      token,
+    const confirmed = await retryUnavailable(() =>
+      call(
+        booking.confirmBooking.bind(booking),
+        { holdId: hold.id, card: GOOD_CARD, idempotencyKey: payKey },
+        token,
+      ),
     );
     acknowledge(confirmed);
     return confirmed;
