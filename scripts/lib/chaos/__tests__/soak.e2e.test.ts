@@ -54,7 +54,7 @@ describe('chaos soak against the local stack', () => {
     rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
-  it('kill, pause and partition the master once each under bookings: new masters, writes, no violation', async () => {
+  it('kill, pause and partition the master twice each under bookings: new masters, writes, no violation', async () => {
     const description = readStackDescription(dataDir);
     const control = new StackControlClient(description.controlUrl);
     const log: string[] = [];
@@ -68,7 +68,7 @@ describe('chaos soak against the local stack', () => {
     });
     let result: SoakResult | undefined;
     try {
-      result = await runSoak(session, control, description.mysqlUrl, { cycles: 1, pauseMs: 1500 });
+      result = await runSoak(session, control, description.mysqlUrl, { cycles: 2, pauseMs: 1500 });
     } finally {
       // On failure, what happened is the first thing a reader needs.
       if (!result) process.stderr.write(`${log.join('\n')}\n`);
@@ -85,14 +85,14 @@ describe('chaos soak against the local stack', () => {
       story,
     });
     expect(verify.converged).toBe(true);
-    expect(steps.map((s) => s.fault)).toEqual(['kill', 'pause', 'partition']);
+    expect(steps.map((s) => s.fault)).toEqual(['kill', 'pause', 'partition', 'kill', 'pause', 'partition']);
     for (const step of steps) {
       expect({ step, story }).toEqual({
         step: expect.objectContaining({ newMaster: expect.any(Number), wroteAfter: true, settled: true }),
         story,
       });
     }
-    expect(report.failovers).toHaveLength(3);
+    expect(report.failovers).toHaveLength(6);
     for (const failover of report.failovers) expect(failover.master).toBeDefined();
     expect(report.stats!.acknowledged).toBeGreaterThan(0);
     const svg = renderTimelineSvg({
