@@ -182,6 +182,16 @@ export class BullyNode {
   }
 
   /**
+   * A newer term learnt outside the election: the replication layer met a node that has seen it (a
+   * slave refused our entries, or a newer master's entries arrived). Adopted as a message carrying it
+   * would be: a master or candidate steps down, and the next Ready persists it. Lower terms are ignored.
+   */
+  observeTerm(term: Term): void {
+    if (!Number.isSafeInteger(term) || term <= this.term) return;
+    this.adoptTerm(term);
+  }
+
+  /**
    * Replication reports that the local log now reaches `index` (fetched from the node named in the
    * last needsCatchUp). Opens the serving gate of a new master, or lets a higher-id slave take over.
    */

@@ -161,6 +161,17 @@ export class ElectionRunner {
     this.kick();
   }
 
+  /** A newer term learnt outside the election (replication's onDeposed); see BullyNode.observeTerm. */
+  observeTerm(term: Term): void {
+    const node = this.running();
+    if (node === undefined) return;
+    this.guard(() => {
+      this.catchUpTicks(node);
+      node.observeTerm(term);
+    });
+    this.kick();
+  }
+
   /** Whether this node may serve writes right now. False unless running, after catching up missed ticks. */
   canServeWrites(): boolean {
     const node = this.running();

@@ -248,6 +248,22 @@ describe('BullyNode', () => {
       expect(ready.roleChange).toEqual({ role: 'slave', term: 7, masterId: 3 });
     });
 
+    it('a newer term learnt from replication makes a candidate step down, and is persisted', () => {
+      const node = makeNode(1);
+      drain(node);
+      tickAndCollect(node, 8);
+      expect(node.state().role).toBe('candidate');
+      node.observeTerm(4);
+      const ready = drain(node);
+      expect(ready.persist).toEqual({ term: 4, votedFor: undefined });
+      expect(ready.roleChange).toEqual({ role: 'slave', term: 4, masterId: undefined });
+      // The same or an older term changes nothing.
+      node.observeTerm(4);
+      node.observeTerm(2);
+      expect(node.hasReady()).toBe(false);
+      expect(node.state()).toMatchObject({ role: 'slave', term: 4 });
+    });
+
     it('a candidate that cannot reach a majority keeps probing without inflating any term', () => {
       const node = makeNode(5, { peers: [1, 2, 3, 4, 5] });
       drain(node);

@@ -31,8 +31,8 @@ import { EtcdWriteGate } from './etcd-gate';
  *    (runner.canServeWrites()). Elsewhere they fail with UNAVAILABLE naming the master (and its
  *    client address when the caller gave one); forwarding.ts sends them on to the master instead.
  *
- * Known gap: ReplicationNode.onDeposed(term) is logged, not fed to the election (the runner has no
- * entry point for an outside term); the election learns the term from its peers' heartbeat acks.
+ * A newer term that replication meets (onDeposed) is handed to the election (runner.observeTerm),
+ * so a deposed master steps down at once rather than at its next heartbeat exchange.
  */
 
 export interface BookingClusterOptions {
@@ -78,6 +78,8 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
   // The election starts after the node (its server carries the node's endpoint): until then, no fence.
   let electionTerm = (): number => 0;
   let etcdHolder = (): number => 0;
+  let observeTerm = (term: number): void =>
+    logger.warn({ term }, 'replication saw a newer term before the election started');
   const node = new ReplicationNode({
     nodeId,
     pool: options.pool,
@@ -88,9 +90,9 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
     logger: options.logger.child({ component: 'replication' }),
     policy: config.ackPolicy,
     fenceTerm: () => electionTerm(),
-    onDeposed: (term) =>
-      // No way to hand an outside term to the runner yet: the election learns it from its peers.
-      logger.warn({ term }, 'replication saw a newer term; waiting for the election to follow'),
+    // A slave refused our entries with a newer term, or a newer master's entries arrived: the
+    // election adopts the term at once (a master steps down) instead of waiting for heartbeat acks.
+    onDeposed: (term) => observeTerm(term),
   });
   await node.start();
   let election: ElectionNode;
@@ -116,6 +118,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
   }
   const { runner } = election;
   electionTerm = () => runner.status().term;
+  observeTerm = (term) => runner.observeTerm(term);
   const bullyCanServe = (): boolean => node.isMaster && runner.canServeWrites();
   const gate =
     config.etcd && startEtcdGate(config.etcd, nodeId, bullyCanServe, () => runner.status().term, logger);
