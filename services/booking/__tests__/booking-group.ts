@@ -46,6 +46,8 @@ export class BookingGroup {
       readonly size?: number;
       /** More environment for every node (MARQUEE_ETCD_ENDPOINTS, MARQUEE_ACK_POLICY, ...). */
       readonly env?: NodeJS.ProcessEnv;
+      /** Called after every start of a member (the first and each restart), e.g. to watch its election. */
+      readonly onStarted?: (id: number, server: BookingServer) => void;
     },
   ) {}
 
@@ -110,6 +112,7 @@ export class BookingGroup {
       pool: member.pool,
       showSource: new StaticShowSource(this.options.shows),
     });
+    this.options.onStarted?.(id, member.server);
     return member.server;
   }
 

@@ -1,21 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import pino from 'pino';
-import { AccountServiceClient, BookingServiceClient } from '../../../proto/gen/marquee/booking/v1/booking';
-import { ClusterServiceClient, NodeRole } from '../../../proto/gen/marquee/cluster/v1/cluster';
-import type { NodeStatus } from '../../../proto/gen/marquee/cluster/v1/cluster';
 import type { Booking } from '../../../proto/gen/marquee/booking/v1/booking';
+import { NodeRole } from '../../../proto/gen/marquee/cluster/v1/cluster';
 import { checkInvariants, snapshotNode } from '../../../scripts/lib/invariants';
 import type { AcknowledgedBooking, ElectionEvent } from '../../../scripts/lib/invariants';
-import { freshDatabase, testMysqlUrl } from '../../../test/databases';
-import type { Pool } from '../../common/mysql';
-import { loadConfig } from '../config';
-import { startBookingServer } from '../server';
-import type { BookingServer } from '../server';
-import { StaticShowSource } from '../show-source';
+import { BookingGroup, eventually } from './booking-group';
 import { GOOD_CARD, call, makeShow } from './harness';
 
 /*
@@ -25,56 +13,8 @@ import { GOOD_CARD, call, makeShow } from './harness';
  * losing an acknowledged booking. Everything is polled; no timing is asserted.
  */
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const SHOW = 'cluster-show';
 const show = makeShow(SHOW, 12, [{ areaId: 'PIT', capacity: 8 }]);
-const IDS = [1, 2, 3] as const;
-
-interface Member {
-  id: number;
-  pool: Pool;
-  database: string;
-  clientPort: number;
-  server: BookingServer | undefined;
-  booking: BookingServiceClient;
-  accounts: AccountServiceClient;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function eventually<T>(check: () => T | Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-}
-
-/** ClusterService.Status of a node, on its peer port (open: no cluster secret needed). */
-async function clusterStatus(peerPort: number): Promise<NodeStatus> {
-  const client = new ClusterServiceClient(`127.0.0.1:${peerPort}`, grpc.credentials.createInsecure());
-  try {
-    return await new Promise<NodeStatus>((resolve, reject) =>
-      client.status({}, (error, status) => (error ? reject(error) : resolve(status))),
-    );
-  } finally {
-    client.close();
-  }
-}
 
 /** Retries `attempt` while it fails with UNAVAILABLE (an election, a not-yet-acknowledged write). */
 async function retryUnavailable<T>(attempt: () => Promise<T>, ms = 15_000): Promise<T> {
@@ -93,42 +33,17 @@ let keyCounter = 0;
 const key = (label: string): string => `${label}-${++keyCounter}-key`;
 
 describe('booking cluster mode (MARQUEE_PEERS, three nodes)', () => {
-  const members = new Map<number, Member>();
-  const drops: (() => Promise<void>)[] = [];
+  let group: BookingGroup;
   const acknowledged: AcknowledgedBooking[] = [];
   const elections: ElectionEvent[] = [];
-  let stateRoot = '';
+  const catchUps: { masterId: number; from: number | undefined }[] = [];
   let token = '';
 
-  const catchUps: { masterId: number; from: number | undefined }[] = [];
-  const configs = new Map<number, ReturnType<typeof loadConfig>>();
-  let clientAddresses = new Map<number, string>();
-  const startServer = async (id: number): Promise<BookingServer> => {
-    const server = await startBookingServer({
-      config: configs.get(id)!,
-      logger: logger.child({ nodeId: id }),
-      pool: member(id).pool,
-      showSource: new StaticShowSource([show]),
-      cluster: { clientAddresses },
-    });
-    server.cluster!.election.runner.onRoleChange((event) => {
-      if (event.role === 'master') elections.push({ term: event.term, masterId: id });
-      if (event.role === 'master') catchUps.push({ masterId: id, from: event.catchUp?.fromNode });
-    });
-    member(id).server = server;
-    return server;
-  };
-  const stopServer = async (id: number): Promise<void> => {
-    await member(id).server!.stop();
-    member(id).server = undefined;
-  };
-  const member = (id: number): Member => {
-    const m = members.get(id);
-    if (!m) throw new Error(`no node ${id}`);
-    return m;
-  };
-  const writers = (): number[] =>
-    [...members.values()].filter((m) => m.server?.cluster?.canServeWrites()).map((m) => m.id);
+  const member = (id: number) => group.member(id);
+  const writers = (): number[] => group.writers();
+  const startServer = (id: number) => group.startMember(id);
+  const stopServer = (id: number) => group.stopMember(id);
+  const clusterStatus = (id: number) => group.status(id);
   const acknowledge = (booking: Booking): void => {
     acknowledged.push({
       id: booking.id,
@@ -161,55 +76,21 @@ describe('booking cluster mode (MARQUEE_PEERS, three nodes)', () => {
   };
 
   beforeAll(async () => {
-    stateRoot = await mkdtemp(path.join(tmpdir(), 'marquee-cluster-'));
-    const peerPorts = new Map<number, number>();
-    const clientPorts = new Map<number, number>();
-    for (const id of IDS) {
-      peerPorts.set(id, await freePort());
-      clientPorts.set(id, await freePort());
-    }
-    const peers = IDS.map((id) => `${id}=127.0.0.1:${peerPorts.get(id)}`).join(',');
-    clientAddresses = new Map(IDS.map((id) => [id, `127.0.0.1:${clientPorts.get(id)}`]));
-    for (const id of IDS) {
-      const database = await freshDatabase(`bclu${id}`);
-      drops.push(database.drop);
-      configs.set(
-        id,
-        loadConfig({
-          MARQUEE_NODE_ID: String(id),
-          MARQUEE_BOOKING_PORT: String(clientPorts.get(id)),
-          MARQUEE_MYSQL_URL: testMysqlUrl(),
-          MARQUEE_BOOKING_DB: database.name,
-          MARQUEE_BOOKING_MYSQL_CONNECTIONS: '8',
-          MARQUEE_LOG_LEVEL: 'silent',
-          MARQUEE_PEERS: peers,
-          MARQUEE_CLUSTER_SECRET: 'cluster-mode-test-secret-0123456789',
-          MARQUEE_ACK_POLICY: 'majority',
-          MARQUEE_STATE_DIR: path.join(stateRoot, `node-${id}`),
+    group = await new BookingGroup({
+      label: 'bclu',
+      shows: [show],
+      env: { MARQUEE_ACK_POLICY: 'majority' },
+      onStarted: (id, server) =>
+        server.cluster!.election.runner.onRoleChange((event) => {
+          if (event.role !== 'master') return;
+          elections.push({ term: event.term, masterId: id });
+          catchUps.push({ masterId: id, from: event.catchUp?.fromNode });
         }),
-      );
-      const address = clientAddresses.get(id)!;
-      members.set(id, {
-        id,
-        pool: database.pool,
-        database: database.name,
-        clientPort: clientPorts.get(id)!,
-        server: undefined,
-        booking: new BookingServiceClient(address, grpc.credentials.createInsecure()),
-        accounts: new AccountServiceClient(address, grpc.credentials.createInsecure()),
-      });
-      await startServer(id);
-    }
+    }).start();
   });
 
   afterAll(async () => {
-    for (const m of [...members.values()].reverse()) {
-      m.booking.close();
-      m.accounts.close();
-      await m.server?.stop().catch(() => undefined);
-    }
-    for (const drop of drops) await drop().catch(() => undefined);
-    if (stateRoot) await rm(stateRoot, { recursive: true, force: true });
+    await group?.stop();
   });
 
   it('elects node 3, writes through it, forwards writes from a slave, fails over to node 2', async () => {
@@ -227,15 +108,13 @@ describe('booking cluster mode (MARQUEE_PEERS, three nodes)', () => {
     await book(3, ['ORCH-A-3']);
 
     // Status on every node: the master reports its slaves' lag, a slave names the master.
-    const masterStatus = await clusterStatus(member(3).server!.cluster!.peerPort);
+    const masterStatus = await clusterStatus(3);
     expect(masterStatus).toMatchObject({ nodeId: 3, role: NodeRole.NODE_ROLE_MASTER, masterId: 3 });
     expect(masterStatus.appliedIndex).toBeGreaterThan(0);
     expect(masterStatus.slaves.map((slave) => slave.nodeId).sort()).toEqual([1, 2]);
     await eventually(async () => {
       // Both read again each time: a node's figures come from a position re-read every 100 ms.
-      const [master, slave] = await Promise.all(
-        [3, 1].map((id) => clusterStatus(member(id).server!.cluster!.peerPort)),
-      );
+      const [master, slave] = await Promise.all([3, 1].map((id) => clusterStatus(id)));
       expect(slave).toMatchObject({ nodeId: 1, role: NodeRole.NODE_ROLE_SLAVE, masterId: 3 });
       expect(slave!.appliedIndex).toBe(master!.appliedIndex);
     });

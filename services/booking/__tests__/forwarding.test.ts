@@ -1,28 +1,15 @@
-import type { RowDataPacket } from 'mysql2/promise';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { Metadata, status as Code } from '@grpc/grpc-js';
-import pino from 'pino';
+import type { RowDataPacket } from 'mysql2/promise';
 import {
-  AccountServiceClient,
   AccountServiceService,
-  BookingServiceClient,
   BookingServiceService,
   BookingState,
 } from '../../../proto/gen/marquee/booking/v1/booking';
 import { snapshotNode } from '../../../scripts/lib/invariants';
-import { freshDatabase, testMysqlUrl } from '../../../test/databases';
-import type { Pool } from '../../common/mysql';
-import { loadConfig } from '../config';
 import { ClusterSecret, PEER_AUTH_METADATA_KEY } from '../../common/peer-auth';
 import { FORWARDED_BY_HEADER, ROUTES, decide, forwardedMetadata } from '../forwarding';
 import type { GroupView } from '../forwarding';
-import { startBookingServer } from '../server';
-import type { BookingServer } from '../server';
-import { StaticShowSource } from '../show-source';
+import { BookingGroup, eventually } from './booking-group';
 import { GOOD_CARD, call, expectError, makeShow } from './harness';
 
 describe('forwarding decision (pure)', () => {
@@ -102,119 +89,34 @@ describe('forwarding decision (pure)', () => {
  * slave unless it says otherwise. Everything is polled; no timing is asserted.
  */
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const SHOW = 'forward-show';
 const show = makeShow(SHOW, 12, [{ areaId: 'PIT', capacity: 8 }]);
-const IDS = [1, 2, 3] as const;
 const CLUSTER_SECRET = 'forwarding-test-secret-0123456789';
 const peerCredential = new ClusterSecret(CLUSTER_SECRET).metadata().get(PEER_AUTH_METADATA_KEY)[0] as string;
-
-interface Member {
-  id: number;
-  pool: Pool;
-  address: string;
-  server: BookingServer | undefined;
-  booking: BookingServiceClient;
-  accounts: AccountServiceClient;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function eventually<T>(check: () => T | Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-}
 
 let keyCounter = 0;
 const key = (label: string): string => `${label}-${++keyCounter}-key`;
 
 describe('forwarding in cluster mode (three nodes, MARQUEE_BOOKING_ADDRS)', () => {
-  const members = new Map<number, Member>();
-  const drops: (() => Promise<void>)[] = [];
-  let stateRoot = '';
+  let group: BookingGroup;
   let token = '';
 
-  const member = (id: number): Member => {
-    const m = members.get(id);
-    if (!m) throw new Error(`no node ${id}`);
-    return m;
-  };
-  const writers = (): number[] =>
-    [...members.values()].filter((m) => m.server?.cluster?.canServeWrites()).map((m) => m.id);
+  const member = (id: number) => group.member(id);
   const forwarded = (id: number): number => member(id).server?.forwardedCalls() ?? 0;
   const bookingIds = async (id: number): Promise<string[]> =>
     (await snapshotNode(member(id).pool, id)).bookings.map((b) => b.id);
 
   beforeAll(async () => {
-    stateRoot = await mkdtemp(path.join(tmpdir(), 'marquee-forward-'));
-    const peerPorts = new Map<number, number>();
-    const clientPorts = new Map<number, number>();
-    for (const id of IDS) {
-      peerPorts.set(id, await freePort());
-      clientPorts.set(id, await freePort());
-    }
-    const list = (ports: Map<number, number>): string =>
-      IDS.map((id) => `${id}=127.0.0.1:${ports.get(id)}`).join(',');
-    for (const id of IDS) {
-      const database = await freshDatabase(`bfwd${id}`);
-      drops.push(database.drop);
-      const config = loadConfig({
-        MARQUEE_NODE_ID: String(id),
-        MARQUEE_BOOKING_PORT: String(clientPorts.get(id)),
-        MARQUEE_MYSQL_URL: testMysqlUrl(),
-        MARQUEE_BOOKING_DB: database.name,
-        MARQUEE_BOOKING_MYSQL_CONNECTIONS: '8',
-        MARQUEE_LOG_LEVEL: 'silent',
-        MARQUEE_PEERS: list(peerPorts),
-        MARQUEE_BOOKING_ADDRS: list(clientPorts),
-        MARQUEE_CLUSTER_SECRET: CLUSTER_SECRET,
-        MARQUEE_ACK_POLICY: 'majority',
-        MARQUEE_STATE_DIR: path.join(stateRoot, `node-${id}`),
-      });
-      const server = await startBookingServer({
-        config,
-        logger: logger.child({ nodeId: id }),
-        pool: database.pool,
-        showSource: new StaticShowSource([show]),
-      });
-      const address = `127.0.0.1:${clientPorts.get(id)}`;
-      members.set(id, {
-        id,
-        pool: database.pool,
-        address,
-        server,
-        booking: new BookingServiceClient(address, grpc.credentials.createInsecure()),
-        accounts: new AccountServiceClient(address, grpc.credentials.createInsecure()),
-      });
-    }
-    await eventually(() => expect(writers()).toEqual([3]));
+    group = await new BookingGroup({
+      label: 'bfwd',
+      shows: [show],
+      env: { MARQUEE_CLUSTER_SECRET: CLUSTER_SECRET, MARQUEE_ACK_POLICY: 'majority' },
+    }).start();
+    await eventually(() => expect(group.writers()).toEqual([3]));
   });
 
   afterAll(async () => {
-    for (const m of [...members.values()].reverse()) {
-      m.booking.close();
-      m.accounts.close();
-      await m.server?.stop().catch(() => undefined);
-    }
-    for (const drop of drops) await drop().catch(() => undefined);
-    if (stateRoot) await rm(stateRoot, { recursive: true, force: true });
+    await group?.stop();
   });
 
   it('a slave forwards register, login, hold, confirm, reads of own bookings and cancel to the master', async () => {
@@ -312,7 +214,7 @@ describe('forwarding in cluster mode (three nodes, MARQUEE_BOOKING_ADDRS)', () =
     await expectError(
       call(one.booking.holdSeats.bind(one.booking), request, token, asPeer),
       Code.UNAVAILABLE,
-      `the master is node 3 at ${member(3).address}; this call was forwarded here by node 2`,
+      `the master is node 3 at ${member(3).clientAddress}; this call was forwarded here by node 2`,
     );
     expect(forwarded(1)).toBe(before);
     // The master serves a forwarded call like any other.
@@ -344,8 +246,7 @@ describe('forwarding in cluster mode (three nodes, MARQUEE_BOOKING_ADDRS)', () =
   it('with no master, a slave answers UNAVAILABLE naming the situation', async () => {
     await Promise.all(
       [2, 3].map(async (id) => {
-        await member(id).server?.stop();
-        member(id).server = undefined;
+        await group.stopMember(id);
       }),
     );
     const one = member(1);

@@ -9,6 +9,20 @@ import { TestCluster } from './cluster';
 
 let fence = 0;
 
+/**
+ * A write on node 1 and its wait for acks: 'acknowledged', or the error. A fenced node may refuse
+ * at the append (a heartbeat already met the fence) or when waiting for acks, depending on timing.
+ */
+function writeOnNode1(c: TestCluster, v: string): Promise<unknown> {
+  return c
+    .write(1, { op: 'kv.put', k: 'x', v })
+    .then((index) => c.node(1).replication.replicate(index, 2000))
+    .then(
+      () => 'acknowledged',
+      (error: unknown) => error,
+    );
+}
+
 describe('catch-up of a newly elected master', () => {
   const clusters: TestCluster[] = [];
   const cluster = async (options: ConstructorParameters<typeof TestCluster>[0] = {}) => {
@@ -51,15 +65,7 @@ describe('catch-up of a newly elected master', () => {
     // Node 3 is elected in term 2 and copies from node 2 while node 1 still thinks it is master.
     await c.node(3).replication.catchUpFrom(2, 2, never());
     expect((await c.node(2).replication.log.state()).currentTerm).toBe(2);
-    // Refused at the append (a heartbeat already met the fence) or when waiting for acks.
-    const outcome = await c
-      .write(1, { op: 'kv.put', k: 'x', v: 'late' })
-      .then((index) => c.node(1).replication.replicate(index, 2000))
-      .then(
-        () => 'acknowledged',
-        (error: unknown) => error,
-      );
-    expect(outcome).toBeInstanceOf(UnavailableError);
+    expect(await writeOnNode1(c, 'late')).toBeInstanceOf(UnavailableError);
     await c.eventually(async () => expect(c.node(1).replication.status().role).toBe('slave'));
     await c.node(3).replication.becomeMaster(2);
     await c.eventually(async () => expect(await c.kv(1)).toEqual({ x: 'old' }));
@@ -105,15 +111,7 @@ describe('catch-up of a newly elected master', () => {
     await c.node(1).replication.becomeMaster(1);
     await c.node(1).replication.replicate(await c.write(1, { op: 'kv.put', k: 'x', v: '1' }));
     fence = 2;
-    // Refused either at the append (a heartbeat already deposed node 1) or when waiting for acks.
-    const outcome = await c
-      .write(1, { op: 'kv.put', k: 'x', v: '2' })
-      .then((index) => c.node(1).replication.replicate(index, 2000))
-      .then(
-        () => 'acknowledged',
-        (error: unknown) => error,
-      );
-    expect(outcome).toBeInstanceOf(UnavailableError);
+    expect(await writeOnNode1(c, '2')).toBeInstanceOf(UnavailableError);
     await c.eventually(async () => expect(c.node(1).replication.status().role).toBe('slave'));
   });
 
