@@ -175,7 +175,7 @@ export async function createHold(
           else await tx.commit(...statements);
         } catch (error) {
           const failed = failedGuard(error);
-          if (failed === 'seats') throw await seatsTaken(tx, showId, seatIds, now);
+          if (failed === 'seats') throw await seatsTaken(tx, showId, holdId, seatIds, now);
           if (failed?.startsWith('ga:')) throw new PoolShort([ga[Number(failed.slice(3))]!.areaId]);
           throw error;
         }
@@ -213,9 +213,22 @@ export async function createHold(
   }
 }
 
-async function seatsTaken(tx: Tx, showId: string, seatIds: readonly string[], now: number): Promise<Error> {
+async function seatsTaken(
+  tx: Tx,
+  showId: string,
+  holdId: string,
+  seatIds: readonly string[],
+  now: number,
+): Promise<Error> {
+  // Still inside the failed transaction: the seats the UPDATE could claim are held by `holdId` now
+  // (rolled back after this). They were free, so they are not what blocked the hold.
   const [found] = await tx.run(
-    sql('SELECT seat_id, state, held_until FROM seats WHERE show_id = ? AND seat_id IN (?)', showId, seatIds),
+    sql(
+      'SELECT seat_id, state, held_until FROM seats WHERE show_id = ? AND seat_id IN (?) AND NOT (hold_id <=> ?)',
+      showId,
+      seatIds,
+      holdId,
+    ),
   );
   const problems: string[] = [];
   const taken: string[] = [];

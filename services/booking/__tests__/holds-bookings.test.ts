@@ -51,6 +51,22 @@ describe('holds expire (lazily, without the sweeper)', () => {
   });
   afterAll(() => h.stop());
 
+  it('a hold of a free seat and a taken one names only the taken seat (message and x-error-seat_ids)', async () => {
+    const carol = api(h, 'carol');
+    const dave = api(h, 'dave');
+    await carol.hold('exp', ['ORCH-A-4']);
+    const error = await expectError(
+      dave.hold('exp', ['ORCH-A-3', 'ORCH-A-4']),
+      Code.FAILED_PRECONDITION,
+      'seat ORCH-A-4 is already held',
+    );
+    expect(error.details).not.toContain('ORCH-A-3');
+    expect(error.metadata.get('x-error-seat_ids')).toEqual(['ORCH-A-4']);
+    // All or nothing: the free seat stayed free.
+    expect((await seatStates(h, 'exp'))['ORCH-A-3']).toBe('FREE');
+    h.advance(1500); // let carol's hold lapse for the tests below
+  });
+
   it('an expired hold’s seats can be held by someone else at once, and the old hold can no longer be confirmed', async () => {
     const alice = api(h, 'alice');
     const bob = api(h, 'bob');
