@@ -49,6 +49,8 @@ export interface ElectionNodeOptions {
   readonly replicationStatus?: () => ReplicationFigures;
   /** The node holding the etcd fallback lease (0: none, or etcd not in use), for ClusterService.Status. */
   readonly etcdLeaseHolder?: () => number;
+  /** Largest peer message accepted (the replication endpoint receives snapshots); default 4 MiB. */
+  readonly maxReceiveMessageBytes?: number;
   /** More services for the same peer server (the booking node's replication endpoint). */
   readonly services?: readonly ServiceRegistration[];
 }
@@ -139,6 +141,9 @@ export async function startElectionNode(options: ElectionNodeOptions): Promise<E
       ],
       logger,
       clock,
+      ...(options.maxReceiveMessageBytes === undefined
+        ? {}
+        : { maxReceiveMessageBytes: options.maxReceiveMessageBytes }),
     });
   } catch (error) {
     await runner.stop();

@@ -141,12 +141,14 @@ export interface StartServerOptions {
   reflectionListsAll?: boolean;
   /** The process's Lamport clock; every request and response (errors too) carries `x-lamport`. */
   clock?: LamportClock;
+  /** Largest request accepted, in bytes (default 4 MiB; the peer server takes snapshots). */
+  maxReceiveMessageBytes?: number;
 }
 
 /** Starts a gRPC server with health checking and reflection; port 0 picks a free port. */
 export async function startGrpcServer(options: StartServerOptions): Promise<RunningServer> {
   const server = new Server({
-    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
     // The one place Lamport stamps are read and written on the server side; handlers never see them.
     interceptors: [lamportServerInterceptor(options.clock ?? new LamportClock(), options.logger)],
   });

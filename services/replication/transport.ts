@@ -51,6 +51,15 @@ import {
 
 export const REPLICATION_SERVICE_NAME = 'marquee.cluster.v1.ReplicationService';
 
+/**
+ * Snapshots travel as one message (Snapshot pushed by the master, FetchSnapshot pulled by a new
+ * master). gRPC's 4 MiB default is reached at a few thousand bookings, and a node that cannot take
+ * the snapshot it needs never catches up (and, as the highest id, keeps winning elections it cannot
+ * serve), so peer channels and the peer server allow this much. Chunked snapshots would lift the
+ * bound altogether; until then, a state larger than this is the documented limit of one group.
+ */
+export const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024;
+
 /** How the master reaches one slave; the replicator sees only this, so it can be faked. */
 export interface ReplicationPeer extends CatchUpPeer {
   append(args: AppendArgs, timeoutMs: number): Promise<AppendResult>;
@@ -76,9 +85,9 @@ export class GrpcReplicationPeer implements ReplicationPeer {
       grpcClientOptions(clock, logger, {
         'grpc.initial_reconnect_backoff_ms': Math.min(100, maxReconnectBackoffMs),
         'grpc.max_reconnect_backoff_ms': maxReconnectBackoffMs,
-        // Snapshots travel as one message (see replication.proto), both ways.
-        'grpc.max_send_message_length': 4 * 1024 * 1024,
-        'grpc.max_receive_message_length': 4 * 1024 * 1024,
+        // Snapshots travel as one message (see replication.proto and MAX_SNAPSHOT_BYTES), both ways.
+        'grpc.max_send_message_length': MAX_SNAPSHOT_BYTES,
+        'grpc.max_receive_message_length': MAX_SNAPSHOT_BYTES,
       }),
     );
   }

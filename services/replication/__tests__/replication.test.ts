@@ -205,6 +205,21 @@ describe('replication between three nodes', () => {
     await c.eventually(async () => expect((await c.kv(3)).after).toBe('snapshot'));
   });
 
+  it("a snapshot larger than gRPC's 4 MiB default still reaches a slave behind the compacted log", async () => {
+    const c = await cluster({ retainEntries: 5, maxBatch: 4 });
+    await c.node(1).replication.becomeMaster(1);
+    await c.down(3);
+    const value = 'v'.repeat(60_000);
+    for (let i = 0; i < 80; i++)
+      await c.node(1).replication.replicate(await c.write(1, { op: 'kv.put', k: `big${i}`, v: value }));
+    await c.eventually(async () =>
+      expect((await c.node(1).replication.log.state()).snapshotIndex).toBeGreaterThan(70),
+    );
+    await c.restart(3);
+    await c.eventually(async () => expect(await c.checksum(3)).toBe(await c.checksum(1)), 30_000);
+    expect(Object.keys(await c.kv(3))).toHaveLength(80);
+  }, 60_000);
+
   it('refuses a peer without the cluster credential before touching the log', async () => {
     const c = await cluster();
     const stranger = new GrpcReplicationPeer(

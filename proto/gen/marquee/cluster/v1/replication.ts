@@ -1383,7 +1383,7 @@ export const ReplicationServiceService = {
   /**
    * Replaces a slave's state and log with the master's state at `last_index`: for a slave behind the
    * master's compacted log, and for a deposed master whose applied tail the group never acknowledged.
-   * Pushed by the master as one message (bounded by the 4 MiB message limit; chunking is future work).
+   * Pushed by the master as one message (peers allow up to 256 MiB, MAX_SNAPSHOT_BYTES; chunking is future work).
    */
   snapshot: {
     path: "/marquee.cluster.v1.ReplicationService/Snapshot" as const,
@@ -1435,7 +1435,7 @@ export interface ReplicationServiceServer extends UntypedServiceImplementation {
   /**
    * Replaces a slave's state and log with the master's state at `last_index`: for a slave behind the
    * master's compacted log, and for a deposed master whose applied tail the group never acknowledged.
-   * Pushed by the master as one message (bounded by the 4 MiB message limit; chunking is future work).
+   * Pushed by the master as one message (peers allow up to 256 MiB, MAX_SNAPSHOT_BYTES; chunking is future work).
    */
   snapshot: handleUnaryCall<SnapshotRequest, SnapshotResponse>;
   /**
@@ -1476,7 +1476,7 @@ export interface ReplicationServiceClient extends Client {
   /**
    * Replaces a slave's state and log with the master's state at `last_index`: for a slave behind the
    * master's compacted log, and for a deposed master whose applied tail the group never acknowledged.
-   * Pushed by the master as one message (bounded by the 4 MiB message limit; chunking is future work).
+   * Pushed by the master as one message (peers allow up to 256 MiB, MAX_SNAPSHOT_BYTES; chunking is future work).
    */
   snapshot(
     request: SnapshotRequest,
