@@ -17,13 +17,11 @@
  * It starts its own private MariaDB under .data/bench (durable commits, like production) and stops
  * every child by PID at the end, also on failure or Ctrl-C.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { ServiceError } from '@grpc/grpc-js';
 import mysql from 'mysql2/promise';
 import { BookingServiceClient } from '../../proto/gen/marquee/booking/v1/booking';
-import { CatalogServiceClient, EventKind } from '../../proto/gen/marquee/catalog/v1/catalog';
 import { signToken } from '../../services/common/auth';
 import { createLogger } from '../../services/common/logger';
 import { migrate, openDatabase } from '../../services/common/mysql';
@@ -38,6 +36,11 @@ import { startPrivateMariaDb } from '../lib/mariadb';
 import type { PrivateMariaDb } from '../lib/mariadb';
 import { freePort, startProcess } from '../lib/processes';
 import { waitForServing } from '../lib/stack';
+import { createShows } from './lib/catalog';
+import { procCpuMs } from './lib/cpu';
+import { callWithMetadata } from './lib/grpc';
+import { percentile } from './lib/stats';
+import { histogramSvg } from './lib/svg';
 
 interface Options {
   seconds: number;
@@ -103,20 +106,6 @@ const watched = new Map<string, () => number>([
     },
   ],
 ]);
-
-/** User+system CPU ms of another process, from /proc (Linux); NaN elsewhere. */
-function procCpuMs(pid: number): () => number {
-  const ticksPerSecond = 100; // USER_HZ on Linux
-  return () => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
-    } catch {
-      return NaN;
-    }
-  };
-}
 
 function cpuSnapshot(): Map<string, number> {
   return new Map([...watched].map(([name, read]) => [name, read()]));
@@ -196,23 +185,6 @@ async function rawPhase(url: string, options: Options): Promise<{ phase: Phase; 
   };
 }
 
-function callUnary<Req, Res>(
-  method: (
-    request: Req,
-    metadata: grpc.Metadata,
-    options: Partial<grpc.CallOptions>,
-    callback: (error: ServiceError | null, response: Res) => void,
-  ) => unknown,
-  request: Req,
-  metadata: grpc.Metadata,
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    method(request, metadata, { deadline: Date.now() + 30000 }, (error, response) =>
-      error ? reject(error) : resolve(response),
-    );
-  });
-}
-
 interface BookingPhase {
   phase: Phase;
   latencies: number[];
@@ -236,88 +208,6 @@ function benchShow(seats: number): ShowInventory {
 }
 
 const TOKEN_SECRET = 'bench-secret-not-for-production';
-/** The catalog caps a hall at 5000 seats: the bench books several shows of one full hall. */
-const SEATS_PER_SHOW = 5000;
-const SEATS_PER_ROW = 200;
-
-/**
- * Creates one venue whose hall has SEATS_PER_SHOW seats, one event and enough shows in that hall for
- * `seats` seats in all, through the catalog's admin API (as an operator would).
- */
-async function createShows(catalogAddr: string, seats: number): Promise<string[]> {
-  const catalog = new CatalogServiceClient(catalogAddr, grpc.credentials.createInsecure());
-  try {
-    const admin = new grpc.Metadata();
-    const principal = { userId: 'bench-admin', email: 'admin@bench.local', role: 'admin' as const };
-    admin.set('authorization', `Bearer ${signToken(principal, TOKEN_SECRET, 3600, Date.now())}`);
-    const rows = Array.from({ length: SEATS_PER_SHOW / SEATS_PER_ROW }, (_, i) => ({
-      label: `R${i + 1}`,
-      seatCount: SEATS_PER_ROW,
-    }));
-    const venue = await callUnary(
-      catalog.createVenue.bind(catalog),
-      {
-        venue: {
-          id: '',
-          externalId: '',
-          name: 'Bench Arena',
-          city: 'Benchville',
-          address: '1 Load Street',
-          halls: [
-            {
-              id: 'MAIN',
-              name: 'Main',
-              sections: [{ id: 'FLOOR', name: 'Floor', priceTier: 'std', rows }],
-              gaAreas: [],
-            },
-          ],
-        },
-      },
-      admin,
-    );
-    const event = await callUnary(
-      catalog.createEvent.bind(catalog),
-      {
-        event: {
-          id: '',
-          externalId: '',
-          title: 'The Benchmark',
-          kind: EventKind.EVENT_KIND_MOVIE,
-          genres: ['Drama'],
-          durationMinutes: 100,
-          description: 'Seats to sell as fast as possible.',
-          cast: [],
-          artists: [],
-          posterUrl: '',
-        },
-      },
-      admin,
-    );
-    const showIds: string[] = [];
-    for (let i = 0; i < Math.ceil(seats / SEATS_PER_SHOW); i++) {
-      const show = await callUnary(
-        catalog.createShow.bind(catalog),
-        {
-          show: {
-            id: '',
-            externalId: '',
-            eventId: event.id,
-            venueId: venue.id,
-            hallId: 'MAIN',
-            startsAt: new Date(Date.now() + (30 + i) * 86400_000).toISOString(),
-            currency: 'EUR',
-            prices: [{ priceTier: 'std', amountCents: 2500 }],
-          },
-        },
-        admin,
-      );
-      showIds.push(show.id);
-    }
-    return showIds;
-  } finally {
-    catalog.close();
-  }
-}
 
 /**
  * Starts the catalog and a booking node as child processes, exactly as production runs them
@@ -372,7 +262,7 @@ async function bookingPhase(
   addresses: { bookingAddr: string; catalogAddr: string },
   options: Options,
 ): Promise<BookingPhase> {
-  const showIds = await createShows(addresses.catalogAddr, options.seats);
+  const showIds = await createShows(addresses.catalogAddr, TOKEN_SECRET, options.seats);
   const clients: BookingServiceClient[] = [];
   for (let i = 0; i < options.channels; i++) {
     clients.push(
@@ -395,7 +285,7 @@ async function bookingPhase(
     // the seat map of each show gives the seat ids to book, show after show.
     const seats: { showId: string; seatId: string }[] = [];
     for (const showId of showIds) {
-      const availability = await callUnary(
+      const availability = await callWithMetadata(
         clients[0]!.getAvailability.bind(clients[0]!),
         { showId },
         metadata[0]!,
@@ -418,7 +308,7 @@ async function bookingPhase(
         const client = clients[id % clients.length]!;
         const started = performance.now();
         try {
-          const hold = await callUnary(
+          const hold = await callWithMetadata(
             client.holdSeats.bind(client),
             {
               showId: seat.showId,
@@ -428,7 +318,7 @@ async function bookingPhase(
             },
             metadata[id]!,
           );
-          await callUnary(
+          await callWithMetadata(
             client.confirmBooking.bind(client),
             { holdId: hold.id, card, idempotencyKey: `bench-pay-${index}` },
             metadata[id]!,
@@ -510,61 +400,6 @@ async function verifySold(url: string, confirmed: number): Promise<boolean> {
   } finally {
     await connection.end();
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** A latency histogram (linear buckets up to p99.9), as a standalone SVG. */
-function histogramSvg(latencies: number[], title: string): string {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const top = Math.max(1, percentile(sorted, 99.9));
-  const bucketCount = 40;
-  const width = top / bucketCount;
-  const buckets = new Array<number>(bucketCount).fill(0);
-  for (const ms of sorted) buckets[Math.min(bucketCount - 1, Math.floor(ms / width))]!++;
-  const most = Math.max(1, ...buckets);
-  const [w, h, left, bottom, topPad] = [800, 420, 70, 50, 40];
-  const plotW = w - left - 20;
-  const plotH = h - bottom - topPad;
-  const barW = plotW / bucketCount;
-  const bars = buckets
-    .map((n, i) => {
-      const bh = (n / most) * plotH;
-      return `<rect x="${(left + i * barW + 1).toFixed(1)}" y="${(topPad + plotH - bh).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${bh.toFixed(1)}" fill="#3b82f6"><title>${(i * width).toFixed(1)}–${((i + 1) * width).toFixed(1)} ms: ${n}</title></rect>`;
-    })
-    .join('\n  ');
-  const xTicks = [0, 0.25, 0.5, 0.75, 1]
-    .map(
-      (f) =>
-        `<text x="${(left + f * plotW).toFixed(1)}" y="${h - bottom + 20}" text-anchor="middle">${(f * top).toFixed(1)}</text>`,
-    )
-    .join('');
-  const yTicks = [0, 0.5, 1]
-    .map(
-      (f) =>
-        `<text x="${left - 8}" y="${(topPad + plotH - f * plotH + 4).toFixed(1)}" text-anchor="end">${Math.round(f * most)}</text>`,
-    )
-    .join('');
-  const marks = [50, 99]
-    .map((p) => {
-      const x = left + (percentile(sorted, p) / top) * plotW;
-      return `<line x1="${x.toFixed(1)}" y1="${topPad}" x2="${x.toFixed(1)}" y2="${topPad + plotH}" stroke="#dc2626" stroke-dasharray="4 3"/><text x="${(x + 4).toFixed(1)}" y="${topPad + 12}" fill="#dc2626">p${p}</text>`;
-    })
-    .join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">
-  <rect width="100%" height="100%" fill="white"/>
-  <text x="${w / 2}" y="22" text-anchor="middle" font-size="15">${title}</text>
-  ${bars}
-  <line x1="${left}" y1="${topPad + plotH}" x2="${left + plotW}" y2="${topPad + plotH}" stroke="black"/>
-  <line x1="${left}" y1="${topPad}" x2="${left}" y2="${topPad + plotH}" stroke="black"/>
-  ${xTicks}${yTicks}${marks}
-  <text x="${left + plotW / 2}" y="${h - 10}" text-anchor="middle">hold + confirm latency (ms)</text>
-  <text x="16" y="${topPad + plotH / 2}" text-anchor="middle" transform="rotate(-90 16 ${topPad + plotH / 2})">bookings</text>
-</svg>
-`;
 }
 
 async function main(): Promise<void> {

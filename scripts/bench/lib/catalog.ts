@@ -1,0 +1,110 @@
+import * as grpc from '@grpc/grpc-js';
+import { CatalogServiceClient, EventKind } from '../../../proto/gen/marquee/catalog/v1/catalog';
+import { signToken } from '../../../services/common/auth';
+import { callWithMetadata } from './grpc';
+
+/** The catalog caps a hall at 5000 seats: the benches book several shows of one full hall. */
+export const SEATS_PER_SHOW = 5000;
+const SEATS_PER_ROW = 200;
+/** The general-admission area a bench hall gets when asked for one (gaCapacity). */
+export const BENCH_GA_AREA = 'PROBE';
+
+/** An `authorization` header for `userId`, signed with the stack's token secret (no Register call). */
+export function bearer(
+  tokenSecret: string,
+  userId: string,
+  role: 'user' | 'admin' = 'user',
+  ttlSeconds = 6 * 3600,
+): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  const principal = { userId, email: `${userId}@bench.local`, role };
+  metadata.set('authorization', `Bearer ${signToken(principal, tokenSecret, ttlSeconds, Date.now())}`);
+  return metadata;
+}
+
+/**
+ * Creates one venue whose hall has SEATS_PER_SHOW seats (and, with `gaCapacity`, a general-admission
+ * area BENCH_GA_AREA of that many places), one event and enough shows in that hall for `seats` seats
+ * in all, through the catalog's admin API (as an operator would). Returns the show ids.
+ */
+export async function createShows(
+  catalogAddr: string,
+  tokenSecret: string,
+  seats: number,
+  options: { gaCapacity?: number } = {},
+): Promise<string[]> {
+  const catalog = new CatalogServiceClient(catalogAddr, grpc.credentials.createInsecure());
+  try {
+    const admin = bearer(tokenSecret, 'bench-admin', 'admin', 3600);
+    const rows = Array.from({ length: SEATS_PER_SHOW / SEATS_PER_ROW }, (_, i) => ({
+      label: `R${i + 1}`,
+      seatCount: SEATS_PER_ROW,
+    }));
+    const gaAreas =
+      options.gaCapacity === undefined
+        ? []
+        : [{ id: BENCH_GA_AREA, name: 'Probe area', priceTier: 'std', capacity: options.gaCapacity }];
+    const venue = await callWithMetadata(
+      catalog.createVenue.bind(catalog),
+      {
+        venue: {
+          id: '',
+          externalId: '',
+          name: 'Bench Arena',
+          city: 'Benchville',
+          address: '1 Load Street',
+          halls: [
+            {
+              id: 'MAIN',
+              name: 'Main',
+              sections: [{ id: 'FLOOR', name: 'Floor', priceTier: 'std', rows }],
+              gaAreas,
+            },
+          ],
+        },
+      },
+      admin,
+    );
+    const event = await callWithMetadata(
+      catalog.createEvent.bind(catalog),
+      {
+        event: {
+          id: '',
+          externalId: '',
+          title: 'The Benchmark',
+          kind: EventKind.EVENT_KIND_MOVIE,
+          genres: ['Drama'],
+          durationMinutes: 100,
+          description: 'Seats to sell as fast as possible.',
+          cast: [],
+          artists: [],
+          posterUrl: '',
+        },
+      },
+      admin,
+    );
+    const showIds: string[] = [];
+    for (let i = 0; i < Math.ceil(seats / SEATS_PER_SHOW); i++) {
+      const show = await callWithMetadata(
+        catalog.createShow.bind(catalog),
+        {
+          show: {
+            id: '',
+            externalId: '',
+            eventId: event.id,
+            venueId: venue.id,
+            hallId: 'MAIN',
+            startsAt: new Date(Date.now() + (30 + i) * 86400_000).toISOString(),
+            currency: 'EUR',
+            prices: [{ priceTier: 'std', amountCents: 2500 }],
+          },
+        },
+        admin,
+      );
+      showIds.push(show.id);
+    }
+    return showIds;
+  } finally {
+    catalog.close();
+  }
+}
