@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { ConfigError } from '../../common/config';
+import { loadConfig } from '../config';
+
+describe('gateway loadConfig', () => {
+  it('fills defaults (the ports npm start uses) and freezes the result', () => {
+    const config = loadConfig({});
+    expect(config).toEqual({
+      host: '127.0.0.1',
+      port: 8081,
+      catalogAddr: '127.0.0.1:50061',
+      bookingAddrs: new Map([
+        [1, '127.0.0.1:50071'],
+        [2, '127.0.0.1:50072'],
+        [3, '127.0.0.1:50073'],
+      ]),
+      peers: new Map([
+        [1, '127.0.0.1:50081'],
+        [2, '127.0.0.1:50082'],
+        [3, '127.0.0.1:50083'],
+      ]),
+      deadlineMs: 5000,
+      retryMs: 10_000,
+      staticDir: path.join(__dirname, '..', 'public'),
+      logLevel: 'info',
+      lamportFile: '',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every variable', () => {
+    expect(
+      loadConfig({
+        MARQUEE_GATEWAY_HOST: '0.0.0.0',
+        MARQUEE_GATEWAY_PORT: '8082',
+        MARQUEE_CATALOG_ADDR: 'catalog:50061',
+        MARQUEE_BOOKING_ADDRS: '1=booking-1:50071, 2=booking-2:50071',
+        MARQUEE_PEERS: '1=booking-1:50081,2=booking-2:50081',
+        MARQUEE_GATEWAY_DEADLINE_MS: '2000',
+        MARQUEE_GATEWAY_RETRY_MS: '0',
+        MARQUEE_GATEWAY_STATIC_DIR: '/srv/ui',
+        MARQUEE_LOG_LEVEL: 'debug',
+        MARQUEE_LAMPORT_FILE: '/var/lib/marquee/gateway.lamport',
+      }),
+    ).toEqual({
+      host: '0.0.0.0',
+      port: 8082,
+      catalogAddr: 'catalog:50061',
+      bookingAddrs: new Map([
+        [1, 'booking-1:50071'],
+        [2, 'booking-2:50071'],
+      ]),
+      peers: new Map([
+        [1, 'booking-1:50081'],
+        [2, 'booking-2:50081'],
+      ]),
+      deadlineMs: 2000,
+      retryMs: 0,
+      staticDir: '/srv/ui',
+      logLevel: 'debug',
+      lamportFile: '/var/lib/marquee/gateway.lamport',
+    });
+  });
+
+  it.each([
+    ['MARQUEE_GATEWAY_PORT', '70000'],
+    ['MARQUEE_CATALOG_ADDR', 'catalog'],
+    ['MARQUEE_BOOKING_ADDRS', '127.0.0.1:50071'],
+    ['MARQUEE_BOOKING_ADDRS', '1=a:1,1=b:2'],
+    ['MARQUEE_PEERS', '0=a:1'],
+    ['MARQUEE_GATEWAY_DEADLINE_MS', 'soon'],
+    ['MARQUEE_GATEWAY_RETRY_MS', '-1'],
+    ['MARQUEE_LOG_LEVEL', 'loud'],
+  ])('%s=%s is refused, naming the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+});

@@ -1,0 +1,45 @@
+import { ConfigError } from '../common/config';
+import { stopOnSignals } from '../common/lifecycle';
+import { createLogger } from '../common/logger';
+import { openProcessClock } from '../common/lamport-store';
+import type { LamportClock } from '../common/lamport';
+import { loadConfig } from './config';
+import type { GatewayConfig } from './config';
+import { buildGateway } from './server';
+
+/** `npx tsx services/gateway/main.ts`: the HTTP gateway, configured from the environment. */
+async function main(): Promise<void> {
+  let config: GatewayConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    // No logger yet (its level is part of the config): say what is wrong in one line and stop.
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`gateway: ${error.message}\n`);
+    process.exit(2);
+  }
+  let clock: LamportClock;
+  try {
+    clock = await openProcessClock(config.lamportFile);
+  } catch (error) {
+    // A corrupt clock file must stop the boot: resetting it could send stamps that go backwards.
+    process.stderr.write(`gateway: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger('gateway', { level: config.logLevel, clock });
+  try {
+    const gateway = await buildGateway({ config, logger, clock });
+    try {
+      await gateway.listen();
+    } catch (error) {
+      await gateway.stop();
+      throw error;
+    }
+    stopOnSignals(() => gateway.stop(), logger);
+  } catch (error) {
+    logger.fatal({ err: error }, 'gateway failed to start');
+    process.exitCode = 1;
+  }
+}
+
+void main();
