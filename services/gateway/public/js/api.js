@@ -1,0 +1,162 @@
+/*
+ * The gateway's JSON API (services/gateway/openapi.json). One `call` does what every request needs:
+ * the bearer token, an Idempotency-Key on writes (kept across this client's own retries, so a retried
+ * "Book" books once), a calm notice when a call is slow (the gateway itself retries through an
+ * election for up to ~10 s), a retry after a 503/504 or a lost connection, and one error type.
+ */
+import * as session from './session.js';
+
+/** An answer that was not 2xx, in the gateway's error shape ({code, message, field, details}). */
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = body?.error ?? {};
+    super(error.message || `the server answered ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = error.code || (status === 0 ? 'NETWORK' : 'UNKNOWN');
+    this.field = error.field ?? null;
+    this.details = error.details ?? {};
+  }
+}
+
+/** Hears slow calls and ended sessions: 'slow' / 'settled' (detail: call id), 'unauthorized'. */
+export const events = new EventTarget();
+
+const SLOW_AFTER_MS = 1500;
+const RETRY_DELAYS_MS = [1000, 3000];
+let callIds = 0;
+
+/** Difference between the server's clock and ours, from the Date header, for hold countdowns. */
+let serverOffsetMs = 0;
+export const serverNow = () => Date.now() + serverOffsetMs;
+
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join(
+    '',
+  );
+}
+
+const sleep = (ms, signal) =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
+
+async function attempt(method, path, headers, body, signal) {
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body, signal });
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    return { status: 0, body: { error: { code: 'NETWORK', message: 'the network request failed' } } };
+  }
+  // The Date header has whole seconds: only a clearly wrong local clock is corrected.
+  const date = Date.parse(response.headers.get('date') ?? '');
+  if (!Number.isNaN(date)) {
+    const offset = date + 500 - Date.now();
+    serverOffsetMs = Math.abs(offset) > 1500 ? offset : 0;
+  }
+  const text = await response.text();
+  let parsed = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = { error: { message: text.slice(0, 200) } };
+  }
+  return { status: response.status, body: parsed };
+}
+
+/**
+ * `call('POST', '/api/holds', {body, auth: true, signal})` → the parsed answer, or throws ApiError.
+ * Retries 503, 504 and network failures twice; writes carry the same Idempotency-Key each time.
+ * `quiet`: a background refresh — no slow notice and no retries (the next refresh is the retry).
+ */
+export async function call(method, path, { body, auth = false, signal, quiet = false } = {}) {
+  const headers = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (auth) {
+    const token = session.token();
+    if (!token) throw new ApiError(401, { error: { code: 'UNAUTHENTICATED', message: 'sign in first' } });
+    headers.authorization = `Bearer ${token}`;
+  }
+  if (method !== 'GET') headers['idempotency-key'] = newKey();
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+
+  const id = ++callIds;
+  let slow = false;
+  const slowTimer = quiet
+    ? undefined
+    : setTimeout(() => {
+        slow = true;
+        events.dispatchEvent(new CustomEvent('slow', { detail: id }));
+      }, SLOW_AFTER_MS);
+  try {
+    for (let tries = 0; ; tries++) {
+      const answer = await attempt(method, path, headers, payload, signal);
+      if (answer.status >= 200 && answer.status < 300) return answer.body;
+      const retryable = answer.status === 0 || answer.status === 503 || answer.status === 504;
+      if (retryable && !quiet && tries < RETRY_DELAYS_MS.length) {
+        if (!slow) {
+          slow = true;
+          events.dispatchEvent(new CustomEvent('slow', { detail: id }));
+        }
+        await sleep(RETRY_DELAYS_MS[tries], signal);
+        continue;
+      }
+      if (answer.status === 401 && auth) events.dispatchEvent(new CustomEvent('unauthorized'));
+      throw new ApiError(answer.status, answer.body);
+    }
+  } finally {
+    clearTimeout(slowTimer);
+    if (slow) events.dispatchEvent(new CustomEvent('settled', { detail: id }));
+  }
+}
+
+const query = (params) => {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) if (value) search.set(name, value);
+  const text = search.toString();
+  return text ? `?${text}` : '';
+};
+const enc = encodeURIComponent;
+
+// ---- catalog
+export const searchEvents = (params, signal) => call('GET', `/api/events${query(params)}`, { signal });
+export const getEvent = (eventId, signal) => call('GET', `/api/events/${enc(eventId)}`, { signal });
+export const getShow = (showId, signal) => call('GET', `/api/shows/${enc(showId)}`, { signal });
+
+// ---- accounts
+export const register = (email, password, displayName) =>
+  call('POST', '/api/auth/register', {
+    body: displayName ? { email, password, displayName } : { email, password },
+  });
+export const login = (email, password) => call('POST', '/api/auth/login', { body: { email, password } });
+export const me = (signal) => call('GET', '/api/me', { auth: true, signal });
+
+// ---- seats, holds, bookings
+export const availability = (showId, signal, quiet = false) =>
+  call('GET', `/api/shows/${enc(showId)}/availability`, { auth: true, signal, quiet });
+export const hold = (showId, seatIds, ga) =>
+  call('POST', '/api/holds', { body: { showId, seatIds, ga }, auth: true });
+export const releaseHold = (holdId) => call('DELETE', `/api/holds/${enc(holdId)}`, { auth: true });
+export const checkout = (holdId, card) =>
+  call('POST', `/api/holds/${enc(holdId)}/checkout`, { body: { card }, auth: true });
+export const bookings = (pageToken, signal) =>
+  call('GET', `/api/bookings${query({ pageSize: 50, pageToken })}`, { auth: true, signal });
+export const cancelBooking = (bookingId) =>
+  call('POST', `/api/bookings/${enc(bookingId)}/cancel`, { body: {}, auth: true });
+
+// ---- the rest
+export const recommendations = (signal) => call('GET', '/api/recommendations', { signal, quiet: true });
+export const cluster = (signal, quiet = false) => call('GET', '/api/cluster', { signal, quiet });
+export const health = (signal) => call('GET', '/api/health', { signal });
+export const openapi = (signal) => call('GET', '/api/openapi.json', { signal });
+
+/** Server-sent event URLs; EventSource cannot send headers, so the token rides in the query. */
+export const showEventsUrl = (showId) =>
+  `/api/shows/${enc(showId)}/events${query({ access_token: session.token() })}`;
+export const clusterEventsUrl = () => '/api/cluster/events';
