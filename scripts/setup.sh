@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent machine setup for Marquee: installs the Debian packages the project runs
-# (MariaDB, etcd, nginx, protoc) when they are missing, then the npm dependencies from the lockfile.
+# (MariaDB, etcd, nginx, protoc, Chromium) when they are missing, then the npm dependencies from the
+# lockfile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,8 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 # docker-compose only validates docker-compose.yml offline (`config`); no Docker engine runs here.
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+# The web UI's end-to-end tests drive Debian's Chromium with playwright-core (no browser download).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"

@@ -1,14 +1,17 @@
 /**
  * No Docker engine runs on the build machines, so the deployment files are checked statically:
  * Compose validates offline, every variable it sets is one a service's loadConfig reads, the booking
- * group's nodes agree on who is in it, and both front doors route exactly the same paths to the
- * ports the services use.
+ * group's nodes and the gateways agree on who is in it, and both front doors (gRPC and HTTP) route
+ * exactly the same paths, with the same proxy rules, to the ports the services use.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { DEFAULT_PORTS, renderNginxConf } from '../scripts/lib/nginx';
+import { DEFAULT_PEER_PORTS } from '../scripts/lib/stack';
+import { loadConfig as loadGatewayConfig } from '../services/gateway/config';
 
 const root = path.join(__dirname, '..');
 const read = (file: string): string => readFileSync(path.join(root, file), 'utf8');
@@ -18,6 +21,9 @@ interface ComposeService {
   image?: string;
   environment?: Record<string, string>;
   volumes?: string[];
+  ports?: string[];
+  healthcheck?: { test?: string[] };
+  depends_on?: Record<string, unknown>;
 }
 
 // merge: the file shares environment blocks through `<<: *anchor`; unmerged, their keys would go unchecked.
@@ -28,6 +34,10 @@ const compose = parse(read('docker-compose.yml'), { merge: true }) as {
 const bookingNodes = Object.entries(compose.services)
   .filter(([, service]) => service.build?.args?.SERVICE === 'booking')
   .map(([name, service]) => ({ name, env: service.environment ?? {}, volumes: service.volumes ?? [] }));
+
+const gateways = Object.entries(compose.services)
+  .filter(([, service]) => service.build?.args?.SERVICE === 'gateway')
+  .map(([name, service]) => ({ name, service, env: service.environment ?? {} }));
 
 /** MARQUEE_* variables a service's config reads (its own config plus the shared helpers). */
 function variablesRead(service: string): Set<string> {
@@ -41,6 +51,23 @@ function variablesRead(service: string): Set<string> {
 
 function locations(conf: string): string[] {
   return [...conf.matchAll(/location\s+(\S+)\s*\{/g)].map((match) => match[1]!).sort();
+}
+
+/** The body of `location <path> { ... }` (locations here hold no nested blocks). */
+function locationBody(conf: string, where: string): string {
+  const start = conf.indexOf(`location ${where} {`);
+  if (start < 0) throw new Error(`no location ${where}`);
+  return conf.slice(start, conf.indexOf('}', start));
+}
+
+/** The body of the `server { ... }` block that listens on a port matching `listen`. */
+function serverBlock(conf: string, listen: RegExp): string {
+  const blocks = conf.split(/^ {2}server \{$/m).slice(1);
+  const found = blocks.find((block) =>
+    listen.test(block.split('\n').find((l) => /^\s*listen /.test(l)) ?? ''),
+  );
+  if (!found) throw new Error(`no server block listening on ${String(listen)}`);
+  return found;
 }
 
 /** The `server host:port` lines of one upstream block. */
@@ -92,6 +119,95 @@ describe('docker-compose.yml', () => {
       );
   });
 
+  it('runs two gateways whose settings the gateway itself accepts, pointed at the whole booking group', () => {
+    expect(gateways.map(({ name }) => name)).toEqual(['gateway-1', 'gateway-2']);
+    // Only what services/gateway/config.ts reads (itself or through the two common helpers it calls).
+    const gatewayConfig = read('services/gateway/config.ts');
+    expect(gatewayConfig).toMatch(/readLogLevel\(env\)/);
+    expect(gatewayConfig).toMatch(/readLamportFile\(env\)/);
+    const known = new Set([
+      ...(gatewayConfig.match(/MARQUEE_[A-Z0-9_]+/g) ?? []),
+      'MARQUEE_LOG_LEVEL',
+      'MARQUEE_LAMPORT_FILE',
+    ]);
+    const catalogAddress = `catalog:${compose.services.catalog?.environment?.MARQUEE_CATALOG_PORT}`;
+    for (const { name, service, env } of gateways) {
+      expect({ name, unknown: Object.keys(env).filter((key) => !known.has(key)) }).toEqual({
+        name,
+        unknown: [],
+      });
+      // The values as well as the names: the gateway's own parser accepts them (defaults filled in).
+      const config = loadGatewayConfig(
+        Object.fromEntries(
+          Object.entries(env).map(([key, value]) => [key, value.replace(/\$\{\w+:-([^}]*)\}/g, '$1')]),
+        ),
+      );
+      expect(config.host).toBe('0.0.0.0');
+      expect(config.catalogAddr).toBe(catalogAddress);
+      expect([...config.bookingAddrs]).toEqual(
+        bookingNodes.map(({ name: node, env: nodeEnv }) => [
+          Number(nodeEnv.MARQUEE_NODE_ID),
+          `${node}:${nodeEnv.MARQUEE_BOOKING_PORT}`,
+        ]),
+      );
+      // Status is served on each node's real peer port: the one the nodes list for themselves.
+      expect([...config.peers]).toEqual(nodeList(bookingNodes[0]?.env.MARQUEE_PEERS));
+      expect(service.healthcheck?.test?.join(' ')).toContain(`http://127.0.0.1:${config.port}/api/health`);
+      expect(service.volumes).toEqual([`${name}-state:${path.dirname(config.lamportFile)}`]);
+    }
+  });
+
+  it('its nginx config passes `nginx -t` (Compose service names read as 127.0.0.1)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'marquee-nginx-compose-'));
+    try {
+      const conf = read('deploy/nginx.compose.conf')
+        .replace(/(server\s+)[a-z][\w-]*:/g, '$1127.0.0.1:')
+        .replace('pid /tmp/nginx.pid;', `pid ${dir}/nginx.pid;`)
+        .replace(/\/dev\/std(out|err)/g, `${dir}/$1.log`)
+        // The image's own temp directories, here under the test's directory.
+        .replace(
+          'http {',
+          `http {\n${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`).join('\n')}`,
+        );
+      writeFileSync(path.join(dir, 'nginx.conf'), conf);
+      const nginx = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((file) => existsSync(file)) ?? 'nginx';
+      expect(() =>
+        execFileSync(
+          nginx,
+          [
+            '-t',
+            '-q',
+            '-p',
+            `${dir}/`,
+            '-c',
+            path.join(dir, 'nginx.conf'),
+            '-e',
+            path.join(dir, 'error.log'),
+          ],
+          {
+            stdio: 'pipe',
+          },
+        ),
+      ).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('publishes the front door on 50050 (gRPC) and 8080 (web), after every service it routes to is healthy', () => {
+    const nginx = compose.services.nginx!;
+    expect(nginx.ports).toEqual(['50050:50050', '8080:8080']);
+    expect(Object.keys(nginx.depends_on ?? {}).sort()).toEqual(
+      ['catalog', ...bookingNodes.map(({ name }) => name), ...gateways.map(({ name }) => name)].sort(),
+    );
+    const composeConf = read('deploy/nginx.compose.conf');
+    expect(upstreamServers(composeConf, 'gateway')).toEqual(
+      gateways.map(({ name, env }) => `${name}:${env.MARQUEE_GATEWAY_PORT}`),
+    );
+    expect(composeConf).toMatch(/^\s*listen 8080;$/m);
+    expect(composeConf).toMatch(/^\s*listen 50050 http2;$/m);
+  });
+
   it('runs three booking nodes, ids 1..3, each with its own MariaDB and its own state volume', () => {
     expect(bookingNodes.map(({ name, env }) => [name, env.MARQUEE_NODE_ID])).toEqual([
       ['booking-1', '1'],
@@ -137,16 +253,87 @@ describe('nginx.conf', () => {
     }
   });
 
+  it('sends the web front door round robin to the two local gateways, the defaults the gateway and stack use', () => {
+    expect(upstreamServers(template, 'gateway')).toEqual(
+      DEFAULT_PORTS.gateway.map((port) => `127.0.0.1:${port}`),
+    );
+    expect(template).toMatch(new RegExp(`^\\s*listen 127\\.0\\.0\\.1:${DEFAULT_PORTS.http};$`, 'm'));
+    // `npm run gateway` with no settings joins the stack `npm start` runs.
+    const config = loadGatewayConfig({});
+    expect(config.port).toBe(DEFAULT_PORTS.gateway[0]);
+    expect(config.catalogAddr).toBe(`127.0.0.1:${DEFAULT_PORTS.catalog}`);
+    expect([...config.bookingAddrs.values()]).toEqual(
+      DEFAULT_PORTS.booking.map((port) => `127.0.0.1:${port}`),
+    );
+    expect([...config.peers.values()]).toEqual(DEFAULT_PEER_PORTS.map((port) => `127.0.0.1:${port}`));
+  });
+
+  describe.each([
+    ['nginx.conf', /127\.0\.0\.1:8080;/],
+    ['deploy/nginx.compose.conf', /listen 8080;/],
+  ])('%s, HTTP server', (file, listen) => {
+    const http = serverBlock(read(file), listen);
+
+    it('streams server-sent events unbuffered over HTTP/1.1 keep-alive, held open past the 15 s heartbeat', () => {
+      for (const where of ['~ ^/api/shows/[^/]+/events$', '= /api/cluster/events']) {
+        const body = locationBody(http, where);
+        expect(body).toMatch(/proxy_pass http:\/\/gateway;/);
+        expect(body).toMatch(/proxy_buffering off;/);
+        expect(body).toMatch(/gzip off;/);
+        expect(Number(/proxy_read_timeout (\d+)s;/.exec(body)?.[1])).toBeGreaterThan(15);
+      }
+      expect(http).toMatch(/proxy_http_version 1\.1;/);
+      expect(http).toMatch(/proxy_set_header Connection "";/);
+    });
+
+    it('rate-limits every /api/ route with a burst, answering 429 in the API error shape', () => {
+      for (const where of ['/api/', '~ ^/api/shows/[^/]+/events$', '= /api/cluster/events']) {
+        const body = locationBody(http, where);
+        expect(body).toMatch(/limit_req zone=api burst=\d+ nodelay;/);
+        expect(body).toMatch(/error_page 429 = @rate_limited;/);
+      }
+      expect(locationBody(http, '@rate_limited')).toMatch(
+        /return 429 '\{"error":\{"code":"RESOURCE_EXHAUSTED"/,
+      );
+      expect(read(file)).toMatch(/limit_req_status 429;/);
+    });
+
+    it('retries the other gateway on connect failures only, never re-sending a POST; times out above the retry budget', () => {
+      expect(http).toMatch(/proxy_next_upstream error timeout;/);
+      expect(http).not.toMatch(/proxy_next_upstream[^;]*non_idempotent/);
+      // The gateway retries a write for up to 10 s plus one 5 s deadline (services/gateway/README.md).
+      expect(Number(/^ {4}proxy_read_timeout (\d+)s;/m.exec(http)?.[1])).toBeGreaterThanOrEqual(15);
+      expect(http).not.toMatch(/proxy_set_header (Authorization|Idempotency-Key)/i);
+    });
+
+    it('compresses JSON, JavaScript, CSS and SVG, never event streams', () => {
+      expect(http).toMatch(/gzip on;/);
+      const types = /gzip_types ([^;]+);/.exec(http)?.[1]?.split(/\s+/) ?? [];
+      expect(types).toEqual(
+        expect.arrayContaining(['application/json', 'text/javascript', 'text/css', 'image/svg+xml']),
+      );
+      expect(types).not.toContain('text/event-stream');
+    });
+  });
+
   it('renders with every default port replaced, even when a new port equals another default', () => {
-    const ports = { grpc: 41000, catalog: 50071, booking: [50072, 50073, 41003] };
+    const ports = {
+      grpc: 41000,
+      http: 8081,
+      catalog: 50071,
+      booking: [50072, 50073, 41003],
+      gateway: [8080, 41005],
+    };
     const rendered = renderNginxConf(template, ports);
     expect(rendered).toContain('listen 127.0.0.1:41000 http2');
+    expect(rendered).toMatch(/^\s*listen 127\.0\.0\.1:8081;$/m);
     expect(upstreamServers(rendered, 'catalog')).toEqual(['127.0.0.1:50071']);
     expect(upstreamServers(rendered, 'booking')).toEqual([
       '127.0.0.1:50072',
       '127.0.0.1:50073',
       '127.0.0.1:41003',
     ]);
+    expect(upstreamServers(rendered, 'gateway')).toEqual(['127.0.0.1:8080', '127.0.0.1:41005']);
     expect(() => renderNginxConf(template.replace('127.0.0.1:50073', '127.0.0.1:1'), ports)).toThrow(
       'nginx.conf no longer contains "server 127.0.0.1:50073"',
     );

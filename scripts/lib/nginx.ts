@@ -9,16 +9,23 @@ const run = promisify(execFile);
 
 /** Where the services of one stack listen; the defaults are the ones written in nginx.conf. */
 export interface FrontDoorPorts {
+  /** nginx's gRPC front door. */
   grpc: number;
+  /** nginx's HTTP front door: the web UI and /api/, over the gateways. */
+  http: number;
   catalog: number;
   /** The client (booking API) port of each booking node, node 1 first. */
   booking: readonly number[];
+  /** The HTTP port of each gateway instance, gateway 1 first. */
+  gateway: readonly number[];
 }
 
 export const DEFAULT_PORTS: Readonly<FrontDoorPorts> = Object.freeze({
   grpc: 50050,
+  http: 8080,
   catalog: 50061,
   booking: Object.freeze([50071, 50072, 50073]),
+  gateway: Object.freeze([8081, 8082]),
 });
 
 /**
@@ -30,20 +37,26 @@ export function renderNginxConf(template: string, ports: FrontDoorPorts): string
     throw new Error(
       `nginx.conf lists ${DEFAULT_PORTS.booking.length} booking nodes; got ${ports.booking.length} ports`,
     );
+  if (ports.gateway.length !== DEFAULT_PORTS.gateway.length)
+    throw new Error(
+      `nginx.conf lists ${DEFAULT_PORTS.gateway.length} gateways; got ${ports.gateway.length} ports`,
+    );
+  const servers = (defaults: readonly number[], chosen: readonly number[]): [string, string][] =>
+    defaults.map((port, index) => [`server 127.0.0.1:${port}`, `server 127.0.0.1:${chosen[index]}`]);
   const replacements = new Map<string, string>([
     [`listen 127.0.0.1:${DEFAULT_PORTS.grpc} http2`, `listen 127.0.0.1:${ports.grpc} http2`],
+    [`listen 127.0.0.1:${DEFAULT_PORTS.http};`, `listen 127.0.0.1:${ports.http};`],
     [`server 127.0.0.1:${DEFAULT_PORTS.catalog}`, `server 127.0.0.1:${ports.catalog}`],
-    ...DEFAULT_PORTS.booking.map((port, index): [string, string] => [
-      `server 127.0.0.1:${port}`,
-      `server 127.0.0.1:${ports.booking[index]}`,
-    ]),
+    ...servers(DEFAULT_PORTS.booking, ports.booking),
+    ...servers(DEFAULT_PORTS.gateway, ports.gateway),
   ]);
+  // `(?!\d)`: a needle ends where its port does (8081 must not match inside 80812).
   for (const needle of replacements.keys())
-    if (!new RegExp(`${escape(needle)}\\b`).test(template))
+    if (!new RegExp(`${escape(needle)}(?!\\d)`).test(template))
       throw new Error(`nginx.conf no longer contains ${JSON.stringify(needle)}`);
   // One pass over all needles: a port picked for a test may equal another default (50072 for node 1),
   // and replacing one needle after another would then rewrite a line twice.
-  const all = new RegExp(`(?:${[...replacements.keys()].map(escape).join('|')})\\b`, 'g');
+  const all = new RegExp(`(?:${[...replacements.keys()].map(escape).join('|')})(?!\\d)`, 'g');
   return template.replace(all, (needle) => replacements.get(needle) ?? needle);
 }
 
@@ -76,6 +89,12 @@ export async function startNginx(options: {
   const nginx = startProcess('nginx', nginxBinary(), [...args, '-g', 'daemon off;'], {
     logFile: path.join(prefixDir, 'logs/stdout.log'),
   });
-  await waitForPort('127.0.0.1', options.ports.grpc, 10000, nginx.exited);
+  try {
+    await waitForPort('127.0.0.1', options.ports.grpc, 10000, nginx.exited);
+    await waitForPort('127.0.0.1', options.ports.http, 10000, nginx.exited);
+  } catch (error) {
+    await nginx.stop();
+    throw error;
+  }
   return nginx;
 }

@@ -64,10 +64,14 @@ export interface BookingNodeSpec {
 
 export interface RunningStack extends StackOps {
   grpcAddress: string;
+  /** nginx's HTTP front door: the web UI and /api/ (http://127.0.0.1:<port>). */
+  webUrl: string;
+  /** Each gateway's own base URL (http://127.0.0.1:<port>), gateway 1 first. */
+  gatewayUrls: readonly string[];
   ports: StackPorts;
   mysqlUrl: string;
   catalogAddress: string;
-  /** MariaDB (when private), catalog and nginx: the stack is broken when one of them exits. */
+  /** MariaDB (when private), catalog, the gateways and nginx: the stack is broken when one exits. */
   processes: ManagedProcess[];
   bookingNodes: readonly BookingNodeSpec[];
   /** What stack.json says besides the control URL and the nodes. */
@@ -83,8 +87,8 @@ export interface RunningStack extends StackOps {
 
 /** How many onProgress lines startStack prints, for an `[n/N]` display. */
 export function stackStepCount(options: Pick<StackOptions, 'mysqlUrl' | 'control' | 'ports'>): number {
-  const nodes = (options.ports ?? DEFAULT_PORTS).booking.length;
-  return (options.mysqlUrl ? 0 : 1) + 1 + nodes + 2 + 1 + (options.control ? 1 : 0);
+  const { booking, gateway } = options.ports ?? DEFAULT_PORTS;
+  return (options.mysqlUrl ? 0 : 1) + 1 + booking.length + 2 + gateway.length + 1 + (options.control ? 1 : 0);
 }
 
 /** Waits until the gRPC server at `address` answers health SERVING. */
@@ -114,6 +118,33 @@ export async function waitForServing(
     }
   } finally {
     client.close();
+  }
+}
+
+/** Waits until the gateway at `baseUrl` answers GET /api/health with 200 (it does while it runs). */
+export async function waitForGateway(
+  baseUrl: string,
+  timeoutMs: number,
+  exited?: Promise<unknown>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  void exited?.then(() => (gone = true));
+  for (;;) {
+    if (gone) throw new Error(`the gateway for ${baseUrl} exited during start (see its log)`);
+    const status = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(2000) }).then(
+      async (response) => {
+        await response.arrayBuffer();
+        return response.status;
+      },
+      () => 0,
+    );
+    if (status === 200) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `${baseUrl}/api/health did not answer 200 within ${timeoutMs} ms (last: ${status || 'no answer'})`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 150));
   }
 }
 
@@ -353,7 +384,8 @@ function signal(child: ManagedProcess, name: NodeJS.Signals): void {
 
 /**
  * Starts the local topology: MariaDB (private unless a URL is given), catalog, three booking nodes in
- * cluster mode with a fault proxy on every peer link, nginx, and optionally the control API.
+ * cluster mode with a fault proxy on every peer link, two HTTP gateways, nginx (gRPC and HTTP front
+ * doors), and optionally the control API.
  * Used by `npm start` and by the end-to-end tests, so both run the same thing.
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
@@ -377,8 +409,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   try {
     const ports: StackPorts = options.ports ?? {
       grpc: await freePort(),
+      http: await freePort(),
       catalog: await freePort(),
       booking: [await freePort(), await freePort(), await freePort()],
+      gateway: [await freePort(), await freePort()],
       peer: [await freePort(), await freePort(), await freePort()],
       mysql: await freePort(),
     };
@@ -483,7 +517,48 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     progress('waiting for the booking group to elect one master');
     await waitForMaster(() => group.runningPeers(), 20000);
 
-    progress(`starting nginx front door on 127.0.0.1:${ports.grpc}`);
+    // The gateways call the nodes' client ports and read ClusterService.Status from their REAL peer
+    // ports (not the fault proxies: a cut link between two nodes is not the operator's view of them).
+    const gatewayUrls = ports.gateway.map((port) => `http://127.0.0.1:${port}`);
+    const gateways = ports.gateway.map((port, index) => {
+      const name = `gateway-${index + 1}`;
+      progress(`starting ${name} on 127.0.0.1:${port}`);
+      const gateway = startProcess(
+        name,
+        process.execPath,
+        ['--import', 'tsx', path.join(options.repoRoot, 'services/gateway/main.ts')],
+        {
+          logFile: path.join(logs, `${name}.log`),
+          env: {
+            ...env,
+            MARQUEE_GATEWAY_HOST: '127.0.0.1',
+            MARQUEE_GATEWAY_PORT: String(port),
+            MARQUEE_BOOKING_ADDRS: specs.map((s) => `${s.id}=${s.clientAddress}`).join(','),
+            MARQUEE_PEERS: specs.map((s) => `${s.id}=${s.peerAddress}`).join(','),
+            MARQUEE_LAMPORT_FILE: path.join(options.dataDir, 'lamport', `${name}.json`),
+          },
+          cwd: options.repoRoot,
+        },
+      );
+      processes.push(gateway);
+      stoppers.push(() => gateway.stop());
+      return gateway;
+    });
+    await Promise.all(
+      gateways.map(async (gateway, index) => {
+        try {
+          await waitForGateway(gatewayUrls[index]!, 30000, gateway.exited);
+        } catch (error) {
+          throw new Error(
+            `${gateway.name}: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logs, `${gateway.name}.log`))}`,
+          );
+        }
+      }),
+    );
+
+    progress(
+      `starting nginx front door on 127.0.0.1:${ports.grpc} (gRPC) and 127.0.0.1:${ports.http} (HTTP)`,
+    );
     const nginx = await startNginx({
       prefixDir: path.join(options.dataDir, 'nginx'),
       ports,
@@ -503,6 +578,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     };
     const stack: RunningStack = {
       ...description,
+      webUrl: `http://127.0.0.1:${ports.http}`,
+      gatewayUrls,
       ports,
       processes,
       bookingNodes: specs,
