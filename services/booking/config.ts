@@ -9,6 +9,7 @@ import {
   readTokenSecret,
 } from '../common/config';
 import type { Env } from '../common/config';
+import { readNodeAddresses } from '../common/config';
 import { ClusterSecret, MIN_CLUSTER_SECRET_LENGTH } from '../common/peer-auth';
 import type { AckPolicy } from '../replication/types';
 
@@ -158,23 +159,6 @@ function readEtcd(env: Env): Readonly<EtcdLeaseConfig> | undefined {
     group,
     ttlSeconds: readInt(env, 'MARQUEE_ETCD_TTL_SECONDS', 2, { min: 1, max: 60 }),
   });
-}
-
-/** "1=host:port,2=host:port": node id → address; undefined when the variable is empty. */
-function readNodeAddresses(env: Env, name: string): Map<number, string> | undefined {
-  const raw = readString(env, name, '').trim();
-  if (raw === '') return undefined;
-  const addresses = new Map<number, string>();
-  for (const part of raw.split(',')) {
-    const match = /^\s*(\d{1,4})\s*=\s*([^\s:,=]+):(\d{1,5})\s*$/.exec(part);
-    const id = Number(match?.[1]);
-    const port = Number(match?.[3]);
-    if (!match || id < 1 || id > 1000 || port < 1 || port > 65535)
-      throw new ConfigError(name, `entry ${JSON.stringify(part)} must be <node id>=<host>:<port>`);
-    if (addresses.has(id)) throw new ConfigError(name, `node ${id} is listed twice`);
-    addresses.set(id, `${match[2]}:${port}`);
-  }
-  return addresses;
 }
 
 /** A forward to a node with no client address would fail at run time; say so at boot instead. */

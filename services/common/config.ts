@@ -72,3 +72,24 @@ export function readTokenSecret(env: Env): string {
   if (secret.length < 16) throw new ConfigError('MARQUEE_TOKEN_SECRET', 'must be at least 16 characters');
   return secret;
 }
+
+/**
+ * "1=host:port,2=host:port": node id → address (MARQUEE_PEERS, MARQUEE_BOOKING_ADDRS), read the
+ * same way by the booking node and the gateway. Undefined when the variable is empty and no
+ * fallback is given.
+ */
+export function readNodeAddresses(env: Env, name: string, fallback = ''): Map<number, string> | undefined {
+  const raw = readString(env, name, fallback).trim();
+  if (raw === '') return undefined;
+  const addresses = new Map<number, string>();
+  for (const part of raw.split(',')) {
+    const match = /^\s*(\d{1,4})\s*=\s*([^\s:,=]+):(\d{1,5})\s*$/.exec(part);
+    const id = Number(match?.[1]);
+    const port = Number(match?.[3]);
+    if (!match || id < 1 || id > 1000 || port < 1 || port > 65535)
+      throw new ConfigError(name, `entry ${JSON.stringify(part)} must be <node id>=<host>:<port>`);
+    if (addresses.has(id)) throw new ConfigError(name, `node ${id} is listed twice`);
+    addresses.set(id, `${match[2]}:${port}`);
+  }
+  return addresses;
+}

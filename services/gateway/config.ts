@@ -1,5 +1,13 @@
 import path from 'node:path';
-import { ConfigError, readInt, readLamportFile, readLogLevel, readPort, readString } from '../common/config';
+import {
+  ConfigError,
+  readInt,
+  readLamportFile,
+  readLogLevel,
+  readNodeAddresses,
+  readPort,
+  readString,
+} from '../common/config';
 import type { Env } from '../common/config';
 
 export interface GatewayConfig {
@@ -35,8 +43,8 @@ export function loadConfig(env: Env): GatewayConfig {
     host: readString(env, 'MARQUEE_GATEWAY_HOST', '127.0.0.1'),
     port: readPort(env, 'MARQUEE_GATEWAY_PORT', 8081),
     catalogAddr,
-    bookingAddrs: readNodeAddresses(env, 'MARQUEE_BOOKING_ADDRS', DEFAULT_BOOKING_ADDRS),
-    peers: readNodeAddresses(env, 'MARQUEE_PEERS', DEFAULT_PEERS),
+    bookingAddrs: requiredNodes(env, 'MARQUEE_BOOKING_ADDRS', DEFAULT_BOOKING_ADDRS),
+    peers: requiredNodes(env, 'MARQUEE_PEERS', DEFAULT_PEERS),
     deadlineMs: readInt(env, 'MARQUEE_GATEWAY_DEADLINE_MS', 5000, { min: 50, max: 120_000 }),
     retryMs: readInt(env, 'MARQUEE_GATEWAY_RETRY_MS', 10_000, { min: 0, max: 300_000 }),
     staticDir: readString(env, 'MARQUEE_GATEWAY_STATIC_DIR', path.join(__dirname, 'public')),
@@ -45,21 +53,9 @@ export function loadConfig(env: Env): GatewayConfig {
   });
 }
 
-/**
- * "1=host:port,2=host:port": node id → address, the format the booking node reads for the same
- * variables (services/booking/config.ts).
- */
-function readNodeAddresses(env: Env, name: string, fallback: string): ReadonlyMap<number, string> {
-  const raw = readString(env, name, fallback).trim();
-  const addresses = new Map<number, string>();
-  for (const part of raw.split(',')) {
-    const match = /^\s*(\d{1,4})\s*=\s*([^\s:,=]+):(\d{1,5})\s*$/.exec(part);
-    const id = Number(match?.[1]);
-    const port = Number(match?.[3]);
-    if (!match || id < 1 || id > 1000 || port < 1 || port > 65535)
-      throw new ConfigError(name, `entry ${JSON.stringify(part)} must be <node id>=<host>:<port>`);
-    if (addresses.has(id)) throw new ConfigError(name, `node ${id} is listed twice`);
-    addresses.set(id, `${match[2]}:${port}`);
-  }
-  return addresses;
+/** A node list the gateway cannot work without (the booking node's format: readNodeAddresses). */
+function requiredNodes(env: Env, name: string, fallback: string): ReadonlyMap<number, string> {
+  const nodes = readNodeAddresses(env, name, fallback);
+  if (nodes === undefined) throw new ConfigError(name, 'must list at least one <node id>=<host>:<port>');
+  return nodes;
 }
