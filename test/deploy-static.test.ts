@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { DEFAULT_PORTS, renderNginxConf } from '../scripts/lib/nginx';
 import { DEFAULT_PEER_PORTS } from '../scripts/lib/stack';
+import { IMPORT_BODY_LIMIT_BYTES } from '../services/gateway/catalog-admin-routes';
 import { loadConfig as loadGatewayConfig } from '../services/gateway/config';
 
 const root = path.join(__dirname, '..');
@@ -286,8 +287,23 @@ describe('nginx.conf', () => {
       expect(http).toMatch(/proxy_set_header Connection "";/);
     });
 
+    it('lets a catalog import through: a body as large as the gateway takes, progress unbuffered, a long read timeout', () => {
+      const body = locationBody(http, '= /api/catalog/imports');
+      expect(body).toMatch(/proxy_pass http:\/\/gateway;/);
+      expect(body).toMatch(/proxy_buffering off;/);
+      expect(body).toMatch(/gzip off;/);
+      const megabytes = Number(/client_max_body_size (\d+)m;/.exec(body)?.[1]);
+      expect(megabytes * 1024 * 1024).toBeGreaterThanOrEqual(IMPORT_BODY_LIMIT_BYTES);
+      expect(Number(/proxy_read_timeout (\d+)s;/.exec(body)?.[1])).toBeGreaterThanOrEqual(300);
+    });
+
     it('rate-limits every /api/ route with a burst, answering 429 in the API error shape', () => {
-      for (const where of ['/api/', '~ ^/api/shows/[^/]+/events$', '= /api/cluster/events']) {
+      for (const where of [
+        '/api/',
+        '~ ^/api/shows/[^/]+/events$',
+        '= /api/cluster/events',
+        '= /api/catalog/imports',
+      ]) {
         const body = locationBody(http, where);
         expect(body).toMatch(/limit_req zone=api burst=\d+ nodelay;/);
         expect(body).toMatch(/error_page 429 = @rate_limited;/);

@@ -78,6 +78,11 @@ export function invalid(field: string, problem: string): HttpError {
 export interface RequestContext {
   /** Proto field name → the name the client used, e.g. { from_date: 'from', query: 'q' }. */
   renames?: Readonly<Record<string, string>>;
+  /**
+   * The proto message that the JSON body stands for, e.g. 'event' for CreateEvent, whose body is the
+   * event's fields: `event.duration_minutes` is then the body's `durationMinutes`.
+   */
+  body?: string;
   /** The request's seat ids and GA area ids, to point `field` at the item a conflict names. */
   seatIds?: readonly string[];
   areaIds?: readonly string[];
@@ -143,15 +148,23 @@ export function fromUpstream(error: unknown, context: RequestContext = {}): unkn
   if (error instanceof HttpError || !isGrpcError(error)) return error;
   const found = errorDetails(error);
   const renames = context.renames ?? {};
+  const bodyPrefix = context.body === undefined ? undefined : `${context.body}.`;
+  const named = (protoPath: string): string =>
+    jsonFieldPath(
+      bodyPrefix !== undefined && protoPath.startsWith(bodyPrefix)
+        ? protoPath.slice(bodyPrefix.length)
+        : protoPath,
+      renames,
+    );
   let message = error.details || codeName(error.code);
-  let field = found.field === undefined ? undefined : jsonFieldPath(found.field, renames);
+  let field = found.field === undefined ? undefined : named(found.field);
   // Messages lead with the proto field name ("seat_ids[1]: ..."): say it the way the client does.
   const lead = /^([A-Za-z0-9_.[\]-]+): /.exec(message)?.[1];
   if (lead !== undefined && /[_a-z]/.test(lead)) {
-    const named = jsonFieldPath(lead, renames);
-    message = named + message.slice(lead.length);
+    const leadField = named(lead);
+    message = leadField + message.slice(lead.length);
     // Some errors name their field only in the message ("hold_id: hold ... belongs to another user").
-    if (field === undefined && FIELD_LEAD_CODES.has(error.code)) field = named;
+    if (field === undefined && FIELD_LEAD_CODES.has(error.code)) field = leadField;
   }
   const details: Record<string, readonly string[]> = {};
   const seats = splitList(found.seat_ids);

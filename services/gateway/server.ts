@@ -10,6 +10,7 @@ import { ClusterFeed } from './cluster-feed';
 import type { GatewayConfig } from './config';
 import { HttpError, fromUpstream, invalid } from './http-errors';
 import type { ErrorBody } from './http-errors';
+import { IMPORT_BODY_LIMIT_BYTES, registerCatalogAdminRoutes } from './catalog-admin-routes';
 import { registerRoutes } from './routes';
 import { ShowFeeds } from './show-feed';
 import { HEARTBEAT_MS } from './sse';
@@ -156,6 +157,8 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   const streams = new Set<SseStream>();
+  const shutdown = new AbortController();
+  registerCatalogAdminRoutes(app, { upstreams, lamport: () => clock.now(), shutdown: shutdown.signal });
   registerRoutes(app, {
     upstreams,
     streams,
@@ -174,6 +177,9 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
     // Open event streams would keep the server from closing: end them first (browsers reconnect
     // to another gateway instance through nginx).
     for (const stream of [...streams]) stream.close();
+    // Running imports are cancelled: the catalog writes an import in one transaction, so a cancelled
+    // one leaves nothing behind and can simply be run again.
+    shutdown.abort();
     await app.close();
     upstreams.close();
     logger.info('gateway stopped');
@@ -223,7 +229,7 @@ export function errorReply(error: unknown): { status: number; body: ErrorBody } 
       framework.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
         ? `body: send JSON with Content-Type: application/json (${framework.message ?? 'unsupported media type'})`
         : framework.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-          ? `body: larger than ${BODY_LIMIT_BYTES} bytes`
+          ? `body: larger than this route takes (${BODY_LIMIT_BYTES} bytes; a catalog import ${IMPORT_BODY_LIMIT_BYTES})`
           : (framework.message ?? 'bad request');
     return { status, body: { error: { code, message, ...(field ? { field } : {}) } } };
   }

@@ -7,6 +7,7 @@ import {
 } from '../../proto/gen/grpc/health/v1/health';
 import { AccountServiceClient, BookingServiceClient } from '../../proto/gen/marquee/booking/v1/booking';
 import { CatalogServiceClient } from '../../proto/gen/marquee/catalog/v1/catalog';
+import type { ImportCatalogRequest, ImportProgress } from '../../proto/gen/marquee/catalog/v1/catalog';
 import { ClusterServiceClient } from '../../proto/gen/marquee/cluster/v1/cluster';
 import { isGrpcError } from '../common/errors';
 import { grpcClientOptions } from '../common/grpc-client';
@@ -52,6 +53,8 @@ export interface UpstreamHealth {
 /** Status calls are cut short: a paused node must not hold up the operator's view of the others. */
 const STATUS_TIMEOUT_MS = 1500;
 const HEALTH_TIMEOUT_MS = 1500;
+/** An import may fetch and write thousands of records; it is cut off only when clearly stuck. */
+const IMPORT_TIMEOUT_MS = 10 * 60_000;
 /** How long a booking node that failed a call is passed over as the first choice. */
 const SUSPECT_MS = 2000;
 
@@ -140,6 +143,48 @@ export class Upstreams {
         onRetry: (attempt, error) => this.noteRetry('catalog', this.config.catalogAddr, attempt.index, error),
       },
     );
+  }
+
+  /**
+   * A catalog write (admin): ONE attempt. Creating an event or a show is not idempotent, and a call
+   * that failed after it was sent may have been applied, so it is never sent twice on its own; the
+   * admin sees the error and looks before trying again.
+   */
+  catalogWrite<Req, Res>(
+    pick: (client: CatalogServiceClient) => UnaryMethod<Req, Res>,
+    request: Req,
+    options: CallOptions,
+  ): Promise<Res> {
+    return invoke(pick(this.catalogClient), request, Date.now() + this.config.deadlineMs, options);
+  }
+
+  /**
+   * CatalogService.ImportCatalog: calls `onProgress` for each progress message and resolves with the
+   * last one when the stream ends (rejects with the stream's error). Aborting `signal` (the browser
+   * went away) cancels the call; the catalog then stops between records.
+   */
+  importCatalog(
+    request: ImportCatalogRequest,
+    options: CallOptions,
+    onProgress: (progress: ImportProgress) => void,
+    signal: AbortSignal,
+  ): Promise<ImportProgress | undefined> {
+    const metadata = new Metadata();
+    if (options.token) metadata.set('authorization', `Bearer ${options.token}`);
+    const call = this.catalogClient.importCatalog(request, metadata, {
+      deadline: Date.now() + IMPORT_TIMEOUT_MS,
+    });
+    const cancel = (): void => call.cancel();
+    signal.addEventListener('abort', cancel, { once: true });
+    let last: ImportProgress | undefined;
+    return new Promise<ImportProgress | undefined>((resolve, reject) => {
+      call.on('data', (progress: ImportProgress) => {
+        last = progress;
+        onProgress(progress);
+      });
+      call.on('error', reject);
+      call.on('end', () => resolve(last));
+    }).finally(() => signal.removeEventListener('abort', cancel));
   }
 
   /**

@@ -84,6 +84,11 @@ function hallView(hall: Hall) {
   };
 }
 
+/** A venue with its halls, for choosing where a new show plays. */
+export function venueWithHallsView(venue: Venue) {
+  return { ...venueView(venue), halls: venue.halls.map(hallView) };
+}
+
 export function showDetailView(detail: ShowDetail) {
   return {
     show: detail.show ? showView(detail.show) : null,
