@@ -1,19 +1,22 @@
 /**
  * The web UI in a real headless Chromium (Debian's, driven by playwright-core) against the real
  * stack through nginx's HTTP front door, as people use it: a buyer registers, finds an event, picks
- * two seats on the map, holds, pays, sees and cancels the booking; two buyers race for one seat;
- * an operator watches a new master take over after the master is killed.
+ * two seats on the map, holds, pays, sees and cancels the booking; two buyers race for one seat; an
+ * admin creates an event and a show and imports a catalog; an operator watches a new master take
+ * over after the master is killed.
  *
  * Only the UI's test-id contract is used (data-testid, data-* attributes and the hash routes
  * #/events, #/event/<id>, #/show/<id>, #/bookings, #/operator, #/admin, #/login). Screenshots of
  * every step go to .data/test-artifacts/web-ui/.
  */
+import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { Screenshots, launchChromium } from './lib/browser';
 import { GOOD_CARD, createShow, startWebStack } from './lib/web-stack';
 import type { CreatedShow, WebStack } from './lib/web-stack';
 
 const STEP_MS = 15_000;
+const CATALOG_FIXTURE = path.join(__dirname, 'fixtures', 'catalog-import.json');
 
 let web: WebStack;
 let browser: Browser;
@@ -243,6 +246,82 @@ describe('the web UI in Chromium, through nginx', () => {
       },
     );
   }, 90_000);
+
+  it('an admin creates an event and a show, imports a catalog with progress; a buyer may not', async () => {
+    const { page, errors } = await newPage();
+    await shots.scenario(
+      'admin',
+      () => ({ page }),
+      async () => {
+        // A buyer sees the page without its forms.
+        await registerInUi(page, 'Curious');
+        await page.goto(`${base}/#/admin`);
+        await page.getByTestId('admin-sign-in').waitFor();
+        expect(await page.getByTestId('new-event').count()).toBe(0);
+        await page.getByTestId('nav-logout').click();
+
+        await page.goto(`${base}/#/login`);
+        await page.getByTestId('auth-email').fill('admin@marquee.local');
+        await page.getByTestId('auth-password').fill('marquee-admin');
+        await page.getByTestId('auth-login').click();
+        await page.getByTestId('nav-logout').waitFor();
+        await page.goto(`${base}/#/admin`);
+
+        // A mistake is named at its field, and nothing is created.
+        const title = `Midnight Quartet ${web.suffix}`;
+        await page.getByTestId('new-event-title').fill(title);
+        await page.getByTestId('new-event-kind').selectOption('concert');
+        await page.getByTestId('new-event-posterUrl').fill('ftp://nowhere');
+        await page.getByTestId('new-event-submit').click();
+        await page.getByTestId('new-event-error').waitFor();
+        expect(await page.getByTestId('new-event-error').innerText()).toMatch(/poster/i);
+        expect(await page.getByTestId('new-event-posterUrl').getAttribute('aria-invalid')).toBe('true');
+        await page.getByTestId('new-event-posterUrl').fill('');
+        await page.getByTestId('new-event-genres').fill('Jazz, Live');
+        await page.getByTestId('new-event-people').fill('The Night Owls');
+        await page.getByTestId('new-event-submit').click();
+        // The new event is chosen in the show form.
+        await until(
+          'the new event selected for a show',
+          () =>
+            page
+              .getByTestId('new-show-event')
+              .evaluate(
+                (el) => (el as unknown as { selectedOptions: { text: string }[] }).selectedOptions[0]?.text,
+              ),
+          title,
+        );
+        await shots.take(page, 'admin-event-created');
+
+        await page.getByTestId('new-show-starts').fill('2031-07-14T20:30');
+        const prices = page.locator('[data-testid^="new-show-price-"]');
+        const tiers = await prices.count();
+        expect(tiers).toBeGreaterThan(0);
+        for (let i = 0; i < tiers; i++) await prices.nth(i).fill(String(20 + i * 5));
+        await page.getByTestId('new-show-submit').click();
+        await page.getByTestId('new-show-link').click();
+        await page.getByTestId('seat-map').waitFor();
+        expect(await page.locator('h1').first().innerText()).toContain(title);
+        await shots.take(page, 'admin-show-seat-map');
+
+        // Import a catalog file: progress reaches "done", then the events are in the catalog.
+        await page.goto(`${base}/#/admin`);
+        await page.getByTestId('import-file').setInputFiles(CATALOG_FIXTURE);
+        await page.getByTestId('import-submit').click();
+        await until(
+          'the import done',
+          async () => /^Done: \d+ records/.test(await page.getByTestId('import-phase').innerText()),
+          true,
+        );
+        const bar = page.getByTestId('import-progress');
+        expect(await bar.getAttribute('value')).toBe(await bar.getAttribute('max'));
+        await shots.take(page, 'admin-imported');
+        await page.goto(`${base}/#/events?q=Quantum%20Picnic`);
+        await page.getByText('Quantum Picnic').first().waitFor();
+        expect(errors).toEqual([]);
+      },
+    );
+  }, 60_000);
 
   it('the operator page shows a new master after the master is killed', async () => {
     const { page, errors } = await newPage();

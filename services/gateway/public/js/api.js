@@ -150,6 +150,79 @@ export const bookings = (pageToken, signal) =>
 export const cancelBooking = (bookingId) =>
   call('POST', `/api/bookings/${enc(bookingId)}/cancel`, { body: {}, auth: true });
 
+// ---- admin (the catalog refuses these unless the token has the admin role)
+export const venues = (signal) => call('GET', `/api/venues${query({ pageSize: 100 })}`, { signal });
+export const createEvent = (event) => call('POST', '/api/events', { body: event, auth: true });
+export const createShow = (eventId, show) =>
+  call('POST', `/api/events/${enc(eventId)}/shows`, { body: show, auth: true });
+
+/** For an import's failure line: the status the gateway would have answered for its code. */
+const LINE_ERROR_STATUS = {
+  INVALID_ARGUMENT: 400,
+  PERMISSION_DENIED: 403,
+  FAILED_PRECONDITION: 409,
+  UNAVAILABLE: 503,
+};
+
+/**
+ * Runs a catalog import: `source` is {document} or {sourceUrl}. The answer is one JSON object per
+ * line while the catalog works; `onProgress` gets each, and the last one (phase "done") is returned.
+ * An error before the first line is an ordinary error answer; one after it is a last line {error}.
+ * Not retried: an import is idempotent, but whether to run it again is the admin's call.
+ */
+export async function importCatalog(source, onProgress, signal) {
+  const token = session.token();
+  if (!token) throw new ApiError(401, { error: { code: 'UNAUTHENTICATED', message: 'sign in first' } });
+  let response;
+  try {
+    response = await fetch('/api/catalog/imports', {
+      method: 'POST',
+      headers: {
+        accept: 'application/x-ndjson, application/json',
+        'content-type': 'application/json',
+        authorization: `Bearer ${token}`,
+      },
+      body: JSON.stringify(source),
+      signal,
+    });
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    throw new ApiError(0, { error: { code: 'NETWORK', message: 'the network request failed' } });
+  }
+  if (!response.ok || !(response.headers.get('content-type') ?? '').startsWith('application/x-ndjson')) {
+    const text = await response.text();
+    let body = null;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = { error: { message: text.slice(0, 200) } };
+    }
+    if (response.status === 401) events.dispatchEvent(new CustomEvent('unauthorized'));
+    throw new ApiError(response.ok ? 500 : response.status, body);
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = '';
+  let last = null;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (value) buffered += value;
+    const lines = buffered.split('\n');
+    buffered = done ? '' : lines.pop();
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      const item = JSON.parse(line);
+      // The status was 200 when the failure came; the error's code says what it was.
+      if (item.error) throw new ApiError(LINE_ERROR_STATUS[item.error.code] ?? 500, item);
+      last = item;
+      onProgress(item);
+    }
+    if (done) break;
+  }
+  if (last?.phase !== 'done')
+    throw new ApiError(0, { error: { code: 'NETWORK', message: 'the import stopped before it finished' } });
+  return last;
+}
+
 // ---- the rest
 export const recommendations = (signal) => call('GET', '/api/recommendations', { signal, quiet: true });
 export const cluster = (signal, quiet = false) => call('GET', '/api/cluster', { signal, quiet });

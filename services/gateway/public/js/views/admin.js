@@ -1,14 +1,15 @@
 /*
- * #/admin: what an administrator can see from the browser. The gateway exposes no catalog write
- * routes and no import (CatalogService's CreateEvent, CreateShow and ImportCatalog are gRPC-only,
- * behind an admin token), so this page says so, points at the command line, and shows read-only:
- * the system's health, the catalog's events and the API's routes.
+ * #/admin: an administrator creates events and shows and imports catalogs; everyone signed in or not
+ * sees the system's health, the catalog's events and the API's routes. The page does not decide who
+ * is an admin: the catalog refuses writes without the admin role, and the forms show its answer.
  */
 import * as api from '../api.js';
 import { h, replace } from '../dom.js';
 import { explain } from '../explain.js';
 import { capitalize, duration } from '../format.js';
 import * as session from '../session.js';
+import { importCard } from './admin-import.js';
+import { newEventCard, newShowCard } from './admin-catalog.js';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
@@ -50,11 +51,17 @@ function healthCard(signal) {
   return h('section', { class: 'card' }, h('h2', null, 'System health'), body);
 }
 
+/** The catalog's events, a page at a time; `reload()` starts over (after a create or an import). */
 function eventsCard(signal) {
-  const rows = h('tbody');
+  const rows = h('tbody', { 'data-testid': 'admin-events' });
   const status = h('p', { class: 'muted' }, 'Loading…');
   const more = h('button', { type: 'button', class: 'button', hidden: true }, 'More events');
   let pageToken = '';
+  const reload = () => {
+    rows.replaceChildren();
+    pageToken = '';
+    void load();
+  };
   const load = async () => {
     more.disabled = true;
     try {
@@ -83,10 +90,10 @@ function eventsCard(signal) {
   };
   more.addEventListener('click', () => void load());
   void load();
-  return h(
+  const card = h(
     'section',
     { class: 'card' },
-    h('h2', null, 'Catalog (read-only)'),
+    h('h2', null, 'Catalog'),
     status,
     h(
       'div',
@@ -108,6 +115,7 @@ function eventsCard(signal) {
     ),
     more,
   );
+  return { card, reload };
 }
 
 function routesCard(signal) {
@@ -151,41 +159,42 @@ function routesCard(signal) {
   );
 }
 
+/** Shown instead of the forms to someone who is not signed in as an administrator. */
+function adminNotice(user) {
+  return h(
+    'section',
+    { class: 'card notice-card', 'data-testid': 'admin-sign-in' },
+    h('h2', null, 'Administrators only'),
+    h(
+      'p',
+      null,
+      user
+        ? `You are signed in as ${user.email}, who is not an administrator. `
+        : 'Creating events and shows and importing catalogs needs an administrator account. ',
+      h('a', { href: '#/login?next=%23%2Fadmin' }, user ? 'Sign in as an administrator' : 'Sign in'),
+      ' (on a development machine: admin@marquee.local, password marquee-admin, unless MARQUEE_ADMIN_PASSWORD says otherwise).',
+    ),
+    h('p', { class: 'muted' }, 'From a terminal: ', h('code', null, 'npm run import -- --file catalog.json')),
+  );
+}
+
 export function adminView({ root, signal }) {
   document.title = 'Admin · Marquee';
   const user = session.session()?.user;
-  root.append(
-    h('h1', { tabindex: -1 }, 'Admin'),
-    h(
-      'section',
-      { class: 'card notice-card', 'data-testid': 'admin-unavailable' },
-      h('h2', null, 'Editing the catalog is not available in the browser yet'),
-      h(
-        'p',
-        null,
-        'The web gateway has no routes to create events or shows, nor to import a catalog: those are gRPC calls of the catalog service (',
-        h('code', null, 'CreateEvent'),
-        ', ',
-        h('code', null, 'CreateShow'),
-        ', ',
-        h('code', null, 'ImportCatalog'),
-        ') that need an admin token. Until the gateway offers them, import from a terminal — it shows a progress bar:',
-      ),
-      h(
-        'pre',
-        null,
-        h('code', null, 'npm run import -- --file catalog.json     # or --url https://…, or --demo'),
-      ),
-      h(
-        'p',
-        { class: 'muted' },
-        user
-          ? `You are signed in as ${user.email} (role: ${user.role}).`
-          : 'Admin tools will need an administrator account.',
-        ' Below is what can be seen read-only.',
-      ),
-    ),
-    h('div', { class: 'admin-grid' }, healthCard(signal), routesCard(signal)),
-    eventsCard(signal),
-  );
+  const events = eventsCard(signal);
+  root.append(h('h1', { tabindex: -1 }, 'Admin'));
+  if (user?.role === 'admin') {
+    const show = newShowCard(signal);
+    const created = (event) => {
+      show.addEvent(event);
+      events.reload();
+    };
+    root.append(
+      h('div', { class: 'admin-grid two' }, newEventCard(created), show.card),
+      importCard(signal, () => events.reload()),
+    );
+  } else {
+    root.append(adminNotice(user));
+  }
+  root.append(h('div', { class: 'admin-grid' }, healthCard(signal), routesCard(signal)), events.card);
 }
