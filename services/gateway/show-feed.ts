@@ -14,6 +14,10 @@ import type { AvailabilityView, SeatStateWord } from './views';
  * GetAvailability needs a signed-in caller, so the poller uses the token of its newest subscriber;
  * when the booking service refuses that token (expired), that subscriber alone gets an `error` event
  * and is disconnected, and the next poll uses the next newest.
+ *
+ * Events: `snapshot` (the whole map), `seats` (what changed), `upstream-error` once per run of failed
+ * polls (an election, a node down), `upstream-ok` when polls succeed again, `error` before the
+ * stream is closed for good (token refused, show gone).
  */
 
 export interface SeatChange {
@@ -166,7 +170,12 @@ class ShowFeed {
     const latest = this.latest ?? view;
     const diffs = new Map<AvailabilityView, AvailabilityDiff | 'reshaped'>();
     for (const subscriber of [...this.subscribers]) {
-      subscriber.warned = false;
+      if (subscriber.warned) {
+        // It was told the group is not answering: tell it that is over, even when no seat changed
+        // meanwhile (otherwise it would hear nothing and stay "paused").
+        subscriber.warned = false;
+        subscriber.stream.send('upstream-ok', { showId: this.showId, ...this.deps.stamp() });
+      }
       if (subscriber.base === latest) continue;
       let diff = diffs.get(subscriber.base);
       if (diff === undefined) {

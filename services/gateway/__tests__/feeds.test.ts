@@ -205,6 +205,32 @@ describe('a show feed', () => {
     expect(sink.closed).toBe(false);
   });
 
+  it('tells a warned subscriber when the group answers again, even when no seat changed', async () => {
+    let failing = true;
+    feeds = new ShowFeeds({
+      read: async () => {
+        if (failing) throw grpcFailure(Code.UNAVAILABLE, 'no master known yet (election in progress)');
+        return map(['free']);
+      },
+      nodes: 1,
+      stamp,
+      logger,
+      intervalMs: 1,
+    });
+    const warned = new FakeSink();
+    feeds.subscribe('s1', 't', warned, map(['free']));
+    await eventually(() => expect(warned.named('upstream-error')).toHaveLength(1));
+    failing = false;
+    await eventually(() => expect(warned.named('upstream-ok')).toHaveLength(1));
+    // Nothing changed, so no seat event; and "ok" is said once per recovery, not on every poll.
+    const polls = warned.events.length;
+    await eventually(() => expect(feeds.pollers()).toEqual(['s1']));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(warned.named('upstream-ok')).toHaveLength(1);
+    expect(warned.named('seats')).toHaveLength(0);
+    expect(warned.events.length).toBe(polls);
+  });
+
   it('reads from one node while it answers, and moves to the next when it does not', async () => {
     const nodesRead: number[] = [];
     feeds = new ShowFeeds({

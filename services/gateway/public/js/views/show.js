@@ -343,27 +343,16 @@ export async function showView({ root, params, signal }) {
     live.textContent = LIVE_TEXT[state] ?? state;
   };
 
-  // While the stream reports the group not answering, poll to learn when it is back (the stream
-  // sends nothing once the map is unchanged).
-  let pausedPoll = false;
-  async function paused() {
+  // While the stream reports the group not answering, the map may be stale; the stream says
+  // `upstream-ok` when it answers again (or sends changes, or a snapshot after a reconnect).
+  let pausedNow = false;
+  function paused() {
+    pausedNow = true;
     setLive('paused');
-    if (pausedPoll) return;
-    pausedPoll = true;
-    while (pausedPoll && !signal.aborted) {
-      await new Promise((resolve) => setTimeout(resolve, 4000));
-      if (!pausedPoll || signal.aborted) break;
-      try {
-        applySnapshot(await api.availability(showId, signal, true));
-        resumed();
-      } catch {
-        // still switching over; the stream keeps trying too
-      }
-    }
   }
   function resumed() {
-    if (!pausedPoll) return;
-    pausedPoll = false;
+    if (!pausedNow) return;
+    pausedNow = false;
     setLive('live');
   }
 
@@ -413,7 +402,8 @@ export async function showView({ root, params, signal }) {
         for (const seat of data.seats) applySeat(seat.seatId, seat.state);
         for (const pool of data.pools) applyPool({ ...pools.get(pool.areaId), ...pool });
       },
-      'upstream-error': () => void paused(),
+      'upstream-error': () => paused(),
+      'upstream-ok': () => resumed(),
       error: (data) => {
         if (data?.error?.code === 'NOT_FOUND') messages.error('This show is no longer on sale.');
         else messages.error('Live seat updates stopped: please sign in again.');
@@ -422,7 +412,7 @@ export async function showView({ root, params, signal }) {
     {
       signal,
       onState: (state) => {
-        if (state === 'live' && pausedPoll) return;
+        if (state === 'live' && pausedNow) return;
         setLive(state);
       },
       // A refused reconnect: go on only while the session still works.
