@@ -2,6 +2,7 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
 import { AccountServiceService, BookingServiceService } from '../../proto/gen/marquee/booking/v1/booking';
 import type { AccountServiceServer, BookingServiceServer } from '../../proto/gen/marquee/booking/v1/booking';
 import { adaptService, startGrpcServer } from '../common/grpc-server';
+import { streamChangesMethod } from './change-stream';
 import type { Logger } from '../common/logger';
 import { migrate, openDatabase } from '../common/mysql';
 import type { Pool } from '../common/mysql';
@@ -137,6 +138,15 @@ export async function startBookingServer(options: BookingServerOptions): Promise
       forwarder ? forwarder.wrap('BookingService', bookingImpl) : bookingImpl,
       logger,
     );
+    // Served by this node itself, never forwarded: any node's committed log is the group's.
+    const changes = streamChangesMethod({
+      log: cluster?.node.log,
+      commitIndex: () => cluster?.node.logView().commitIndex() ?? 0,
+      pool,
+      tokenSecret: config.tokenSecret,
+      logger: logger.child({ component: 'change-stream' }),
+      now: clock,
+    });
     const server = await startGrpcServer({
       host: config.host,
       port: config.port,
@@ -145,12 +155,18 @@ export async function startBookingServer(options: BookingServerOptions): Promise
       services: [
         { name: 'marquee.booking.v1.AccountService', ...account },
         { name: 'marquee.booking.v1.BookingService', ...booking },
+        {
+          name: 'marquee.booking.v1.BookingChangeService',
+          definition: { streamChanges: changes.definition } as unknown as ServiceDefinition,
+          implementation: { streamChanges: changes.handler },
+        },
       ],
     });
     const running = sweeper;
     let stopped: Promise<void> | undefined;
     const stop = async (): Promise<void> => {
       await running.stop();
+      changes.stop(); // open change streams would otherwise hold the server until its grace ends
       await server.stop(); // lets calls in flight finish (bounded), then closes
       forwarder?.stop();
       await cluster?.stop();

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -22,6 +24,63 @@ import {
 export const protobufPackage = "marquee.booking.v1";
 
 export const protobufFileName = "marquee/booking/v1/booking.proto";
+
+export enum BookingChangeKind {
+  BOOKING_CHANGE_KIND_UNSPECIFIED = 0,
+  BOOKING_CHANGE_KIND_CONFIRMED = 1,
+  BOOKING_CHANGE_KIND_CANCELLED = 2,
+  /** BOOKING_CHANGE_KIND_CHECKPOINT - Nothing to learn up to `position` (other entries of the log): resume after it. */
+  BOOKING_CHANGE_KIND_CHECKPOINT = 3,
+  /**
+   * BOOKING_CHANGE_KIND_RESET - The log no longer reaches back to after_position: forget what was counted. The CONFIRMED changes
+   * that follow, all at `position`, are every booking confirmed as of it; a CHECKPOINT at `position`
+   * ends them, and the stream goes on after it.
+   */
+  BOOKING_CHANGE_KIND_RESET = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function bookingChangeKindFromJSON(object: any): BookingChangeKind {
+  switch (object) {
+    case 0:
+    case "BOOKING_CHANGE_KIND_UNSPECIFIED":
+      return BookingChangeKind.BOOKING_CHANGE_KIND_UNSPECIFIED;
+    case 1:
+    case "BOOKING_CHANGE_KIND_CONFIRMED":
+      return BookingChangeKind.BOOKING_CHANGE_KIND_CONFIRMED;
+    case 2:
+    case "BOOKING_CHANGE_KIND_CANCELLED":
+      return BookingChangeKind.BOOKING_CHANGE_KIND_CANCELLED;
+    case 3:
+    case "BOOKING_CHANGE_KIND_CHECKPOINT":
+      return BookingChangeKind.BOOKING_CHANGE_KIND_CHECKPOINT;
+    case 4:
+    case "BOOKING_CHANGE_KIND_RESET":
+      return BookingChangeKind.BOOKING_CHANGE_KIND_RESET;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BookingChangeKind.UNRECOGNIZED;
+  }
+}
+
+export function bookingChangeKindToJSON(object: BookingChangeKind): string {
+  switch (object) {
+    case BookingChangeKind.BOOKING_CHANGE_KIND_UNSPECIFIED:
+      return "BOOKING_CHANGE_KIND_UNSPECIFIED";
+    case BookingChangeKind.BOOKING_CHANGE_KIND_CONFIRMED:
+      return "BOOKING_CHANGE_KIND_CONFIRMED";
+    case BookingChangeKind.BOOKING_CHANGE_KIND_CANCELLED:
+      return "BOOKING_CHANGE_KIND_CANCELLED";
+    case BookingChangeKind.BOOKING_CHANGE_KIND_CHECKPOINT:
+      return "BOOKING_CHANGE_KIND_CHECKPOINT";
+    case BookingChangeKind.BOOKING_CHANGE_KIND_RESET:
+      return "BOOKING_CHANGE_KIND_RESET";
+    case BookingChangeKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 export enum Role {
   ROLE_UNSPECIFIED = 0,
@@ -197,6 +256,28 @@ export function bookingStateToJSON(object: BookingState): string {
   }
 }
 
+export interface StreamChangesRequest {
+  /** The last position the consumer has; 0 starts from the beginning of the group's history. */
+  afterPosition: number;
+}
+
+export interface BookingChange {
+  /** the log index; resume with after_position = the last position seen */
+  position: number;
+  kind: BookingChangeKind;
+  bookingId: string;
+  userId: string;
+  showId: string;
+  /** seats plus general-admission places */
+  quantity: number;
+  /** RFC 3339, UTC: when it was booked or cancelled */
+  at: string;
+  /** the entry's Lamport stamp */
+  lamport: number;
+  /** the term of the master that wrote it */
+  term: number;
+}
+
 export interface User {
   id: string;
   email: string;
@@ -353,6 +434,288 @@ export interface ListMyBookingsResponse {
   bookings: Booking[];
   nextPageToken: string;
 }
+
+function createBaseStreamChangesRequest(): StreamChangesRequest {
+  return { afterPosition: 0 };
+}
+
+export const StreamChangesRequest: MessageFns<StreamChangesRequest> = {
+  encode(message: StreamChangesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.afterPosition !== 0) {
+      writer.uint32(8).int64(message.afterPosition);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamChangesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamChangesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.afterPosition = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamChangesRequest {
+    return {
+      afterPosition: isSet(object.afterPosition)
+        ? globalThis.Number(object.afterPosition)
+        : isSet(object.after_position)
+        ? globalThis.Number(object.after_position)
+        : 0,
+    };
+  },
+
+  toJSON(message: StreamChangesRequest): unknown {
+    const obj: any = {};
+    if (message.afterPosition !== 0) {
+      obj.afterPosition = Math.round(message.afterPosition);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StreamChangesRequest>, I>>(base?: I): StreamChangesRequest {
+    return StreamChangesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamChangesRequest>, I>>(object: I): StreamChangesRequest {
+    const message = createBaseStreamChangesRequest();
+    message.afterPosition = object.afterPosition ?? 0;
+    return message;
+  },
+};
+
+function createBaseBookingChange(): BookingChange {
+  return { position: 0, kind: 0, bookingId: "", userId: "", showId: "", quantity: 0, at: "", lamport: 0, term: 0 };
+}
+
+export const BookingChange: MessageFns<BookingChange> = {
+  encode(message: BookingChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.position !== 0) {
+      writer.uint32(8).int64(message.position);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.bookingId !== "") {
+      writer.uint32(26).string(message.bookingId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(34).string(message.userId);
+    }
+    if (message.showId !== "") {
+      writer.uint32(42).string(message.showId);
+    }
+    if (message.quantity !== 0) {
+      writer.uint32(48).int32(message.quantity);
+    }
+    if (message.at !== "") {
+      writer.uint32(58).string(message.at);
+    }
+    if (message.lamport !== 0) {
+      writer.uint32(64).int64(message.lamport);
+    }
+    if (message.term !== 0) {
+      writer.uint32(72).int64(message.term);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BookingChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBookingChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.position = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bookingId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.showId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.quantity = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.lamport = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.term = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BookingChange {
+    return {
+      position: isSet(object.position) ? globalThis.Number(object.position) : 0,
+      kind: isSet(object.kind) ? bookingChangeKindFromJSON(object.kind) : 0,
+      bookingId: isSet(object.bookingId)
+        ? globalThis.String(object.bookingId)
+        : isSet(object.booking_id)
+        ? globalThis.String(object.booking_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      showId: isSet(object.showId)
+        ? globalThis.String(object.showId)
+        : isSet(object.show_id)
+        ? globalThis.String(object.show_id)
+        : "",
+      quantity: isSet(object.quantity) ? globalThis.Number(object.quantity) : 0,
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+      lamport: isSet(object.lamport) ? globalThis.Number(object.lamport) : 0,
+      term: isSet(object.term) ? globalThis.Number(object.term) : 0,
+    };
+  },
+
+  toJSON(message: BookingChange): unknown {
+    const obj: any = {};
+    if (message.position !== 0) {
+      obj.position = Math.round(message.position);
+    }
+    if (message.kind !== 0) {
+      obj.kind = bookingChangeKindToJSON(message.kind);
+    }
+    if (message.bookingId !== "") {
+      obj.bookingId = message.bookingId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.showId !== "") {
+      obj.showId = message.showId;
+    }
+    if (message.quantity !== 0) {
+      obj.quantity = Math.round(message.quantity);
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    if (message.lamport !== 0) {
+      obj.lamport = Math.round(message.lamport);
+    }
+    if (message.term !== 0) {
+      obj.term = Math.round(message.term);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BookingChange>, I>>(base?: I): BookingChange {
+    return BookingChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BookingChange>, I>>(object: I): BookingChange {
+    const message = createBaseBookingChange();
+    message.position = object.position ?? 0;
+    message.kind = object.kind ?? 0;
+    message.bookingId = object.bookingId ?? "";
+    message.userId = object.userId ?? "";
+    message.showId = object.showId ?? "";
+    message.quantity = object.quantity ?? 0;
+    message.at = object.at ?? "";
+    message.lamport = object.lamport ?? 0;
+    message.term = object.term ?? 0;
+    return message;
+  },
+};
 
 function createBaseUser(): User {
   return { id: "", email: "", displayName: "", role: 0 };
@@ -3282,6 +3645,47 @@ export const BookingServiceClient = makeGenericClientConstructor(
 ) as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): BookingServiceClient;
   service: typeof BookingServiceService;
+  serviceName: string;
+};
+
+/**
+ * The group's committed booking changes in log order, for services that learn from bookings (the
+ * recommendation service). Any node serves it: the committed log is the same on every node, so a
+ * consumer that loses its node resumes on another from the last position it saw, with no gap and no
+ * repeat. Needs a token with the admin role (the changes name users) and cluster mode.
+ */
+export type BookingChangeServiceService = typeof BookingChangeServiceService;
+export const BookingChangeServiceService = {
+  streamChanges: {
+    path: "/marquee.booking.v1.BookingChangeService/StreamChanges" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: StreamChangesRequest): Buffer => Buffer.from(StreamChangesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StreamChangesRequest => StreamChangesRequest.decode(value),
+    responseSerialize: (value: BookingChange): Buffer => Buffer.from(BookingChange.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BookingChange => BookingChange.decode(value),
+  },
+} as const;
+
+export interface BookingChangeServiceServer extends UntypedServiceImplementation {
+  streamChanges: handleServerStreamingCall<StreamChangesRequest, BookingChange>;
+}
+
+export interface BookingChangeServiceClient extends Client {
+  streamChanges(request: StreamChangesRequest, options?: Partial<CallOptions>): ClientReadableStream<BookingChange>;
+  streamChanges(
+    request: StreamChangesRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<BookingChange>;
+}
+
+export const BookingChangeServiceClient = makeGenericClientConstructor(
+  BookingChangeServiceService,
+  "marquee.booking.v1.BookingChangeService",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): BookingChangeServiceClient;
+  service: typeof BookingChangeServiceService;
   serviceName: string;
 };
 
