@@ -1,5 +1,7 @@
 import {
   ConfigError,
+  readAddress,
+  readDatabaseName,
   readInt,
   readLamportFile,
   readLogLevel,
@@ -68,12 +70,8 @@ export interface BookingConfig {
 export function loadConfig(env: Env): Readonly<BookingConfig> {
   const production = env.NODE_ENV === 'production';
   const nodeId = readInt(env, 'MARQUEE_NODE_ID', 1, { min: 1, max: 1000 });
-  const database = readString(env, 'MARQUEE_BOOKING_DB', `marquee_booking_${nodeId}`);
-  if (!/^[A-Za-z0-9_]{1,64}$/.test(database))
-    throw new ConfigError('MARQUEE_BOOKING_DB', 'must be a plain identifier (letters, digits, _)');
-  const catalogAddr = readString(env, 'MARQUEE_CATALOG_ADDR', '127.0.0.1:50061');
-  if (!/^[^\s:]+:\d{1,5}$/.test(catalogAddr))
-    throw new ConfigError('MARQUEE_CATALOG_ADDR', 'must be host:port');
+  const database = readDatabaseName(env, 'MARQUEE_BOOKING_DB', `marquee_booking_${nodeId}`);
+  const catalogAddr = readAddress(env, 'MARQUEE_CATALOG_ADDR', '127.0.0.1:50061');
   const adminEmail = readString(env, 'MARQUEE_ADMIN_EMAIL', 'admin@marquee.local').toLowerCase();
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(adminEmail))
     throw new ConfigError('MARQUEE_ADMIN_EMAIL', 'must be an email address');

@@ -1,6 +1,7 @@
 import {
   ConfigError,
   readInt,
+  readDatabaseName,
   readLamportFile,
   readLogLevel,
   readMysqlUrl,
@@ -41,14 +42,6 @@ export function loadConfig(env: Env): CatalogConfig {
     reflectionListsAll: readBoolean(env, 'MARQUEE_CATALOG_REFLECT_ALL', true),
     lamportFile: readLamportFile(env),
   });
-}
-
-function readDatabaseName(env: Env, name: string, fallback: string): string {
-  const value = readString(env, name, fallback);
-  // Checked here so a typo fails at boot with the variable's name, not later inside openDatabase.
-  if (!/^[A-Za-z0-9_]{1,64}$/.test(value))
-    throw new ConfigError(name, 'must be letters, digits and _ (at most 64)');
-  return value;
 }
 
 function readBoolean(env: Env, name: string, fallback: boolean): boolean {

@@ -93,3 +93,18 @@ export function readNodeAddresses(env: Env, name: string, fallback = ''): Map<nu
   }
   return addresses;
 }
+
+/** A database name: checked at boot so a typo fails with the variable's name, not inside openDatabase. */
+export function readDatabaseName(env: Env, name: string, fallback: string): string {
+  const value = readString(env, name, fallback);
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(value))
+    throw new ConfigError(name, 'must be a plain identifier (letters, digits and _, at most 64)');
+  return value;
+}
+
+/** host:port of a service (MARQUEE_CATALOG_ADDR and the like). */
+export function readAddress(env: Env, name: string, fallback: string): string {
+  const value = readString(env, name, fallback);
+  if (!/^[^\s:]+:\d{1,5}$/.test(value)) throw new ConfigError(name, 'must be host:port');
+  return value;
+}
