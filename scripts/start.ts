@@ -1,8 +1,9 @@
 /**
  * `npm start`: runs the whole local stack in the foreground — a private MariaDB, the catalog, three
- * booking nodes in cluster mode (each peer link through a fault proxy), two HTTP gateways, the nginx
- * front door (gRPC and web) and the control API a chaos tool drives — loads the demo catalog, prints
- * the addresses and one `Marquee is up:` line, and stops every process it started (by PID) on Ctrl-C.
+ * booking nodes in cluster mode (each peer link through a fault proxy), the recommendation service,
+ * two HTTP gateways, the nginx front door (gRPC and web) and the control API a chaos tool drives —
+ * loads the demo catalog, prints the addresses and one `Marquee is up:` line, and stops every process
+ * it started (by PID) on Ctrl-C.
  *
  * Environment: MARQUEE_MYSQL_URL to use an existing MySQL server instead of the private MariaDB;
  * MARQUEE_TOKEN_SECRET and MARQUEE_CLUSTER_SECRET (development secrets otherwise); MARQUEE_FRESH=1 to
@@ -68,7 +69,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
-  // MariaDB, catalog, the gateways and nginx are not chaos targets: without one the stack is broken.
+  // MariaDB, catalog, recommendation, the gateways and nginx are not chaos targets: without one the
+  // stack is broken.
   for (const child of stack.processes) {
     void child.exited.then((code) => {
       if (stopping) return;
@@ -96,6 +98,10 @@ async function main(): Promise<void> {
       `booking node ${node.id}: client ${node.clientAddress}, peer ${node.peerAddress}, pid ${String(node.pid)}` +
         `${node.id === master?.masterId ? ` (master, term ${master.term})` : ''}\n`,
     );
+  process.stdout.write(
+    `catalog: ${stack.catalogAddress}, recommendation: ${stack.recommendationAddress} ` +
+      `(behind nginx at ${stack.grpcAddress})\n`,
+  );
   process.stdout.write(`gateways: ${stack.gatewayUrls.join(', ')} (behind nginx at ${stack.webUrl})\n`);
   process.stdout.write(
     `control: ${stack.controlUrl ?? '(off)'} (stack.json in ${path.join('.data', 'local')}; the chaos CLI reads it)\n`,

@@ -13,6 +13,7 @@ import { DEFAULT_PORTS, renderNginxConf } from '../scripts/lib/nginx';
 import { DEFAULT_PEER_PORTS } from '../scripts/lib/stack';
 import { IMPORT_BODY_LIMIT_BYTES } from '../services/gateway/catalog-admin-routes';
 import { loadConfig as loadGatewayConfig } from '../services/gateway/config';
+import { loadConfig as loadRecommendationConfig } from '../services/recommendation/config';
 
 const root = path.join(__dirname, '..');
 const read = (file: string): string => readFileSync(path.join(root, file), 'utf8');
@@ -36,6 +37,8 @@ const bookingNodes = Object.entries(compose.services)
   .filter(([, service]) => service.build?.args?.SERVICE === 'booking')
   .map(([name, service]) => ({ name, env: service.environment ?? {}, volumes: service.volumes ?? [] }));
 
+const recommendation = compose.services.recommendation;
+
 const gateways = Object.entries(compose.services)
   .filter(([, service]) => service.build?.args?.SERVICE === 'gateway')
   .map(([name, service]) => ({ name, service, env: service.environment ?? {} }));
@@ -48,6 +51,13 @@ function variablesRead(service: string): Set<string> {
     read('scripts/grpc-health.ts'),
   ];
   return new Set(sources.flatMap((source) => source.match(/MARQUEE_[A-Z0-9_]+/g) ?? []));
+}
+
+/** A Compose environment as a service sees it when the operator sets nothing: `${X:-default}` → default. */
+function withDefaults(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).map(([key, value]) => [key, value.replace(/\$\{\w+:-([^}]*)\}/g, '$1')]),
+  );
 }
 
 function locations(conf: string): string[] {
@@ -114,6 +124,9 @@ describe('docker-compose.yml', () => {
     expect(upstreamServers(composeConf, 'booking')).toEqual(
       bookingNodes.map(({ name, env }) => `${name}:${env.MARQUEE_BOOKING_PORT}`),
     );
+    expect(upstreamServers(composeConf, 'recommendation')).toEqual([
+      `recommendation:${recommendation?.environment?.MARQUEE_RECOMMENDATION_PORT}`,
+    ]);
     for (const { env } of bookingNodes)
       expect(env.MARQUEE_CATALOG_ADDR).toBe(
         `catalog:${compose.services.catalog?.environment?.MARQUEE_CATALOG_PORT}`,
@@ -138,13 +151,12 @@ describe('docker-compose.yml', () => {
         unknown: [],
       });
       // The values as well as the names: the gateway's own parser accepts them (defaults filled in).
-      const config = loadGatewayConfig(
-        Object.fromEntries(
-          Object.entries(env).map(([key, value]) => [key, value.replace(/\$\{\w+:-([^}]*)\}/g, '$1')]),
-        ),
-      );
+      const config = loadGatewayConfig(withDefaults(env));
       expect(config.host).toBe('0.0.0.0');
       expect(config.catalogAddr).toBe(catalogAddress);
+      expect(config.recommendationAddr).toBe(
+        `recommendation:${recommendation?.environment?.MARQUEE_RECOMMENDATION_PORT}`,
+      );
       expect([...config.bookingAddrs]).toEqual(
         bookingNodes.map(({ name: node, env: nodeEnv }) => [
           Number(nodeEnv.MARQUEE_NODE_ID),
@@ -199,7 +211,12 @@ describe('docker-compose.yml', () => {
     const nginx = compose.services.nginx!;
     expect(nginx.ports).toEqual(['50050:50050', '8080:8080']);
     expect(Object.keys(nginx.depends_on ?? {}).sort()).toEqual(
-      ['catalog', ...bookingNodes.map(({ name }) => name), ...gateways.map(({ name }) => name)].sort(),
+      [
+        'catalog',
+        'recommendation',
+        ...bookingNodes.map(({ name }) => name),
+        ...gateways.map(({ name }) => name),
+      ].sort(),
     );
     const composeConf = read('deploy/nginx.compose.conf');
     expect(upstreamServers(composeConf, 'gateway')).toEqual(
@@ -223,6 +240,38 @@ describe('docker-compose.yml', () => {
       expect(path.dirname(env.MARQUEE_LAMPORT_FILE ?? '')).toBe(env.MARQUEE_STATE_DIR);
       expect(compose.volumes).toHaveProperty(`${name}-state`);
     }
+  });
+
+  it('runs the recommendation service like the catalog: its own MariaDB, settings its loadConfig accepts, following the whole booking group', () => {
+    expect(recommendation?.build?.args?.SERVICE).toBe('recommendation');
+    const env = recommendation?.environment ?? {};
+    const config = loadRecommendationConfig(withDefaults(env));
+    expect(config.host).toBe('0.0.0.0');
+    // The change stream is served on the nodes' client ports, any node; all three are listed.
+    expect([...config.bookingAddrs]).toEqual(
+      bookingNodes.map(({ name, env: nodeEnv }) => `${name}:${nodeEnv.MARQUEE_BOOKING_PORT}`),
+    );
+    expect(nodeList(env.MARQUEE_BOOKING_ADDRS)).toEqual(nodeList(bookingNodes[0]?.env.MARQUEE_BOOKING_ADDRS));
+    expect(config.catalogAddr).toBe(`catalog:${compose.services.catalog?.environment?.MARQUEE_CATALOG_PORT}`);
+    // Its service token is checked by the booking nodes: the same secret, from the same place.
+    for (const service of [
+      compose.services.catalog,
+      ...bookingNodes.map(({ name }) => compose.services[name]),
+    ])
+      expect(env.MARQUEE_TOKEN_SECRET).toBe(service?.environment?.MARQUEE_TOKEN_SECRET);
+    expect(env.MARQUEE_TOKEN_SECRET).toMatch(/^\$\{MARQUEE_TOKEN_SECRET:-.{16,}\}$/);
+    // Its own database server, as every service has (DESIGN.md: one MySQL per service).
+    const database = /@([^:/]+)/.exec(env.MARQUEE_MYSQL_URL ?? '')?.[1];
+    expect(database).toBe('recommendation-db');
+    expect(compose.services[database!]?.image).toMatch(/^mariadb:/);
+    expect(compose.volumes).toHaveProperty('recommendation-db');
+    // The image's gRPC health check asks this service, on the port it listens on.
+    expect(env.MARQUEE_HEALTH_ADDR).toBe(`127.0.0.1:${config.port}`);
+    expect(recommendation?.volumes).toEqual([`recommendation-state:${path.dirname(config.lamportFile)}`]);
+    expect(compose.volumes).toHaveProperty('recommendation-state');
+    expect(Object.keys(recommendation?.depends_on ?? {}).sort()).toEqual(
+      ['recommendation-db', 'catalog', ...bookingNodes.map(({ name }) => name)].sort(),
+    );
   });
 
   it('the booking nodes agree on the group: every node in MARQUEE_PEERS and MARQUEE_BOOKING_ADDRS, by service name', () => {
@@ -268,6 +317,42 @@ describe('nginx.conf', () => {
     );
     expect([...config.peers.values()]).toEqual(DEFAULT_PEER_PORTS.map((port) => `127.0.0.1:${port}`));
   });
+
+  it('sends recommendation calls to the local recommendation service, on the port it and the stack use', () => {
+    expect(upstreamServers(template, 'recommendation')).toEqual([
+      `127.0.0.1:${DEFAULT_PORTS.recommendation}`,
+    ]);
+    // `npx tsx services/recommendation/main.ts` with no settings joins the stack `npm start` runs.
+    const config = loadRecommendationConfig({ MARQUEE_TOKEN_SECRET: 'static-test-secret-0123456789' });
+    expect(config.port).toBe(DEFAULT_PORTS.recommendation);
+    expect(config.catalogAddr).toBe(`127.0.0.1:${DEFAULT_PORTS.catalog}`);
+    expect(config.bookingAddrs[0]).toBe(`127.0.0.1:${DEFAULT_PORTS.booking[0]}`);
+    // 50081 (DESIGN.md's) is booking node 1's peer port: no default port is used twice.
+    const all = [
+      DEFAULT_PORTS.grpc,
+      DEFAULT_PORTS.http,
+      DEFAULT_PORTS.catalog,
+      DEFAULT_PORTS.recommendation,
+      ...DEFAULT_PORTS.booking,
+      ...DEFAULT_PORTS.gateway,
+      ...DEFAULT_PEER_PORTS,
+    ];
+    expect(new Set(all).size).toBe(all.length);
+    expect(loadGatewayConfig({}).recommendationAddr).toBe(`127.0.0.1:${DEFAULT_PORTS.recommendation}`);
+  });
+
+  it.each(['nginx.conf', 'deploy/nginx.compose.conf'])(
+    '%s routes RecommendationService to the recommendation upstream with a bounded read timeout',
+    (file) => {
+      const grpcServer = serverBlock(read(file), /50050 http2/);
+      const body = locationBody(grpcServer, '/marquee.recommendation.v1.RecommendationService/');
+      expect(body).toMatch(/grpc_pass grpc:\/\/recommendation;/);
+      // Unary calls: not the server's hour-long timeout that long-lived streams need.
+      const timeout = Number(/grpc_read_timeout (\d+)s;/.exec(body)?.[1]);
+      expect(timeout).toBeGreaterThan(0);
+      expect(timeout).toBeLessThanOrEqual(60);
+    },
+  );
 
   describe.each([
     ['nginx.conf', /127\.0\.0\.1:8080;/],
@@ -337,6 +422,7 @@ describe('nginx.conf', () => {
       grpc: 41000,
       http: 8081,
       catalog: 50071,
+      recommendation: 50061,
       booking: [50072, 50073, 41003],
       gateway: [8080, 41005],
     };
@@ -344,6 +430,7 @@ describe('nginx.conf', () => {
     expect(rendered).toContain('listen 127.0.0.1:41000 http2');
     expect(rendered).toMatch(/^\s*listen 127\.0\.0\.1:8081;$/m);
     expect(upstreamServers(rendered, 'catalog')).toEqual(['127.0.0.1:50071']);
+    expect(upstreamServers(rendered, 'recommendation')).toEqual(['127.0.0.1:50061']);
     expect(upstreamServers(rendered, 'booking')).toEqual([
       '127.0.0.1:50072',
       '127.0.0.1:50073',
@@ -352,6 +439,9 @@ describe('nginx.conf', () => {
     expect(upstreamServers(rendered, 'gateway')).toEqual(['127.0.0.1:8080', '127.0.0.1:41005']);
     expect(() => renderNginxConf(template.replace('127.0.0.1:50073', '127.0.0.1:1'), ports)).toThrow(
       'nginx.conf no longer contains "server 127.0.0.1:50073"',
+    );
+    expect(() => renderNginxConf(template.replace('127.0.0.1:50091', '127.0.0.1:1'), ports)).toThrow(
+      'nginx.conf no longer contains "server 127.0.0.1:50091"',
     );
   });
 });

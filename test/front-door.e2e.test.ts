@@ -33,7 +33,11 @@ const run = promisify(execFile);
 const repoRoot = path.join(__dirname, '..');
 const suffix = randomBytes(3).toString('hex');
 const bookingPrefix = `e2e_booking_${suffix}`;
-const databases = [`e2e_catalog_${suffix}`, ...[1, 2, 3].map((id) => `${bookingPrefix}_${id}`)];
+const databases = [
+  `e2e_catalog_${suffix}`,
+  `e2e_recommendation_${suffix}`,
+  ...[1, 2, 3].map((id) => `${bookingPrefix}_${id}`),
+];
 const dataDir = path.join(repoRoot, '.data', 'test', `stack-${suffix}`);
 const credentials = grpc.credentials.createInsecure();
 
@@ -52,7 +56,7 @@ beforeAll(async () => {
     logLevel: 'warn',
     bookingDatabasePrefix: bookingPrefix,
     control: true,
-    extraEnv: { MARQUEE_CATALOG_DB: databases[0]! },
+    extraEnv: { MARQUEE_CATALOG_DB: databases[0]!, MARQUEE_RECOMMENDATION_DB: databases[1]! },
   });
   catalog = new CatalogServiceClient(stack.grpcAddress, credentials);
   accounts = new AccountServiceClient(stack.grpcAddress, credentials);

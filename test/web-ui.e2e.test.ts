@@ -116,6 +116,10 @@ describe('the web UI in Chromium, through nginx', () => {
           await page.getByTestId(id).waitFor();
         await shots.take(page, 'buyer-first-visit');
         await registerInUi(page, 'Ada');
+        // "Recommended for you": a new buyer with no bookings gets picks too (popular, coming up).
+        await page.getByTestId('recommendations').waitFor();
+        await page.getByTestId('recommendation').first().waitFor();
+        expect(await page.getByTestId('recommendation').first().innerText()).toMatch(/\w/);
         await shots.take(page, 'buyer-registered');
 
         await page.getByTestId('search-input').fill(`Harbour Lights Gala ${web.suffix}`);

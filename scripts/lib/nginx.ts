@@ -14,6 +14,8 @@ export interface FrontDoorPorts {
   /** nginx's HTTP front door: the web UI and /api/, over the gateways. */
   http: number;
   catalog: number;
+  /** The recommendation service's gRPC port. */
+  recommendation: number;
   /** The client (booking API) port of each booking node, node 1 first. */
   booking: readonly number[];
   /** The HTTP port of each gateway instance, gateway 1 first. */
@@ -24,6 +26,8 @@ export const DEFAULT_PORTS: Readonly<FrontDoorPorts> = Object.freeze({
   grpc: 50050,
   http: 8080,
   catalog: 50061,
+  // Not DESIGN.md's 50081: booking node 1's peer port (DEFAULT_PEER_PORTS) has it.
+  recommendation: 50091,
   booking: Object.freeze([50071, 50072, 50073]),
   gateway: Object.freeze([8081, 8082]),
 });
@@ -47,6 +51,7 @@ export function renderNginxConf(template: string, ports: FrontDoorPorts): string
     [`listen 127.0.0.1:${DEFAULT_PORTS.grpc} http2`, `listen 127.0.0.1:${ports.grpc} http2`],
     [`listen 127.0.0.1:${DEFAULT_PORTS.http};`, `listen 127.0.0.1:${ports.http};`],
     [`server 127.0.0.1:${DEFAULT_PORTS.catalog}`, `server 127.0.0.1:${ports.catalog}`],
+    [`server 127.0.0.1:${DEFAULT_PORTS.recommendation}`, `server 127.0.0.1:${ports.recommendation}`],
     ...servers(DEFAULT_PORTS.booking, ports.booking),
     ...servers(DEFAULT_PORTS.gateway, ports.gateway),
   ]);

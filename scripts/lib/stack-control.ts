@@ -39,6 +39,7 @@ export interface StackDescription {
   grpcAddress: string;
   mysqlUrl: string;
   catalogAddress: string;
+  recommendationAddress: string;
   tokenSecret: string;
   adminEmail: string;
   adminPassword: string;

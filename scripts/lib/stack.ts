@@ -44,6 +44,12 @@ export interface StackOptions {
   clusterSecret?: string;
   /** Booking node N uses database `<prefix>_N`; the default matches the node's own default. */
   bookingDatabasePrefix?: string;
+  /**
+   * The recommendation service's database. Default: the booking prefix with `booking` read as
+   * `recommendation` (marquee_booking → marquee_recommendation, the service's own default), so a test
+   * stack with its own booking prefix on a shared server gets its own recommendation database too.
+   */
+  recommendationDatabase?: string;
   logLevel?: string;
   extraEnv?: Record<string, string>;
   onProgress?: (step: string) => void;
@@ -62,6 +68,9 @@ export interface BookingNodeSpec {
   logFile: string;
 }
 
+/** What stack.json says besides the control URL and the nodes. */
+export type StackFacts = Omit<StackDescription, 'controlUrl' | 'nodes'>;
+
 export interface RunningStack extends StackOps {
   grpcAddress: string;
   /** nginx's HTTP front door: the web UI and /api/ (http://127.0.0.1:<port>). */
@@ -71,11 +80,18 @@ export interface RunningStack extends StackOps {
   ports: StackPorts;
   mysqlUrl: string;
   catalogAddress: string;
-  /** MariaDB (when private), catalog, the gateways and nginx: the stack is broken when one exits. */
+  /** The recommendation service's gRPC address (marquee.recommendation.v1.RecommendationService). */
+  recommendationAddress: string;
+  /** Its database on the stack's MySQL server. */
+  recommendationDatabase: string;
+  /**
+   * MariaDB (when private), catalog, recommendation, the gateways and nginx: the stack is broken when
+   * one exits.
+   */
   processes: ManagedProcess[];
   bookingNodes: readonly BookingNodeSpec[];
   /** What stack.json says besides the control URL and the nodes. */
-  description: Omit<StackDescription, 'controlUrl' | 'nodes'>;
+  description: StackFacts;
   /** Set when options.control asked for the control API. */
   controlUrl: string | undefined;
   healAll(): void;
@@ -88,7 +104,9 @@ export interface RunningStack extends StackOps {
 /** How many onProgress lines startStack prints, for an `[n/N]` display. */
 export function stackStepCount(options: Pick<StackOptions, 'mysqlUrl' | 'control' | 'ports'>): number {
   const { booking, gateway } = options.ports ?? DEFAULT_PORTS;
-  return (options.mysqlUrl ? 0 : 1) + 1 + booking.length + 2 + gateway.length + 1 + (options.control ? 1 : 0);
+  return (
+    (options.mysqlUrl ? 0 : 1) + 1 + booking.length + 2 + 1 + gateway.length + 1 + (options.control ? 1 : 0)
+  );
 }
 
 /** Waits until the gRPC server at `address` answers health SERVING. */
@@ -384,8 +402,9 @@ function signal(child: ManagedProcess, name: NodeJS.Signals): void {
 
 /**
  * Starts the local topology: MariaDB (private unless a URL is given), catalog, three booking nodes in
- * cluster mode with a fault proxy on every peer link, two HTTP gateways, nginx (gRPC and HTTP front
- * doors), and optionally the control API.
+ * cluster mode with a fault proxy on every peer link, the recommendation service (once the group has a
+ * master: it follows the nodes' change stream), two HTTP gateways, nginx (gRPC and HTTP front doors),
+ * and optionally the control API.
  * Used by `npm start` and by the end-to-end tests, so both run the same thing.
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
@@ -411,6 +430,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       grpc: await freePort(),
       http: await freePort(),
       catalog: await freePort(),
+      recommendation: await freePort(),
       booking: [await freePort(), await freePort(), await freePort()],
       gateway: [await freePort(), await freePort()],
       peer: [await freePort(), await freePort(), await freePort()],
@@ -432,6 +452,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       mysqlUrl = mariadb.url;
     }
     const catalogAddress = `127.0.0.1:${ports.catalog}`;
+    const recommendationAddress = `127.0.0.1:${ports.recommendation}`;
+    const recommendationDatabase =
+      options.extraEnv?.MARQUEE_RECOMMENDATION_DB ??
+      options.recommendationDatabase ??
+      recommendationDatabaseFor(options.bookingDatabasePrefix);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       MARQUEE_MYSQL_URL: mysqlUrl,
@@ -439,6 +464,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       MARQUEE_LOG_LEVEL: options.logLevel ?? 'info',
       MARQUEE_CATALOG_PORT: String(ports.catalog),
       MARQUEE_CATALOG_ADDR: catalogAddress,
+      // The recommendation service's own settings, and its address for the gateways.
+      MARQUEE_RECOMMENDATION_PORT: String(ports.recommendation),
+      MARQUEE_RECOMMENDATION_ADDR: recommendationAddress,
+      MARQUEE_RECOMMENDATION_DB: recommendationDatabase,
       ...options.extraEnv,
     };
 
@@ -517,6 +546,32 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     progress('waiting for the booking group to elect one master');
     await waitForMaster(() => group.runningPeers(), 20000);
 
+    // It reads the catalog and follows the booking nodes' change stream (their client ports, any node).
+    progress(`starting recommendation on ${recommendationAddress}`);
+    const recommendation = startProcess(
+      'recommendation',
+      process.execPath,
+      ['--import', 'tsx', path.join(options.repoRoot, 'services/recommendation/main.ts')],
+      {
+        logFile: path.join(logs, 'recommendation.log'),
+        env: {
+          ...env,
+          MARQUEE_BOOKING_ADDRS: specs.map((s) => `${s.id}=${s.clientAddress}`).join(','),
+          MARQUEE_LAMPORT_FILE: path.join(options.dataDir, 'lamport', 'recommendation.json'),
+        },
+        cwd: options.repoRoot,
+      },
+    );
+    processes.push(recommendation);
+    stoppers.push(() => recommendation.stop());
+    try {
+      await waitForServing(recommendationAddress, 30000, recommendation.exited);
+    } catch (error) {
+      throw new Error(
+        `recommendation: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logs, 'recommendation.log'))}`,
+      );
+    }
+
     // The gateways call the nodes' client ports and read ClusterService.Status from their REAL peer
     // ports (not the fault proxies: a cut link between two nodes is not the operator's view of them).
     const gatewayUrls = ports.gateway.map((port) => `http://127.0.0.1:${port}`);
@@ -568,16 +623,18 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     stoppers.push(() => nginx.stop());
     await waitForServing(`127.0.0.1:${ports.grpc}`, 10000, nginx.exited);
 
-    const description: Omit<StackDescription, 'controlUrl' | 'nodes'> = {
+    const description: StackFacts = {
       grpcAddress: `127.0.0.1:${ports.grpc}`,
       mysqlUrl,
       catalogAddress,
+      recommendationAddress,
       tokenSecret: options.tokenSecret,
       adminEmail: bookingConfig.adminEmail,
       adminPassword: bookingConfig.adminPassword,
     };
     const stack: RunningStack = {
       ...description,
+      recommendationDatabase,
       webUrl: `http://127.0.0.1:${ports.http}`,
       gatewayUrls,
       ports,
@@ -607,6 +664,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await stop();
     throw error;
   }
+}
+
+/** marquee_booking → marquee_recommendation; e2e_booking_ab12 → e2e_recommendation_ab12. */
+function recommendationDatabaseFor(bookingPrefix = 'marquee_booking'): string {
+  return bookingPrefix.includes('booking')
+    ? bookingPrefix.replace('booking', 'recommendation')
+    : `${bookingPrefix}_recommendation`;
 }
 
 /** The last lines of a log, to put in an error message when a process fails to start. */

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {
   ConfigError,
+  readAddress,
   readInt,
   readLamportFile,
   readLogLevel,
@@ -15,6 +16,8 @@ export interface GatewayConfig {
   readonly port: number;
   /** The catalog's gRPC address. */
   readonly catalogAddr: string;
+  /** The recommendation service's gRPC address. */
+  readonly recommendationAddr: string;
   /** node id → booking node client address (MARQUEE_BOOKING_ADDRS); calls go round robin. */
   readonly bookingAddrs: ReadonlyMap<number, string>;
   /** node id → booking node peer address (MARQUEE_PEERS), where ClusterService.Status is served. */
@@ -36,13 +39,11 @@ const DEFAULT_PEERS = '1=127.0.0.1:50081,2=127.0.0.1:50082,3=127.0.0.1:50083';
 
 /** Parses the gateway's environment once; throws ConfigError naming the variable on bad values. */
 export function loadConfig(env: Env): GatewayConfig {
-  const catalogAddr = readString(env, 'MARQUEE_CATALOG_ADDR', '127.0.0.1:50061');
-  if (!/^[^\s:]+:\d{1,5}$/.test(catalogAddr))
-    throw new ConfigError('MARQUEE_CATALOG_ADDR', `must be host:port (got ${JSON.stringify(catalogAddr)})`);
   return Object.freeze({
     host: readString(env, 'MARQUEE_GATEWAY_HOST', '127.0.0.1'),
     port: readPort(env, 'MARQUEE_GATEWAY_PORT', 8081),
-    catalogAddr,
+    catalogAddr: readAddress(env, 'MARQUEE_CATALOG_ADDR', '127.0.0.1:50061'),
+    recommendationAddr: readAddress(env, 'MARQUEE_RECOMMENDATION_ADDR', '127.0.0.1:50091'),
     bookingAddrs: requiredNodes(env, 'MARQUEE_BOOKING_ADDRS', DEFAULT_BOOKING_ADDRS),
     peers: requiredNodes(env, 'MARQUEE_PEERS', DEFAULT_PEERS),
     deadlineMs: readInt(env, 'MARQUEE_GATEWAY_DEADLINE_MS', 5000, { min: 50, max: 120_000 }),

@@ -1,4 +1,3 @@
-import { status as Code } from '@grpc/grpc-js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type {
   Availability,
@@ -15,7 +14,7 @@ import type {
   ShowDetail,
 } from '../../proto/gen/marquee/catalog/v1/catalog';
 import type { ClusterFeed } from './cluster-feed';
-import { HttpError, fromUpstream, invalid } from './http-errors';
+import { fromUpstream, invalid } from './http-errors';
 import type { RequestContext } from './http-errors';
 import {
   bearerToken,
@@ -88,14 +87,14 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   // ---- gateway
 
   app.get('/api/health', async () => {
-    const { catalog, booking } = await upstreams.health();
-    const degraded = !catalog.serving || booking.some((b) => !b.serving);
+    const { catalog, recommendation, booking } = await upstreams.health();
+    const degraded = !catalog.serving || !recommendation.serving || booking.some((b) => !b.serving);
     return {
       status: degraded ? 'degraded' : 'ok',
       service: 'gateway',
       uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
       ...deps.stamp(),
-      upstreams: { catalog, booking },
+      upstreams: { catalog, recommendation, booking },
       retries: upstreams.retries,
       liveFeeds: { shows: deps.showFeeds.pollers().length, cluster: deps.clusterFeed.size },
     };
@@ -345,15 +344,6 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     const stream = openStream(reply, deps);
     stream.send('snapshot', { master: currentMaster(nodes), nodes, ...deps.stamp() });
     deps.clusterFeed.subscribe(stream, nodes);
-  });
-
-  // ---- recommendations (issue 6)
-
-  app.get('/api/recommendations', async () => {
-    throw new HttpError(
-      Code.UNIMPLEMENTED,
-      'recommendations are not available yet: the recommendation service does not exist in this version',
-    );
   });
 }
 

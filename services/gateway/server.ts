@@ -11,6 +11,7 @@ import type { GatewayConfig } from './config';
 import { HttpError, fromUpstream, invalid } from './http-errors';
 import type { ErrorBody } from './http-errors';
 import { IMPORT_BODY_LIMIT_BYTES, registerCatalogAdminRoutes } from './catalog-admin-routes';
+import { registerRecommendationRoutes } from './recommendation-routes';
 import { registerRoutes } from './routes';
 import { ShowFeeds } from './show-feed';
 import { HEARTBEAT_MS } from './sse';
@@ -159,6 +160,7 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
   const streams = new Set<SseStream>();
   const shutdown = new AbortController();
   registerCatalogAdminRoutes(app, { upstreams, lamport: () => clock.now(), shutdown: shutdown.signal });
+  registerRecommendationRoutes(app, upstreams);
   registerRoutes(app, {
     upstreams,
     streams,

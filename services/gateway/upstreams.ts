@@ -9,6 +9,7 @@ import { AccountServiceClient, BookingServiceClient } from '../../proto/gen/marq
 import { CatalogServiceClient } from '../../proto/gen/marquee/catalog/v1/catalog';
 import type { ImportCatalogRequest, ImportProgress } from '../../proto/gen/marquee/catalog/v1/catalog';
 import { ClusterServiceClient } from '../../proto/gen/marquee/cluster/v1/cluster';
+import { RecommendationServiceClient } from '../../proto/gen/marquee/recommendation/v1/recommendation';
 import { isGrpcError } from '../common/errors';
 import { grpcClientOptions } from '../common/grpc-client';
 import type { UnaryMethod } from '../common/grpc-client';
@@ -91,6 +92,8 @@ export function invoke<Req, Res>(
 export class Upstreams {
   readonly catalogClient: CatalogServiceClient;
   private readonly catalogHealth: HealthClient;
+  readonly recommendationClient: RecommendationServiceClient;
+  private readonly recommendationHealth: HealthClient;
   readonly nodes: readonly BookingClients[];
   private readonly peers: readonly PeerClient[];
   private cursor = 0;
@@ -108,6 +111,8 @@ export class Upstreams {
     const options = grpcClientOptions(clock, logger, CHANNEL_OPTIONS);
     this.catalogClient = new CatalogServiceClient(config.catalogAddr, insecure, options);
     this.catalogHealth = new HealthClient(config.catalogAddr, insecure, options);
+    this.recommendationClient = new RecommendationServiceClient(config.recommendationAddr, insecure, options);
+    this.recommendationHealth = new HealthClient(config.recommendationAddr, insecure, options);
     this.nodes = [...config.bookingAddrs].map(([nodeId, address]) => ({
       nodeId,
       address,
@@ -142,6 +147,22 @@ export class Upstreams {
       {
         onRetry: (attempt, error) => this.noteRetry('catalog', this.config.catalogAddr, attempt.index, error),
       },
+    );
+  }
+
+  /** A recommendation read, retried on UNAVAILABLE within the retry budget like catalog reads. */
+  recommendation<Req, Res>(
+    pick: (client: RecommendationServiceClient) => UnaryMethod<Req, Res>,
+    request: Req,
+    options: CallOptions = {},
+  ): Promise<Res> {
+    const method = pick(this.recommendationClient);
+    const address = this.config.recommendationAddr;
+    return withRetries(
+      'the recommendation service',
+      this.policy,
+      ({ deadline }) => invoke(method, request, deadline, options),
+      { onRetry: (attempt, error) => this.noteRetry('recommendation', address, attempt.index, error) },
     );
   }
 
@@ -274,7 +295,11 @@ export class Upstreams {
   }
 
   /** grpc.health.v1 Check of the catalog and of every booking node, in parallel. */
-  async health(): Promise<{ catalog: UpstreamHealth; booking: UpstreamHealth[] }> {
+  async health(): Promise<{
+    catalog: UpstreamHealth;
+    recommendation: UpstreamHealth;
+    booking: UpstreamHealth[];
+  }> {
     const check = async (name: string, address: string, client: HealthClient, nodeId?: number) => {
       const base = { name, address, ...(nodeId === undefined ? {} : { nodeId }) };
       try {
@@ -289,15 +314,21 @@ export class Upstreams {
         return { ...base, serving: false, error: describe(error) };
       }
     };
-    const [catalog, ...booking] = await Promise.all([
+    const [catalog, recommendation, ...booking] = await Promise.all([
       check('catalog', this.config.catalogAddr, this.catalogHealth),
+      check('recommendation', this.config.recommendationAddr, this.recommendationHealth),
       ...this.nodes.map((n) => check(`booking-${n.nodeId}`, n.address, n.health, n.nodeId)),
     ]);
-    return { catalog: catalog!, booking };
+    return { catalog: catalog!, recommendation: recommendation!, booking };
   }
 
   close(): void {
-    const clients: Client[] = [this.catalogClient, this.catalogHealth];
+    const clients: Client[] = [
+      this.catalogClient,
+      this.catalogHealth,
+      this.recommendationClient,
+      this.recommendationHealth,
+    ];
     for (const node of this.nodes) clients.push(node.booking, node.accounts, node.health);
     for (const peer of this.peers) clients.push(peer.cluster);
     for (const client of clients) client.close();

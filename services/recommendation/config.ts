@@ -27,7 +27,10 @@ export interface RecommendationConfig {
   readonly bookingAddrs: readonly string[];
   /** How often the whole model is rebuilt from every interaction (on a worker thread). */
   readonly retrainIntervalMs: number;
-  /** How often the catalog's events and shows are read again (new events, shows that ended). */
+  /**
+   * How often the catalog's events and shows are read again (new events, shows that ended). Each
+   * read costs one ListShows per event: raise it for a catalog of thousands of events.
+   */
   readonly catalogRefreshMs: number;
   /** Half-life of a booking's weight in the model, in days. */
   readonly halfLifeDays: number;
@@ -35,7 +38,11 @@ export interface RecommendationConfig {
 
 /** Parses the recommendation service's environment once; throws ConfigError naming the variable. */
 export function loadConfig(env: Env): RecommendationConfig {
-  const booking = readNodeAddresses(env, 'MARQUEE_BOOKING_ADDRS', '1=127.0.0.1:50071');
+  const booking = readNodeAddresses(
+    env,
+    'MARQUEE_BOOKING_ADDRS',
+    '1=127.0.0.1:50071,2=127.0.0.1:50072,3=127.0.0.1:50073',
+  );
   if (!booking) throw new ConfigError('MARQUEE_BOOKING_ADDRS', 'must list at least one booking node');
   return Object.freeze({
     host: readString(env, 'MARQUEE_RECOMMENDATION_HOST', '127.0.0.1'),
@@ -51,7 +58,7 @@ export function loadConfig(env: Env): RecommendationConfig {
       min: 1000,
       max: 86_400_000,
     }),
-    catalogRefreshMs: readInt(env, 'MARQUEE_RECOMMENDATION_CATALOG_REFRESH_MS', 60_000, {
+    catalogRefreshMs: readInt(env, 'MARQUEE_RECOMMENDATION_CATALOG_REFRESH_MS', 15_000, {
       min: 100,
       max: 86_400_000,
     }),

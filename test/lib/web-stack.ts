@@ -38,6 +38,7 @@ export async function startWebStack(label: string): Promise<WebStack> {
   const suffix = randomBytes(3).toString('hex');
   const bookingPrefix = `${label}_booking_${suffix}`;
   const catalogDatabase = `${label}_catalog_${suffix}`;
+  const recommendationDatabase = `${label}_recommendation_${suffix}`;
   const dataDir = path.join(repoRoot, '.data', 'test', `${label}-${suffix}`);
   const bookingDatabases = new Map([1, 2, 3].map((id) => [id, `${bookingPrefix}_${id}`]));
   const cleanup = async (stack?: RunningStack): Promise<void> => {
@@ -45,7 +46,7 @@ export async function startWebStack(label: string): Promise<WebStack> {
       await stack?.stop();
     } finally {
       const admin = await mysql.createConnection(testMysqlUrl());
-      for (const name of [catalogDatabase, ...bookingDatabases.values()])
+      for (const name of [catalogDatabase, recommendationDatabase, ...bookingDatabases.values()])
         await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
       await admin.end();
       rmSync(dataDir, { recursive: true, force: true });
@@ -61,7 +62,12 @@ export async function startWebStack(label: string): Promise<WebStack> {
       tokenSecret: TOKEN_SECRET,
       logLevel: 'warn',
       bookingDatabasePrefix: bookingPrefix,
-      extraEnv: { MARQUEE_CATALOG_DB: catalogDatabase },
+      extraEnv: {
+        MARQUEE_CATALOG_DB: catalogDatabase,
+        MARQUEE_RECOMMENDATION_DB: recommendationDatabase,
+        // Shows are created after the stack starts: the recommendation service should see them soon.
+        MARQUEE_RECOMMENDATION_CATALOG_REFRESH_MS: '1000',
+      },
     });
   } catch (error) {
     await cleanup();

@@ -64,6 +64,7 @@ const description = {
   grpcAddress: '127.0.0.1:50050',
   mysqlUrl: 'mysql://root@127.0.0.1:53306',
   catalogAddress: '127.0.0.1:50061',
+  recommendationAddress: '127.0.0.1:50091',
   tokenSecret: 'a-token-secret-0123',
   adminEmail: 'admin@marquee.local',
   adminPassword: 'marquee-admin',

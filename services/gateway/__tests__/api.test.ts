@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DECLINED_CARD, GOOD_CARD, SseClient, eventually, newUser, send, startStack } from './harness';
+import { freePort } from '../../../scripts/lib/processes';
+import {
+  DECLINED_CARD,
+  GOOD_CARD,
+  SseClient,
+  eventually,
+  newUser,
+  send,
+  startGateway,
+  startStack,
+} from './harness';
 import type { Reply, Request, Stack } from './harness';
 
 /*
@@ -78,16 +88,6 @@ describe('gateway itself', () => {
     expectError(await call({ method: 'PUT', url: '/api/holds' }), 404, 'NOT_FOUND');
   });
 
-  it('GET /api/recommendations is 501 until the recommendation service exists', async () => {
-    expectError(
-      await call({ url: '/api/recommendations' }),
-      501,
-      'UNIMPLEMENTED',
-      undefined,
-      'not available yet',
-    );
-  });
-
   it('every response carries X-Lamport; a stamp a browser sends does not move the clock', async () => {
     const first = await call({ url: '/api/health' });
     const stamp = Number(first.headers['x-lamport']);
@@ -96,6 +96,61 @@ describe('gateway itself', () => {
     expect(forged.status).toBe(200);
     expect(Number(forged.headers['x-lamport'])).toBeLessThan(2 ** 40);
     expect(Number(forged.headers['x-lamport'])).toBeGreaterThanOrEqual(stamp);
+  });
+});
+
+describe('recommendation routes (a real recommendation service)', () => {
+  it('GET /api/recommendations answers anyone and a signed-in buyer with events, scores and reasons', async () => {
+    for (const token of [undefined, buyer.token]) {
+      const reply = await call({ url: '/api/recommendations?k=3', ...(token ? { token } : {}) });
+      expect(reply.status).toBe(200);
+      expect(reply.body.items.length).toBeGreaterThan(0);
+      expect(reply.body.items.length).toBeLessThanOrEqual(3);
+      expect(reply.body.items[0]).toMatchObject({
+        event: { id: stack.event.id, title: stack.event.title },
+        reason: expect.any(String),
+        score: expect.any(Number),
+      });
+      expect(typeof reply.body.modelVersion).toBe('string');
+    }
+  });
+
+  it('GET /api/recommendations refuses a bad k or a malformed token, naming them', async () => {
+    expectError(await call({ url: '/api/recommendations?k=0' }), 400, 'INVALID_ARGUMENT', 'k');
+    expectError(await call({ url: '/api/recommendations?k=50' }), 400, 'INVALID_ARGUMENT', 'k');
+    expectError(
+      await call({ url: '/api/recommendations', headers: { authorization: 'Basic abc' } }),
+      401,
+      'UNAUTHENTICATED',
+    );
+    expectError(await call({ url: '/api/recommendations', token: 'forged.token' }), 401, 'UNAUTHENTICATED');
+  });
+
+  it('GET /api/events/:eventId/similar answers the shape, and 404 names an unknown event', async () => {
+    const reply = await call({ url: `/api/events/${stack.event.id}/similar` });
+    expect(reply.status).toBe(200);
+    expect(Array.isArray(reply.body.items)).toBe(true);
+    expectError(await call({ url: '/api/events/no-such-event/similar' }), 404, 'NOT_FOUND', 'eventId');
+  });
+
+  it('answers 503 when the recommendation service is down', async () => {
+    const down = await startGateway({
+      MARQUEE_CATALOG_ADDR: stack.catalog.address,
+      MARQUEE_BOOKING_ADDRS: `1=127.0.0.1:${stack.booking.port}`,
+      MARQUEE_PEERS: `1=127.0.0.1:${await freePort()}`,
+      MARQUEE_RECOMMENDATION_ADDR: `127.0.0.1:${await freePort()}`,
+      MARQUEE_GATEWAY_RETRY_MS: '0',
+    });
+    try {
+      expectError(await send(down.port, { url: '/api/recommendations' }), 503, 'UNAVAILABLE');
+      const health = await send(down.port, { url: '/api/health' });
+      expect(health.body).toMatchObject({
+        status: 'degraded',
+        upstreams: { recommendation: { serving: false } },
+      });
+    } finally {
+      await down.gateway.stop();
+    }
   });
 });
 

@@ -9,6 +9,7 @@ describe('gateway loadConfig', () => {
       host: '127.0.0.1',
       port: 8081,
       catalogAddr: '127.0.0.1:50061',
+      recommendationAddr: '127.0.0.1:50091',
       bookingAddrs: new Map([
         [1, '127.0.0.1:50071'],
         [2, '127.0.0.1:50072'],
@@ -34,6 +35,7 @@ describe('gateway loadConfig', () => {
         MARQUEE_GATEWAY_HOST: '0.0.0.0',
         MARQUEE_GATEWAY_PORT: '8082',
         MARQUEE_CATALOG_ADDR: 'catalog:50061',
+        MARQUEE_RECOMMENDATION_ADDR: 'recommendation:50091',
         MARQUEE_BOOKING_ADDRS: '1=booking-1:50071, 2=booking-2:50071',
         MARQUEE_PEERS: '1=booking-1:50081,2=booking-2:50081',
         MARQUEE_GATEWAY_DEADLINE_MS: '2000',
@@ -46,6 +48,7 @@ describe('gateway loadConfig', () => {
       host: '0.0.0.0',
       port: 8082,
       catalogAddr: 'catalog:50061',
+      recommendationAddr: 'recommendation:50091',
       bookingAddrs: new Map([
         [1, 'booking-1:50071'],
         [2, 'booking-2:50071'],
@@ -65,6 +68,7 @@ describe('gateway loadConfig', () => {
   it.each([
     ['MARQUEE_GATEWAY_PORT', '70000'],
     ['MARQUEE_CATALOG_ADDR', 'catalog'],
+    ['MARQUEE_RECOMMENDATION_ADDR', 'recommendation:port'],
     ['MARQUEE_BOOKING_ADDRS', '127.0.0.1:50071'],
     ['MARQUEE_BOOKING_ADDRS', '1=a:1,1=b:2'],
     ['MARQUEE_PEERS', '0=a:1'],

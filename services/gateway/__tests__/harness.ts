@@ -15,6 +15,9 @@ import {
 } from '../../catalog/__tests__/harness';
 import type { Harness as CatalogHarness } from '../../catalog/__tests__/harness';
 import type { Pool } from '../../common/mysql';
+import { loadConfig as loadRecommendationConfig } from '../../recommendation/config';
+import { startRecommendationServer } from '../../recommendation/server';
+import type { RunningRecommendationServer } from '../../recommendation/server';
 import { loadConfig } from '../config';
 import type { GatewayConfig } from '../config';
 import { buildGateway } from '../server';
@@ -99,6 +102,8 @@ export interface Stack {
   catalog: CatalogHarness;
   booking: BookingServer;
   bookingDb: Pool;
+  /** A real recommendation service (a single booking node has no change stream: it answers by content and popularity). */
+  recommendation: RunningRecommendationServer;
   gateway: Gateway;
   port: number;
   venue: Venue;
@@ -141,18 +146,34 @@ export async function startStack(label: string, gatewayEnv: Record<string, strin
     pool: database.pool,
     clock: () => Date.now() + offset,
   });
+  const recommendationDb = await freshDatabase(`${label}rec`);
+  const recommendation = await startRecommendationServer({
+    config: loadRecommendationConfig({
+      MARQUEE_RECOMMENDATION_PORT: '0',
+      MARQUEE_MYSQL_URL: testMysqlUrl(),
+      MARQUEE_RECOMMENDATION_DB: recommendationDb.name,
+      MARQUEE_CATALOG_ADDR: catalog.address,
+      MARQUEE_BOOKING_ADDRS: `1=127.0.0.1:${booking.port}`,
+      MARQUEE_TOKEN_SECRET: SECRET,
+      MARQUEE_LOG_LEVEL: 'silent',
+    }),
+    logger,
+    pool: recommendationDb.pool,
+  });
   // A single node has no peer port: the cluster routes see it as unreachable.
   const deadPeer = await freePort();
   const { gateway, port } = await startGateway({
     MARQUEE_CATALOG_ADDR: catalog.address,
     MARQUEE_BOOKING_ADDRS: `1=127.0.0.1:${booking.port}`,
     MARQUEE_PEERS: `1=127.0.0.1:${deadPeer}`,
+    MARQUEE_RECOMMENDATION_ADDR: `127.0.0.1:${recommendation.port}`,
     ...gatewayEnv,
   });
   return {
     catalog,
     booking,
     bookingDb: database.pool,
+    recommendation,
     gateway,
     port,
     venue,
@@ -164,6 +185,8 @@ export async function startStack(label: string, gatewayEnv: Record<string, strin
     },
     stop: async () => {
       await gateway.stop();
+      await recommendation.stop();
+      await recommendationDb.drop();
       await booking.stop();
       await database.drop();
       await catalog.close();

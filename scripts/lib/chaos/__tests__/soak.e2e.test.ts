@@ -25,6 +25,7 @@ const suffix = randomBytes(3).toString('hex');
 const dataDir = path.join(repoRoot, '.data', 'test', `chaos-${suffix}`);
 const catalogDatabase = `chaos_catalog_${suffix}`;
 const bookingPrefix = `chaos_booking_${suffix}`;
+const recommendationDatabase = `chaos_recommendation_${suffix}`;
 const TOKEN_SECRET = 'chaos-e2e-secret-0123456789';
 
 describe('chaos soak against the local stack', () => {
@@ -40,7 +41,7 @@ describe('chaos soak against the local stack', () => {
       bookingDatabasePrefix: bookingPrefix,
       logLevel: 'info',
       control: true,
-      extraEnv: { MARQUEE_CATALOG_DB: catalogDatabase },
+      extraEnv: { MARQUEE_CATALOG_DB: catalogDatabase, MARQUEE_RECOMMENDATION_DB: recommendationDatabase },
     });
     await seedDemoData(stack.grpcAddress, TOKEN_SECRET, new Date());
   }, 90_000);
@@ -48,8 +49,12 @@ describe('chaos soak against the local stack', () => {
   afterAll(async () => {
     await stack?.stop();
     const admin = await mysql.createConnection(testMysqlUrl());
-    for (const name of [catalogDatabase, ...[1, 2, 3].map((id) => `${bookingPrefix}_${id}`)])
-      await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+    const databases = [
+      catalogDatabase,
+      recommendationDatabase,
+      ...[1, 2, 3].map((id) => `${bookingPrefix}_${id}`),
+    ];
+    for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
     await admin.end();
     rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);

@@ -224,7 +224,11 @@ export async function importCatalog(source, onProgress, signal) {
 }
 
 // ---- the rest
-export const recommendations = (signal) => call('GET', '/api/recommendations', { signal, quiet: true });
+/** Signed in: the user's own picks (the token goes along); otherwise popular events for anyone. */
+export const recommendations = (signal, personal = false) =>
+  call('GET', '/api/recommendations', { signal, quiet: true, auth: personal });
+export const similarEvents = (eventId, signal) =>
+  call('GET', `/api/events/${enc(eventId)}/similar`, { signal, quiet: true });
 export const cluster = (signal, quiet = false) => call('GET', '/api/cluster', { signal, quiet });
 export const health = (signal) => call('GET', '/api/health', { signal });
 export const openapi = (signal) => call('GET', '/api/openapi.json', { signal });

@@ -1,5 +1,6 @@
 /* #/event/<id>: the event, and its shows by day with venue and prices. */
 import * as api from '../api.js';
+import { similarEventsSection } from './recommendations.js';
 import { h, replace } from '../dom.js';
 import { capitalize, day, dayKey, duration, list, money, time } from '../format.js';
 import { poster } from '../poster.js';
@@ -94,5 +95,6 @@ export async function eventView({ root, params, signal }) {
       ),
       answer.nextShowsPageToken ? h('p', { class: 'muted' }, 'Showing the first 100 shows.') : null,
     ),
+    similarEventsSection(event.id, signal),
   );
 }
