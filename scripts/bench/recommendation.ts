@@ -10,7 +10,7 @@
  *
  *   npx tsx scripts/bench/recommendation.ts [--users N] [--rate R] [--seconds S]
  *
- * Prints p50/p90/p99/max per phase and the ratios to idle; draws docs/img/recommend-latency.svg.
+ * Prints p50/p90/p99/max per phase and the ratios to idle; draws them as docs/img/recommend-latency.svg.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +22,7 @@ import { encodeColumns } from '../../services/recommendation/interaction-columns
 import { trainOnWorker } from '../../services/recommendation/trainer';
 import { summarize } from './lib/stats';
 import type { Summary } from './lib/stats';
-import { dotStripSvg } from './lib/svg';
+import { percentileBarsSvg } from './lib/svg';
 
 interface Options {
   users: number;
@@ -142,29 +142,25 @@ async function main(): Promise<void> {
   console.log(row('inline retrain', c, a));
 
   const file = path.join(__dirname, '..', '..', 'docs', 'img', 'recommend-latency.svg');
+  const bars = (s: Summary) => [
+    { label: 'p50', ms: s.median },
+    { label: 'p90', ms: s.p90 },
+    { label: 'p99', ms: s.p99 },
+    { label: 'max', ms: s.max },
+  ];
   writeFileSync(
     file,
-    dotStripSvg({
+    percentileBarsSvg({
       title: 'Recommend latency while the model is retrained',
-      subtitle: `${options.rate} calls/s, open loop; each dot is one of the slowest 60 calls of its phase`,
-      xLabel: 'latency from due time (ms)',
-      series: [
-        { name: 'idle', color: '#2563eb', values: slowest(idle) },
-        { name: 'worker retrain', color: '#16a34a', values: slowest(duringWorker) },
-        { name: 'inline retrain', color: '#dc2626', values: slowest(duringInline) },
-      ],
-      lines: [
-        { at: a.p99, label: `idle p99 ${a.p99.toFixed(1)} ms`, color: '#2563eb', dashed: true },
-        { at: b.p99, label: `worker p99 ${b.p99.toFixed(1)} ms`, color: '#16a34a', dashed: true },
+      subtitle: `${options.rate} calls/s, open loop, latency from due time; ${data.interactions.length} bookings, ${users.length} users (log scale)`,
+      rows: [
+        { name: 'idle', color: '#2563eb', values: bars(a) },
+        { name: 'retrain on a worker', color: '#16a34a', values: bars(b) },
+        { name: 'retrain inline', color: '#dc2626', values: bars(c) },
       ],
     }),
   );
   console.log(`\npicture: ${path.relative(process.cwd(), file)}`);
-}
-
-/** The tail is what the question is about: the slowest calls of a phase, as dots. */
-function slowest(values: readonly number[], n = 60): number[] {
-  return [...values].sort((x, y) => y - x).slice(0, n);
 }
 
 main().catch((error: unknown) => {

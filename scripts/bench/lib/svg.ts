@@ -162,3 +162,65 @@ export function dotStripSvg(options: {
 </svg>
 `;
 }
+
+/** One row of a percentile chart: a name and its latency percentiles in ms. */
+export interface PercentileRow {
+  name: string;
+  color: string;
+  values: readonly { label: string; ms: number }[];
+}
+
+/**
+ * Latency percentiles as horizontal bars on a log-scaled ms axis, a group of bars per row: tails
+ * that differ by 100× stay readable side by side, which a linear axis or a dot strip cannot show.
+ */
+export function percentileBarsSvg(options: {
+  title: string;
+  subtitle: string;
+  rows: readonly PercentileRow[];
+}): string {
+  const [w, left, right, top, barH, gap] = [860, 230, 80, 70, 16, 22];
+  const finite = options.rows
+    .flatMap((r) => r.values.map((v) => v.ms))
+    .filter((v) => v > 0 && Number.isFinite(v));
+  const minExp = Math.floor(Math.log10(Math.max(1e-3, Math.min(...finite))));
+  const maxExp = Math.ceil(Math.log10(Math.max(...finite)));
+  const plotW = w - left - right;
+  const x = (ms: number): number =>
+    left + ((Math.log10(Math.max(ms, 10 ** minExp)) - minExp) / Math.max(1, maxExp - minExp)) * plotW;
+  const parts: string[] = [];
+  let y = top;
+  for (const row of options.rows) {
+    parts.push(
+      `<text x="12" y="${y + 12}" font-weight="bold" fill="${row.color}">${escapeXml(row.name)}</text>`,
+    );
+    for (const value of row.values) {
+      const end = x(value.ms);
+      parts.push(
+        `<text x="${left - 8}" y="${y + 12}" text-anchor="end" fill="#374151">${escapeXml(value.label)}</text>` +
+          `<rect x="${left}" y="${y}" width="${Math.max(1, end - left).toFixed(1)}" height="${barH}" fill="${row.color}" fill-opacity="0.8"/>` +
+          `<text x="${(end + 6).toFixed(1)}" y="${y + 12}">${value.ms < 10 ? value.ms.toFixed(2) : value.ms.toFixed(0)} ms</text>`,
+      );
+      y += barH + 4;
+    }
+    y += gap;
+  }
+  const ticks: string[] = [];
+  for (let e = minExp; e <= maxExp; e++) {
+    const t = x(10 ** e);
+    const label = e >= 3 ? `${10 ** (e - 3)} s` : `${+(10 ** e).toPrecision(1)} ms`;
+    ticks.push(
+      `<line x1="${t.toFixed(1)}" y1="${top - 6}" x2="${t.toFixed(1)}" y2="${y}" stroke="#e5e7eb"/>` +
+        `<text x="${t.toFixed(1)}" y="${y + 16}" text-anchor="middle" fill="#6b7280">${label}</text>`,
+    );
+  }
+  const h = y + 40;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">
+  <rect width="100%" height="100%" fill="white"/>
+  <text x="${w / 2}" y="24" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>
+  <text x="${w / 2}" y="44" text-anchor="middle" fill="#4b5563">${escapeXml(options.subtitle)}</text>
+  ${ticks.join('')}
+  ${parts.join('\n  ')}
+</svg>
+`;
+}
