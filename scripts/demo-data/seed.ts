@@ -3,14 +3,16 @@ import { CatalogServiceClient, EventKind } from '../../proto/gen/marquee/catalog
 import type { ImportProgress } from '../../proto/gen/marquee/catalog/v1/catalog';
 import { signToken } from '../../services/common/auth';
 import { callUnary } from '../../services/common/grpc-client';
+import { DEMO_FAN_PASSWORD, seedDemoBookings } from './demo-bookings';
 import { demoCatalog } from './demo-catalog';
 
 const CONCERT_TITLE = 'Neon Harbour — Live';
 
 /**
  * Loads the demo data through the public API, as an operator would: the movie catalog via
- * ImportCatalog (idempotent by external id) and one live event with a general-admission floor.
- * Safe to run on every start. Returns a one-line summary.
+ * ImportCatalog (idempotent by external id), one live event with a general-admission floor, and a
+ * few demo fans' bookings for the recommendations to learn from. Safe to run on every start.
+ * Returns a one-line summary.
  */
 export async function seedDemoData(address: string, tokenSecret: string, now: Date): Promise<string> {
   const token = signToken(
@@ -23,7 +25,11 @@ export async function seedDemoData(address: string, tokenSecret: string, now: Da
   try {
     const imported = await importDocument(catalog, JSON.stringify(demoCatalog(now)), token);
     const concert = await ensureConcert(catalog, token, now);
-    return `${imported.created} created, ${imported.updated} updated, ${imported.unchanged} unchanged; ${concert}`;
+    const bookings = await seedDemoBookings(address, now);
+    return (
+      `${imported.created} created, ${imported.updated} updated, ${imported.unchanged} unchanged; ${concert}; ` +
+      `${bookings} demo fan bookings made (sign in as fan-1-1@demo.marquee.local, password "${DEMO_FAN_PASSWORD}")`
+    );
   } finally {
     catalog.close();
   }

@@ -34,6 +34,8 @@ export interface CallSettings {
   timeoutMs?: number;
   /** An absolute deadline inherited from the incoming call wins over timeoutMs when it is sooner. */
   deadline?: Date | number;
+  /** More request metadata, e.g. `idempotency-key` for Register. */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** Calls a unary method as a promise, with a deadline and optional bearer token. */
@@ -44,6 +46,7 @@ export function callUnary<Req, Res>(
 ): Promise<Res> {
   const metadata = new Metadata();
   if (settings.token) metadata.set('authorization', `Bearer ${settings.token}`);
+  for (const [key, value] of Object.entries(settings.headers ?? {})) metadata.set(key, value);
   const own = Date.now() + (settings.timeoutMs ?? 5000);
   const inherited = settings.deadline === undefined ? Infinity : new Date(settings.deadline).getTime();
   const deadline = Math.min(own, Number.isFinite(inherited) ? inherited : own);
