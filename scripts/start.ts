@@ -12,7 +12,13 @@
 import path from 'node:path';
 import { readTokenSecret } from '../services/common/config';
 import { seedDemoData } from './demo-data/seed';
-import { DEFAULT_PEER_PORTS, DEFAULT_PORTS, stackStepCount, startStack } from './lib/stack';
+import {
+  DEFAULT_METRICS_PORTS,
+  DEFAULT_PEER_PORTS,
+  DEFAULT_PORTS,
+  stackStepCount,
+  startStack,
+} from './lib/stack';
 import type { StackOptions } from './lib/stack';
 
 const repoRoot = path.join(__dirname, '..');
@@ -31,6 +37,7 @@ async function main(): Promise<void> {
       ...DEFAULT_PORTS,
       peer: DEFAULT_PEER_PORTS,
       mysql: Number(process.env.MARQUEE_MYSQL_PORT ?? 53306),
+      metrics: DEFAULT_METRICS_PORTS,
     },
     mysqlUrl: process.env.MARQUEE_MYSQL_URL,
     freshData: process.env.MARQUEE_FRESH === '1',
@@ -103,6 +110,13 @@ async function main(): Promise<void> {
       `(behind nginx at ${stack.grpcAddress})\n`,
   );
   process.stdout.write(`gateways: ${stack.gatewayUrls.join(', ')} (behind nginx at ${stack.webUrl})\n`);
+  const metrics = stack.ports.metrics;
+  if (metrics)
+    process.stdout.write(
+      `metrics (GET /metrics): catalog :${metrics.catalog}, booking ${metrics.booking.map((p) => `:${p}`).join(' ')}, ` +
+        `recommendation :${metrics.recommendation}, gateways ${metrics.gateway.map((p) => `:${p}`).join(' ')} ` +
+        `(summary: ${stack.webUrl}/api/metrics/summary)\n`,
+    );
   process.stdout.write(
     `control: ${stack.controlUrl ?? '(off)'} (stack.json in ${path.join('.data', 'local')}; the chaos CLI reads it)\n`,
   );

@@ -24,10 +24,30 @@ export const DEFAULT_PEER_PORTS: readonly number[] = Object.freeze([50081, 50082
 /** A development secret for the local group; MARQUEE_CLUSTER_SECRET overrides it in `npm start`. */
 export const DEV_CLUSTER_SECRET = 'marquee-local-cluster-secret';
 
+/** Where each process serves GET /metrics (its MARQUEE_METRICS_PORT). */
+export interface StackMetricsPorts {
+  catalog: number;
+  /** Booking node 1 first. */
+  booking: readonly number[];
+  recommendation: number;
+  /** Gateway 1 first. */
+  gateway: readonly number[];
+}
+
+/** The /metrics ports of `npm start` (the gateway's MARQUEE_METRICS_ADDRS default names these). */
+export const DEFAULT_METRICS_PORTS: Readonly<StackMetricsPorts> = Object.freeze({
+  catalog: 9461,
+  booking: Object.freeze([9471, 9472, 9473]),
+  recommendation: 9491,
+  gateway: Object.freeze([9481, 9482]),
+});
+
 export interface StackPorts extends FrontDoorPorts {
   mysql: number;
   /** The real peer port of each booking node (the fault proxies get free ports). */
   peer: readonly number[];
+  /** /metrics ports; free ones when absent. */
+  metrics?: StackMetricsPorts;
 }
 
 export interface StackOptions {
@@ -426,7 +446,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       if (failures.length > 0) throw failures[0];
     })());
   try {
-    const ports: StackPorts = options.ports ?? {
+    const chosen: StackPorts = options.ports ?? {
       grpc: await freePort(),
       http: await freePort(),
       catalog: await freePort(),
@@ -436,8 +456,27 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       peer: [await freePort(), await freePort(), await freePort()],
       mysql: await freePort(),
     };
+    // One at a time: freePort must see each port it handed out before it picks the next.
+    const freePorts = async (count: number): Promise<number[]> => {
+      const picked: number[] = [];
+      while (picked.length < count) picked.push(await freePort());
+      return picked;
+    };
+    const metricsPorts: StackMetricsPorts = chosen.metrics ?? {
+      catalog: await freePort(),
+      booking: await freePorts(chosen.booking.length),
+      recommendation: await freePort(),
+      gateway: await freePorts(chosen.gateway.length),
+    };
+    const ports: StackPorts = { ...chosen, metrics: metricsPorts };
     if (ports.peer.length !== ports.booking.length)
       throw new Error(`ports: ${ports.booking.length} booking ports but ${ports.peer.length} peer ports`);
+    // What each gateway's GET /api/metrics/summary reads.
+    const metricsAddrs = [
+      `catalog=127.0.0.1:${metricsPorts.catalog}`,
+      ...metricsPorts.booking.map((port, index) => `booking-${index + 1}=127.0.0.1:${port}`),
+      `recommendation=127.0.0.1:${metricsPorts.recommendation}`,
+    ].join(',');
     let mysqlUrl = options.mysqlUrl;
     if (!mysqlUrl) {
       progress(`starting MariaDB on 127.0.0.1:${ports.mysql}`);
@@ -496,6 +535,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         MARQUEE_CLUSTER_SECRET: options.clusterSecret ?? DEV_CLUSTER_SECRET,
         MARQUEE_STATE_DIR: stateDir,
         MARQUEE_LAMPORT_FILE: path.join(stateDir, 'lamport.json'),
+        MARQUEE_METRICS_PORT: String(metricsPorts.booking[spec.id - 1]),
       };
     };
     // The nodes' own reading of their settings: a bad one fails here with its message, and the
@@ -509,7 +549,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       ['--import', 'tsx', path.join(options.repoRoot, 'services/catalog/main.ts')],
       {
         logFile: path.join(logs, 'catalog.log'),
-        env: { ...env, MARQUEE_LAMPORT_FILE: path.join(options.dataDir, 'lamport', 'catalog.json') },
+        env: {
+          ...env,
+          MARQUEE_LAMPORT_FILE: path.join(options.dataDir, 'lamport', 'catalog.json'),
+          MARQUEE_METRICS_PORT: String(metricsPorts.catalog),
+        },
         cwd: options.repoRoot,
       },
     );
@@ -558,6 +602,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           ...env,
           MARQUEE_BOOKING_ADDRS: specs.map((s) => `${s.id}=${s.clientAddress}`).join(','),
           MARQUEE_LAMPORT_FILE: path.join(options.dataDir, 'lamport', 'recommendation.json'),
+          MARQUEE_METRICS_PORT: String(metricsPorts.recommendation),
         },
         cwd: options.repoRoot,
       },
@@ -591,6 +636,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
             MARQUEE_BOOKING_ADDRS: specs.map((s) => `${s.id}=${s.clientAddress}`).join(','),
             MARQUEE_PEERS: specs.map((s) => `${s.id}=${s.peerAddress}`).join(','),
             MARQUEE_LAMPORT_FILE: path.join(options.dataDir, 'lamport', `${name}.json`),
+            MARQUEE_METRICS_PORT: String(metricsPorts.gateway[index]),
+            MARQUEE_METRICS_ADDRS: metricsAddrs,
           },
           cwd: options.repoRoot,
         },

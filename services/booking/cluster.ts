@@ -69,6 +69,11 @@ export interface BookingCluster {
    */
   masterClientAddress(): string | undefined;
   status(): BookingClusterStatus;
+  /**
+   * Elections this node ran since it started (each time it became a candidate) and won (each time
+   * it became master), for the metrics.
+   */
+  elections(): { readonly started: number; readonly won: number };
   /** Election first (no more role changes), then pending role work, then replication. */
   stop(): Promise<void>;
 }
@@ -143,7 +148,13 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
       await node.stepDown(`became ${event.role} in term ${event.term}`);
     }
   };
+  const elections = { started: 0, won: 0 };
+  let lastRole: RoleChangeEvent['role'] = 'slave';
   const unsubscribeRole = runner.onRoleChange((event) => {
+    // A master always campaigned first; should one announcement have covered both, count both.
+    if (event.role !== lastRole && event.role !== 'slave' && lastRole !== 'candidate') elections.started += 1;
+    if (event.role === 'master' && lastRole !== 'master') elections.won += 1;
+    lastRole = event.role;
     roleWork = roleWork
       .then(() => applyRole(event))
       .catch((error: unknown) => logger.error({ err: error }, 'applying a role change failed'));
@@ -234,6 +245,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
         : options.clientAddresses?.get(masterId);
     },
     status: () => ({ election: runner.status(), replication: node.status() }),
+    elections: () => ({ ...elections }),
     stop: () => (stopped ??= stop()),
   };
 }

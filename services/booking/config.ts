@@ -14,6 +14,8 @@ import type { Env } from '../common/config';
 import { readNodeAddresses } from '../common/config';
 import { ClusterSecret, MIN_CLUSTER_SECRET_LENGTH } from '../common/peer-auth';
 import type { AckPolicy } from '../replication/types';
+import { readMetricsEndpoint } from '../common/metrics';
+import type { MetricsEndpointConfig } from '../common/metrics';
 
 /** Cluster mode (election + replication), on only when MARQUEE_PEERS is set. See cluster.ts. */
 export interface BookingClusterConfig {
@@ -64,6 +66,8 @@ export interface BookingConfig {
   lamportFile: string;
   /** undefined: a single node, exactly as before cluster mode existed. */
   cluster: Readonly<BookingClusterConfig> | undefined;
+  /** GET /metrics (MARQUEE_METRICS_PORT); undefined: not served. */
+  metrics: MetricsEndpointConfig | undefined;
 }
 
 /** Parses the booking node's settings once, fills defaults, validates and freezes them. */
@@ -79,8 +83,9 @@ export function loadConfig(env: Env): Readonly<BookingConfig> {
   const adminPassword = readString(env, 'MARQUEE_ADMIN_PASSWORD', production ? undefined : 'marquee-admin');
   if (adminPassword.length < 8 || adminPassword.length > 128)
     throw new ConfigError('MARQUEE_ADMIN_PASSWORD', 'must be 8 to 128 characters');
+  const host = readString(env, 'MARQUEE_BOOKING_HOST', '127.0.0.1');
   return Object.freeze({
-    host: readString(env, 'MARQUEE_BOOKING_HOST', '127.0.0.1'),
+    host,
     port: readPort(env, 'MARQUEE_BOOKING_PORT', 50071),
     nodeId,
     mysqlUrl: readMysqlUrl(env, 'MARQUEE_MYSQL_URL', 'mysql://root@127.0.0.1:3306'),
@@ -97,6 +102,7 @@ export function loadConfig(env: Env): Readonly<BookingConfig> {
     logLevel: readLogLevel(env),
     lamportFile: readLamportFile(env),
     cluster: readCluster(env, nodeId),
+    metrics: readMetricsEndpoint(env, 'MARQUEE_METRICS_PORT', 'MARQUEE_METRICS_HOST', host),
   });
 }
 

@@ -1,6 +1,8 @@
 import { ConfigError } from '../common/config';
 import { stopOnSignals } from '../common/lifecycle';
 import { createLogger } from '../common/logger';
+import { readOtlpEndpoint, setupTracing } from '../common/tracing';
+import type { Tracing } from '../common/tracing';
 import { openProcessClock } from '../common/lamport-store';
 import type { LamportClock } from '../common/lamport';
 import { loadConfig } from './config';
@@ -28,6 +30,18 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger('booking', { level: config.logLevel, nodeId: config.nodeId, clock: lamport });
+  // Spans: exported over OTLP when MARQUEE_OTLP_ENDPOINT is set; their ids are in every log line.
+  let tracing: Tracing;
+  try {
+    tracing = setupTracing({
+      service: 'booking',
+      nodeId: config.nodeId,
+      otlpEndpoint: readOtlpEndpoint(process.env),
+    });
+  } catch (error) {
+    process.stderr.write(`booking: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
   try {
     let server: BookingServer | undefined = undefined;
     server = await startBookingServer({
@@ -43,7 +57,7 @@ async function main(): Promise<void> {
       },
     });
     const running = server;
-    stopOnSignals(() => running.stop(), logger);
+    stopOnSignals(() => running.stop().then(() => tracing.shutdown()), logger);
   } catch (error) {
     logger.fatal({ err: error }, 'booking failed to start');
     process.exitCode = 1;

@@ -24,6 +24,8 @@ import { Sweeper } from './sweeper';
 import { LamportClock } from '../common/lamport';
 import { grpcClientOptions } from '../common/grpc-client';
 import { Forwarder } from './forwarding';
+import { Metrics, startMetricsServer } from '../common/metrics';
+import type { MetricsServer } from '../common/metrics';
 
 export interface BookingServerOptions {
   config: Readonly<BookingConfig>;
@@ -56,6 +58,9 @@ export interface BookingServerOptions {
 
 export interface BookingServer {
   port: number;
+  /** The bound /metrics port when config.metrics asked for the endpoint. */
+  metricsPort: number | undefined;
+  metrics: Metrics;
   /** Present in cluster mode. */
   cluster?: BookingCluster;
   /** Calls this node forwarded to the master (always 0 outside cluster mode). */
@@ -81,6 +86,8 @@ export async function startBookingServer(options: BookingServerOptions): Promise
   let sweeper: Sweeper | undefined;
   let cluster: BookingCluster | undefined;
   let forwarder: Forwarder | undefined;
+  let metricsServer: MetricsServer | undefined;
+  const metrics = new Metrics({ service: 'booking', nodeId: config.nodeId });
   try {
     await migrate(pool, BOOKING_SCHEMA);
     if (config.cluster && !options.replication) {
@@ -152,6 +159,7 @@ export async function startBookingServer(options: BookingServerOptions): Promise
       port: config.port,
       logger,
       clock: lamport,
+      metrics,
       services: [
         { name: 'marquee.booking.v1.AccountService', ...account },
         { name: 'marquee.booking.v1.BookingService', ...booking },
@@ -162,7 +170,17 @@ export async function startBookingServer(options: BookingServerOptions): Promise
         },
       ],
     });
+    registerBookingMetrics(metrics, { sweeper, cluster, forwarder });
+    try {
+      if (config.metrics)
+        metricsServer = await startMetricsServer({ endpoint: config.metrics, metrics, logger });
+    } catch (error) {
+      changes.stop();
+      await server.stop();
+      throw error;
+    }
     const running = sweeper;
+    const runningMetrics = metricsServer;
     let stopped: Promise<void> | undefined;
     const stop = async (): Promise<void> => {
       await running.stop();
@@ -172,11 +190,14 @@ export async function startBookingServer(options: BookingServerOptions): Promise
       await cluster?.stop();
       if (ownsSource) showSource.close();
       if (ownsPool) await pool.end();
+      await runningMetrics?.stop();
       logger.info('booking server stopped');
     };
     // Idempotent: a signal handler and a test teardown may both ask.
     return {
       port: server.port,
+      metricsPort: metricsServer?.port,
+      metrics,
       ...(cluster ? { cluster } : {}),
       forwardedCalls: () => forwarder?.forwarded ?? 0,
       stop: () => (stopped ??= stop()),
@@ -189,4 +210,88 @@ export async function startBookingServer(options: BookingServerOptions): Promise
     if (ownsPool) await pool.end();
     throw error;
   }
+}
+
+const ROLES = ['slave', 'candidate', 'master'] as const;
+
+/**
+ * The node's own figures, read from the objects that keep them at scrape time: the election's and
+ * replication's status, the sweeper's and the forwarder's counts. Lag per slave is the master's view
+ * (entries the slave's log is behind the master's), so only the master reports it.
+ */
+function registerBookingMetrics(
+  metrics: Metrics,
+  parts: { sweeper: Sweeper; cluster: BookingCluster | undefined; forwarder: Forwarder | undefined },
+): void {
+  const { sweeper, cluster, forwarder } = parts;
+  metrics.counterOf(
+    'marquee_booking_hold_expiries_total',
+    'Lapsed holds the sweeper expired (their places back on sale)',
+    () => sweeper.expired,
+  );
+  metrics.counterOf(
+    'marquee_booking_forwarded_calls_total',
+    'Calls this node could not serve and forwarded to the master',
+    () => forwarder?.forwarded ?? 0,
+  );
+  if (!cluster) return;
+  metrics.counterOf(
+    'marquee_elections_started_total',
+    'Elections this node started (became a candidate)',
+    () => cluster.elections().started,
+  );
+  metrics.counterOf(
+    'marquee_elections_won_total',
+    'Elections this node won (became master)',
+    () => cluster.elections().won,
+  );
+  metrics.gaugeOf(
+    'marquee_election_term',
+    "The election's current term",
+    () => cluster.status().election.term,
+  );
+  metrics.gaugesOf(
+    'marquee_election_role',
+    'The role of this node: 1 for the one it has (slave, candidate or master), 0 for the others',
+    ['role'],
+    () => {
+      const { role } = cluster.status().election;
+      return ROLES.map((r) => [{ role: r }, r === role ? 1 : 0] as const);
+    },
+  );
+  metrics.gaugeOf('marquee_booking_can_serve_writes', '1 when a write here would be accepted now', () =>
+    cluster.canServeWrites() ? 1 : 0,
+  );
+  metrics.gaugeOf(
+    'marquee_replication_commit_index',
+    'Highest log index known committed',
+    () => cluster.status().replication.commitIndex,
+  );
+  metrics.gaugeOf(
+    'marquee_replication_applied_index',
+    "Highest log index applied to this node's booking state",
+    () => cluster.status().replication.appliedIndex,
+  );
+  metrics.gaugeOf(
+    'marquee_replication_last_index',
+    "Index of the last entry in this node's log",
+    () => cluster.status().replication.lastIndex,
+  );
+  metrics.gaugesOf(
+    'marquee_replication_slave_lag_entries',
+    "Entries a slave's log is behind the master's (reported by the master, per slave)",
+    ['slave'],
+    () => cluster.status().replication.slaves.map((s) => [{ slave: s.nodeId }, s.lagEntries] as const),
+  );
+  metrics.gaugesOf(
+    'marquee_replication_slave_last_ack_age_seconds',
+    'Seconds since a slave last answered the master (reported by the master, per slave)',
+    ['slave'],
+    () =>
+      cluster
+        .status()
+        .replication.slaves.flatMap((s) =>
+          s.lastAckAgeMs === undefined ? [] : [[{ slave: s.nodeId }, s.lastAckAgeMs / 1000] as const],
+        ),
+  );
 }

@@ -10,6 +10,7 @@ export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private lastPurgeMs = -Infinity;
+  private expiredTotal = 0;
 
   constructor(
     private readonly store: Pick<BookingStore, 'sweep'>,
@@ -31,8 +32,14 @@ export class Sweeper {
     const purgeKeys = now - this.lastPurgeMs >= this.purgeEveryMs;
     if (purgeKeys) this.lastPurgeMs = now;
     const result = await this.store.sweep({ purgeKeys });
+    this.expiredTotal += result.expired;
     if (result.expired > 0 || result.purged > 0) this.logger.info(result, 'sweep');
     return result;
+  }
+
+  /** Holds this sweeper expired since it was made (lapsed holds taken over lazily are not among them). */
+  get expired(): number {
+    return this.expiredTotal;
   }
 
   private tick(): void {

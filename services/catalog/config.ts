@@ -10,6 +10,8 @@ import {
   readTokenSecret,
 } from '../common/config';
 import type { Env } from '../common/config';
+import { readMetricsEndpoint } from '../common/metrics';
+import type { MetricsEndpointConfig } from '../common/metrics';
 
 export interface CatalogConfig {
   readonly host: string;
@@ -27,12 +29,15 @@ export interface CatalogConfig {
   readonly reflectionListsAll: boolean;
   /** Persisted Lamport clock ('' = in memory). */
   readonly lamportFile: string;
+  /** GET /metrics (MARQUEE_METRICS_PORT); undefined: not served. */
+  readonly metrics: MetricsEndpointConfig | undefined;
 }
 
 /** Parses the catalog's environment once; throws ConfigError naming the variable on bad values. */
 export function loadConfig(env: Env): CatalogConfig {
+  const host = readString(env, 'MARQUEE_CATALOG_HOST', '127.0.0.1');
   return Object.freeze({
-    host: readString(env, 'MARQUEE_CATALOG_HOST', '127.0.0.1'),
+    host,
     port: readPort(env, 'MARQUEE_CATALOG_PORT', 50061),
     mysqlUrl: readMysqlUrl(env, 'MARQUEE_MYSQL_URL', 'mysql://root@127.0.0.1:3306'),
     database: readDatabaseName(env, 'MARQUEE_CATALOG_DB', 'marquee_catalog'),
@@ -41,6 +46,7 @@ export function loadConfig(env: Env): CatalogConfig {
     cacheTtlMs: readInt(env, 'MARQUEE_CATALOG_CACHE_TTL_MS', 30_000, { min: 0, max: 3_600_000 }),
     reflectionListsAll: readBoolean(env, 'MARQUEE_CATALOG_REFLECT_ALL', true),
     lamportFile: readLamportFile(env),
+    metrics: readMetricsEndpoint(env, 'MARQUEE_METRICS_PORT', 'MARQUEE_METRICS_HOST', host),
   });
 }
 

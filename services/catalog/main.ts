@@ -1,6 +1,8 @@
 import { ConfigError } from '../common/config';
 import { stopOnSignals } from '../common/lifecycle';
 import { createLogger } from '../common/logger';
+import { readOtlpEndpoint, setupTracing } from '../common/tracing';
+import type { Tracing } from '../common/tracing';
 import { openProcessClock } from '../common/lamport-store';
 import type { LamportClock } from '../common/lamport';
 import { loadConfig } from './config';
@@ -27,9 +29,17 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger('catalog', { level: config.logLevel, clock: lamport });
+  // Spans: exported over OTLP when MARQUEE_OTLP_ENDPOINT is set; their ids are in every log line.
+  let tracing: Tracing;
+  try {
+    tracing = setupTracing({ service: 'catalog', otlpEndpoint: readOtlpEndpoint(process.env) });
+  } catch (error) {
+    process.stderr.write(`catalog: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
   try {
     const server = await startCatalogServer({ config, logger, lamport });
-    stopOnSignals(() => server.stop(), logger);
+    stopOnSignals(() => server.stop().then(() => tracing.shutdown()), logger);
   } catch (error) {
     logger.fatal({ err: error }, 'catalog failed to start');
     process.exitCode = 1;

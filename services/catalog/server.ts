@@ -1,11 +1,13 @@
-import type { ServiceDefinition } from '@grpc/grpc-js';
+import type { ServerWritableStream, ServiceDefinition, handleServerStreamingCall } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { adaptService, startGrpcServer } from '../common/grpc-server';
 import type { LamportClock } from '../common/lamport';
+import { Metrics, startMetricsServer } from '../common/metrics';
+import type { MetricsServer } from '../common/metrics';
 import { migrate, openDatabase } from '../common/mysql';
 import type { Pool } from '../common/mysql';
 import { CatalogServiceService } from '../../proto/gen/marquee/catalog/v1/catalog';
-import type { CatalogServiceServer } from '../../proto/gen/marquee/catalog/v1/catalog';
+import type { CatalogServiceServer, ImportProgress } from '../../proto/gen/marquee/catalog/v1/catalog';
 import { ReadCache } from './cache';
 import type { CacheStats } from './cache';
 import type { CatalogConfig } from './config';
@@ -31,6 +33,9 @@ export interface CatalogServerOptions {
 
 export interface RunningCatalogServer {
   port: number;
+  /** The bound /metrics port when config.metrics asked for the endpoint. */
+  metricsPort: number | undefined;
+  metrics: Metrics;
   /** Read-cache counters, for tests and diagnostics. */
   cacheStats(): CacheStats;
   stop(): Promise<void>;
@@ -42,6 +47,8 @@ export async function startCatalogServer(options: CatalogServerOptions): Promise
   const logger = options.logger.child({ component: 'catalog' });
   const ownPool = options.pool === undefined;
   const pool = options.pool ?? (await openDatabase(config.mysqlUrl, config.database));
+  const metrics = new Metrics({ service: 'catalog' });
+  let metricsServer: MetricsServer | undefined;
   try {
     await migrate(pool, CATALOG_SCHEMA);
     const store = new MysqlCatalogStore(pool);
@@ -57,6 +64,8 @@ export async function startCatalogServer(options: CatalogServerOptions): Promise
       logger,
     );
     const importStream = importCatalogMethod({ ...deps, fetchDocument: (url) => fetchDocument(url, limits) });
+    registerCatalogMetrics(metrics, cache);
+    const importHandler = countImportedRecords(importStream.handler, metrics);
 
     const server = await startGrpcServer({
       host: config.host,
@@ -64,19 +73,31 @@ export async function startCatalogServer(options: CatalogServerOptions): Promise
       logger,
       reflectionListsAll: config.reflectionListsAll,
       clock: options.lamport,
+      metrics,
       services: [
         {
           name: CATALOG_SERVICE_NAME,
           definition: { ...unary.definition, importCatalog: importStream.definition } as ServiceDefinition,
-          implementation: { ...unary.implementation, importCatalog: importStream.handler },
+          implementation: { ...unary.implementation, importCatalog: importHandler },
         },
       ],
     });
+    try {
+      if (config.metrics)
+        metricsServer = await startMetricsServer({ endpoint: config.metrics, metrics, logger });
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+    const running = metricsServer;
     return {
       port: server.port,
+      metricsPort: running?.port,
+      metrics,
       cacheStats: () => cache.stats(),
       stop: async () => {
         await server.stop();
+        await running?.stop();
         if (ownPool) await pool.end();
       },
     };
@@ -84,4 +105,56 @@ export async function startCatalogServer(options: CatalogServerOptions): Promise
     if (ownPool) await pool.end().catch(() => undefined);
     throw error;
   }
+}
+
+/** The read cache's counters, read at scrape time (hit rate: hits / (hits + misses)). */
+function registerCatalogMetrics(metrics: Metrics, cache: ReadCache): void {
+  metrics.counterOf(
+    'marquee_catalog_cache_hits_total',
+    'Catalog reads answered from the in-process cache',
+    () => cache.stats().hits,
+  );
+  metrics.counterOf(
+    'marquee_catalog_cache_misses_total',
+    'Catalog reads that went to the database (absent or expired entry)',
+    () => cache.stats().misses,
+  );
+  metrics.gaugeOf(
+    'marquee_catalog_cache_entries',
+    'Entries in the catalog read cache',
+    () => cache.stats().size,
+  );
+}
+
+/**
+ * Counts the records of every import that committed, by outcome, from the stream's last progress
+ * message (phase "done"); an import that failed or was cancelled rolled back and counts nothing.
+ */
+function countImportedRecords<Req>(
+  handler: handleServerStreamingCall<Req, ImportProgress>,
+  metrics: Metrics,
+): handleServerStreamingCall<Req, ImportProgress> {
+  const records = metrics.counter({
+    name: 'marquee_catalog_import_records_total',
+    help: 'Records (venues, events, shows) written by committed catalog imports, by outcome',
+    labelNames: ['outcome'],
+  });
+  for (const outcome of ['created', 'updated', 'unchanged']) records.inc({ outcome }, 0);
+  return (call: ServerWritableStream<Req, ImportProgress>) => {
+    let last: ImportProgress | undefined;
+    const write = call.write.bind(call) as (progress: ImportProgress) => boolean;
+    const end = call.end.bind(call) as () => ServerWritableStream<Req, ImportProgress>;
+    call.write = ((progress: ImportProgress) => {
+      last = { ...progress };
+      return write(progress);
+    }) as typeof call.write;
+    // import-stream.ts ends the call only after runImport committed (errors end it with a status).
+    call.end = (() => {
+      if (last?.phase === 'done')
+        for (const outcome of ['created', 'updated', 'unchanged'] as const)
+          records.inc({ outcome }, last[outcome]);
+      return end();
+    }) as typeof call.end;
+    handler(call);
+  };
 }

@@ -9,6 +9,7 @@ import type {
 import type { Logger } from 'pino';
 import type { LamportClock } from './lamport';
 import { lamportClientInterceptor } from './lamport-interceptors';
+import { tracingClientInterceptor } from './tracing-interceptors';
 
 /** Options for every client a service builds: its calls carry and learn `x-lamport`. */
 export function grpcClientOptions(
@@ -16,7 +17,7 @@ export function grpcClientOptions(
   logger: Logger,
   channel: ChannelOptions = {},
 ): ClientOptions {
-  return { ...channel, interceptors: [lamportClientInterceptor(clock, logger)] };
+  return { ...channel, interceptors: [tracingClientInterceptor(), lamportClientInterceptor(clock, logger)] };
 }
 
 /** The 4-argument overload every ts-proto grpc-js client method has. */

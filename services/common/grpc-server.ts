@@ -13,6 +13,10 @@ import { HealthRegistry, healthService } from './health';
 import { reflectionServices } from './reflection';
 import { LamportClock } from './lamport';
 import { lamportServerInterceptor } from './lamport-interceptors';
+import { grpcMetricsInterceptor } from './metrics';
+import type { Metrics } from './metrics';
+import { SpanKind, contextFromMetadata, endSpan, startSpan, withSpan } from './tracing';
+import type { Span } from '@opentelemetry/api';
 
 /** What a handler sees of a call besides the request. */
 export interface CallContext {
@@ -61,12 +65,24 @@ export function adaptService<S>(
     if (!handler) throw new Error(`no handler for ${method.path}`);
     safeDefinition[name] = { ...method, requestDeserialize: tolerantDeserializer(method.requestDeserialize) };
     implementation[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      // The call's own span continues the caller's trace (its traceparent) and is active while the
+      // handler runs: the handler's outgoing calls and log lines belong to it.
+      const parent = contextFromMetadata(call.metadata);
+      const span = startSpan(method.path.replace(/^\//, ''), SpanKind.SERVER, parent);
+      withSpan(span, parent, () => serve(call, callback, span));
+    };
+    const serve = (
+      call: ServerUnaryCall<unknown, unknown>,
+      callback: sendUnaryData<unknown>,
+      span: Span,
+    ): void => {
       const request = call.request;
       const started = process.hrtime.bigint();
       const finish = (error: unknown, response?: unknown): void => {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         if (error === undefined) {
           logger.debug({ method: method.path, ms }, 'call ok');
+          endSpan(span, undefined, { 'rpc.system': 'grpc', 'rpc.grpc.status_code': Code.OK });
           callback(null, response);
           return;
         }
@@ -75,6 +91,10 @@ export function adaptService<S>(
           { method: method.path, ms, code: Code[status.code ?? Code.UNKNOWN], msg2: status.details },
           'call failed',
         );
+        endSpan(span, new Error(status.details ?? 'failed'), {
+          'rpc.system': 'grpc',
+          'rpc.grpc.status_code': status.code ?? Code.UNKNOWN,
+        });
         callback(status, null);
       };
       if (isUndecodable(request)) {
@@ -143,14 +163,21 @@ export interface StartServerOptions {
   clock?: LamportClock;
   /** Largest request accepted, in bytes (default 4 MiB; the peer server takes snapshots). */
   maxReceiveMessageBytes?: number;
+  /** The process's metrics: every call is counted and timed (marquee_grpc_*). */
+  metrics?: Metrics;
 }
 
 /** Starts a gRPC server with health checking and reflection; port 0 picks a free port. */
 export async function startGrpcServer(options: StartServerOptions): Promise<RunningServer> {
   const server = new Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
-    // The one place Lamport stamps are read and written on the server side; handlers never see them.
-    interceptors: [lamportServerInterceptor(options.clock ?? new LamportClock(), options.logger)],
+    interceptors: [
+      // Nearest the network, so it counts the status the caller gets (a Lamport failure's too); it
+      // only watches, so the Lamport interceptor still stamps everything that sets a status.
+      ...(options.metrics ? [grpcMetricsInterceptor(options.metrics)] : []),
+      // The one place Lamport stamps are read and written on the server side; handlers never see them.
+      lamportServerInterceptor(options.clock ?? new LamportClock(), options.logger),
+    ],
   });
   const names = options.services.map((s) => s.name);
   const health = new HealthRegistry(names);

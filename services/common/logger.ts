@@ -2,6 +2,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import { lamportLogMixin } from './lamport';
 import type { LamportClock } from './lamport';
+import { activeTraceIds } from './tracing';
 
 export type { Logger };
 
@@ -10,9 +11,11 @@ export function createLogger(
   service: string,
   options: { level?: string; nodeId?: number; clock?: LamportClock } = {},
 ): Logger {
+  const lamport = options.clock ? lamportLogMixin(options.clock) : undefined;
   return pino({
-    // Every line carries the process's Lamport clock, so logs of all nodes merge in causal order.
-    ...(options.clock ? { mixin: lamportLogMixin(options.clock) } : {}),
+    // Every line carries the process's Lamport clock, so logs of all nodes merge in causal order,
+    // and, inside a traced request, its trace and span ids (npm run logs -- --trace <id>).
+    mixin: () => ({ ...(lamport ? lamport() : {}), ...activeTraceIds() }),
     level: options.level ?? 'info',
     base: { service, ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}), pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,

@@ -1,6 +1,8 @@
 import { ConfigError } from '../common/config';
 import { stopOnSignals } from '../common/lifecycle';
 import { createLogger } from '../common/logger';
+import { readOtlpEndpoint, setupTracing } from '../common/tracing';
+import type { Tracing } from '../common/tracing';
 import { openProcessClock } from '../common/lamport-store';
 import type { LamportClock } from '../common/lamport';
 import { loadConfig } from './config';
@@ -27,6 +29,14 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger('gateway', { level: config.logLevel, clock });
+  // Spans: exported over OTLP when MARQUEE_OTLP_ENDPOINT is set; their ids are in every log line.
+  let tracing: Tracing;
+  try {
+    tracing = setupTracing({ service: 'gateway', otlpEndpoint: readOtlpEndpoint(process.env) });
+  } catch (error) {
+    process.stderr.write(`gateway: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
   try {
     const gateway = await buildGateway({ config, logger, clock });
     try {
@@ -35,7 +45,7 @@ async function main(): Promise<void> {
       await gateway.stop();
       throw error;
     }
-    stopOnSignals(() => gateway.stop(), logger);
+    stopOnSignals(() => gateway.stop().then(() => tracing.shutdown()), logger);
   } catch (error) {
     logger.fatal({ err: error }, 'gateway failed to start');
     process.exitCode = 1;

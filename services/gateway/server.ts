@@ -2,17 +2,21 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { status as Code } from '@grpc/grpc-js';
 import Fastify, { LogController } from 'fastify';
-import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { isGrpcError } from '../common/errors';
 import { LamportClock } from '../common/lamport';
+import { LATENCY_BUCKETS_SECONDS, Metrics, startMetricsServer } from '../common/metrics';
+import type { MetricsServer } from '../common/metrics';
 import { ClusterFeed } from './cluster-feed';
 import type { GatewayConfig } from './config';
 import { HttpError, fromUpstream, invalid } from './http-errors';
 import type { ErrorBody } from './http-errors';
 import { IMPORT_BODY_LIMIT_BYTES, registerCatalogAdminRoutes } from './catalog-admin-routes';
+import { MetricsSummary, registerMetricsSummaryRoute } from './metrics-summary';
 import { registerRecommendationRoutes } from './recommendation-routes';
 import { registerRoutes } from './routes';
+import { registerTracing } from './tracing-hooks';
 import { ShowFeeds } from './show-feed';
 import { HEARTBEAT_MS } from './sse';
 import { resolveStaticFile, sendStaticFile } from './static-files';
@@ -31,6 +35,8 @@ export interface GatewayOptions {
   clusterPollMs?: number;
   /** Heartbeat comment interval on event streams (default 15 s). */
   heartbeatMs?: number;
+  /** GET /api/metrics/summary scrapes again only after this long (default 1000 ms). */
+  metricsSummaryMinIntervalMs?: number;
 }
 
 export interface Gateway {
@@ -38,15 +44,19 @@ export interface Gateway {
   readonly upstreams: Upstreams;
   readonly showFeeds: ShowFeeds;
   readonly clusterFeed: ClusterFeed;
+  readonly metrics: Metrics;
   /** Every route registered (method, url), HEAD left out: the OpenAPI test checks each is documented. */
   readonly routes: readonly { method: string; url: string }[];
   /** Starts listening on config.host:config.port (0 picks a free port); resolves to the port. */
   listen(): Promise<number>;
+  /** The bound /metrics port once listening, when config.metrics asked for the endpoint. */
+  metricsPort(): number | undefined;
   /** Ends event streams and pollers, stops accepting requests, lets running ones finish, closes clients. */
   stop(): Promise<void>;
 }
 
 const BODY_LIMIT_BYTES = 64 * 1024;
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /** The OpenAPI description served at GET /api/openapi.json (read once, at start). */
 export function loadOpenApi(): unknown {
@@ -89,6 +99,8 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
   });
+  // First: every later hook and route runs inside the request's span.
+  registerTracing(app);
 
   // An empty body is "no body" (DELETE and cancel are often sent with a JSON content type and
   // nothing in it); anything else must parse, or the client is told so.
@@ -107,15 +119,37 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
     });
   });
 
+  const metrics = new Metrics({ service: 'gateway' });
+  /** Requests answered through fastify (onSend), as opposed to streams that took the response over. */
+  const answered = new WeakSet<FastifyRequest>();
+  const httpRequests = metrics.counter({
+    name: 'marquee_http_requests_total',
+    help: 'HTTP requests answered, by route pattern, method and status',
+    labelNames: ['route', 'method', 'status'],
+  });
+  const httpDuration = metrics.histogram({
+    name: 'marquee_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by route pattern and method (streamed responses left out)',
+    labelNames: ['route', 'method'],
+    buckets: LATENCY_BUCKETS_SECONDS,
+  });
   // Lamport: every response says how far the gateway's clock has come (the latest stamp it has seen
   // or issued). A browser's own X-Lamport is NOT taken in: an untrusted client could otherwise push
   // the clock of every service it reaches towards exhaustion, and its calls' causal order already
   // runs through the services it calls.
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
+    answered.add(request);
     void reply.header('x-lamport', String(clock.now()));
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
+    // Route patterns only (/api/shows/:showId), never raw URLs: ids would make a series per id.
+    const route = request.routeOptions.url ?? (reply.statusCode === 404 ? '(no route)' : '(static files)');
+    const method = KNOWN_METHODS.has(request.method) ? request.method : 'OTHER';
+    httpRequests.inc({ route, method, status: String(reply.statusCode) });
+    // Streams (events, import progress) take the response over and skip onSend: how long one stays
+    // open is not a latency.
+    if (answered.has(request)) httpDuration.observe({ route, method }, reply.elapsedTime / 1000);
     // The path only: SSE routes may carry a token in the query string.
     const url = request.url.split('?')[0];
     const ms = Math.round(reply.elapsedTime);
@@ -161,6 +195,21 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
   const shutdown = new AbortController();
   registerCatalogAdminRoutes(app, { upstreams, lamport: () => clock.now(), shutdown: shutdown.signal });
   registerRecommendationRoutes(app, upstreams);
+  metrics.counterOf(
+    'marquee_gateway_upstream_retries_total',
+    'Upstream calls that failed with a retryable code and were tried again',
+    () => upstreams.retries,
+  );
+  metrics.gaugeOf('marquee_gateway_event_streams', 'Open server-sent event streams', () => streams.size);
+  const summary = new MetricsSummary({
+    targets: config.metricsTargets,
+    timeoutMs: Math.min(config.deadlineMs, 2000),
+    logger: logger.child({ component: 'metrics-summary' }),
+    ...(options.metricsSummaryMinIntervalMs === undefined
+      ? {}
+      : { minIntervalMs: options.metricsSummaryMinIntervalMs }),
+  });
+  registerMetricsSummaryRoute(app, summary, stamp);
   registerRoutes(app, {
     upstreams,
     streams,
@@ -172,6 +221,7 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
     startedAt: Date.now(),
   });
 
+  let metricsServer: MetricsServer | undefined;
   let stopped: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     showFeeds.stop();
@@ -184,6 +234,7 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
     shutdown.abort();
     await app.close();
     upstreams.close();
+    await metricsServer?.stop();
     logger.info('gateway stopped');
   };
 
@@ -192,9 +243,13 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
     upstreams,
     showFeeds,
     clusterFeed,
+    metrics,
     routes,
+    metricsPort: () => metricsServer?.port,
     listen: async () => {
       await app.listen({ host: config.host, port: config.port });
+      if (config.metrics && !metricsServer)
+        metricsServer = await startMetricsServer({ endpoint: config.metrics, metrics, logger });
       const address = app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : config.port;
       logger.info(

@@ -12,6 +12,8 @@ import {
   readTokenSecret,
 } from '../common/config';
 import type { Env } from '../common/config';
+import { readMetricsEndpoint } from '../common/metrics';
+import type { MetricsEndpointConfig } from '../common/metrics';
 
 export interface RecommendationConfig {
   readonly host: string;
@@ -34,6 +36,8 @@ export interface RecommendationConfig {
   readonly catalogRefreshMs: number;
   /** Half-life of a booking's weight in the model, in days. */
   readonly halfLifeDays: number;
+  /** GET /metrics (MARQUEE_METRICS_PORT); undefined: not served. */
+  readonly metrics: MetricsEndpointConfig | undefined;
 }
 
 /** Parses the recommendation service's environment once; throws ConfigError naming the variable. */
@@ -44,8 +48,9 @@ export function loadConfig(env: Env): RecommendationConfig {
     '1=127.0.0.1:50071,2=127.0.0.1:50072,3=127.0.0.1:50073',
   );
   if (!booking) throw new ConfigError('MARQUEE_BOOKING_ADDRS', 'must list at least one booking node');
+  const host = readString(env, 'MARQUEE_RECOMMENDATION_HOST', '127.0.0.1');
   return Object.freeze({
-    host: readString(env, 'MARQUEE_RECOMMENDATION_HOST', '127.0.0.1'),
+    host,
     port: readPort(env, 'MARQUEE_RECOMMENDATION_PORT', 50091),
     mysqlUrl: readMysqlUrl(env, 'MARQUEE_MYSQL_URL', 'mysql://root@127.0.0.1:3306'),
     database: readDatabaseName(env, 'MARQUEE_RECOMMENDATION_DB', 'marquee_recommendation'),
@@ -63,5 +68,6 @@ export function loadConfig(env: Env): RecommendationConfig {
       max: 86_400_000,
     }),
     halfLifeDays: readInt(env, 'MARQUEE_RECOMMENDATION_HALF_LIFE_DAYS', 30, { min: 1, max: 3650 }),
+    metrics: readMetricsEndpoint(env, 'MARQUEE_METRICS_PORT', 'MARQUEE_METRICS_HOST', host),
   });
 }

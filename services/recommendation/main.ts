@@ -1,5 +1,7 @@
 import { stopOnSignals } from '../common/lifecycle';
 import { createLogger } from '../common/logger';
+import { readOtlpEndpoint, setupTracing } from '../common/tracing';
+import type { Tracing } from '../common/tracing';
 import { openProcessClock } from '../common/lamport-store';
 import type { LamportClock } from '../common/lamport';
 import { loadConfig } from './config';
@@ -21,10 +23,18 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger('recommendation', { level: config.logLevel, clock: lamport });
+  // Spans: exported over OTLP when MARQUEE_OTLP_ENDPOINT is set; their ids are in every log line.
+  let tracing: Tracing;
+  try {
+    tracing = setupTracing({ service: 'recommendation', otlpEndpoint: readOtlpEndpoint(process.env) });
+  } catch (error) {
+    process.stderr.write(`recommendation: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
   try {
     const server = await startRecommendationServer({ config, logger, lamport });
     logger.info({ port: server.port, model: server.status().version }, 'recommendation service listening');
-    stopOnSignals(() => server.stop(), logger);
+    stopOnSignals(() => server.stop().then(() => tracing.shutdown()), logger);
   } catch (error) {
     logger.fatal({ err: error }, 'recommendation service failed to start');
     process.exitCode = 1;

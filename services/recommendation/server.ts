@@ -7,6 +7,8 @@ import type { RecommendationServiceServer } from '../../proto/gen/marquee/recomm
 import { signToken } from '../common/auth';
 import { adaptService, startGrpcServer } from '../common/grpc-server';
 import type { LamportClock } from '../common/lamport';
+import { Metrics, startMetricsServer } from '../common/metrics';
+import type { MetricsServer } from '../common/metrics';
 import { migrate, openDatabase } from '../common/mysql';
 import type { Pool } from '../common/mysql';
 import { ShowEvents, loadCatalogContent } from './catalog-content';
@@ -35,6 +37,9 @@ export interface RecommendationServerOptions {
 
 export interface RunningRecommendationServer {
   port: number;
+  /** The bound /metrics port when config.metrics asked for the endpoint. */
+  metricsPort: number | undefined;
+  metrics: Metrics;
   engine: RecommendationEngine;
   store: RecommendationStore;
   feed: () => ChangeFeedStatus;
@@ -85,6 +90,8 @@ export async function startRecommendationServer(
   let stopped = false;
   let feed: ChangeFeed | undefined;
   const timers: NodeJS.Timeout[] = [];
+  const metrics = new Metrics({ service: 'recommendation' });
+  let metricsServer: MetricsServer | undefined;
   try {
     await migrate(pool, RECOMMENDATION_SCHEMA);
     const store = new RecommendationStore(pool);
@@ -148,12 +155,24 @@ export async function startRecommendationServer(
       port: config.port,
       logger,
       ...(options.lamport ? { clock: options.lamport } : {}),
+      metrics,
       services: [{ name: 'marquee.recommendation.v1.RecommendationService', ...service }],
     });
     const running = feed;
+    registerRecommendationMetrics(metrics, engine, running);
+    try {
+      if (config.metrics)
+        metricsServer = await startMetricsServer({ endpoint: config.metrics, metrics, logger });
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+    const runningMetrics = metricsServer;
     let stopping: Promise<void> | undefined;
     return {
       port: server.port,
+      metricsPort: runningMetrics?.port,
+      metrics,
       engine,
       store,
       feed: () => running.status(),
@@ -167,6 +186,7 @@ export async function startRecommendationServer(
           await running.stop();
           catalog.close();
           if (ownPool) await pool.end();
+          await runningMetrics?.stop();
           logger.info('recommendation server stopped');
         })()),
     };
@@ -178,4 +198,60 @@ export async function startRecommendationServer(
     if (ownPool) await pool.end();
     throw error;
   }
+}
+
+/** The engine's and the change feed's figures, read at scrape time (Recommend latency: marquee_grpc_*). */
+function registerRecommendationMetrics(
+  metrics: Metrics,
+  engine: RecommendationEngine,
+  feed: ChangeFeed,
+): void {
+  metrics.gaugesOf(
+    'marquee_recommendation_model_info',
+    'The model serving answers: 1, with its version as a label',
+    ['version'],
+    () => [[{ version: engine.status().version }, 1] as const],
+  );
+  metrics.gaugeOf(
+    'marquee_recommendation_model_events',
+    'Events the model knows',
+    () => engine.status().events,
+  );
+  metrics.gaugeOf('marquee_recommendation_model_users', 'Users the model knows', () => engine.status().users);
+  metrics.counterOf(
+    'marquee_recommendation_retrains_total',
+    'Full retrains swapped in since start',
+    () => engine.status().retrains,
+  );
+  metrics.gaugeOf(
+    'marquee_recommendation_last_retrain_seconds',
+    'How long the last full retrain took, snapshot to swap',
+    () => {
+      const ms = engine.status().lastRetrainMs;
+      return ms === undefined ? undefined : ms / 1000;
+    },
+  );
+  metrics.counterOf(
+    'marquee_recommendation_skipped_changes_total',
+    'Booking changes skipped because the catalog does not know their show',
+    () => engine.status().skippedChanges,
+  );
+  metrics.gaugeOf(
+    'marquee_recommendation_feed_position',
+    'Change-stream position stored and applied (the log index of the last booking change taken in)',
+    () => feed.status().position,
+  );
+  metrics.gaugeOf('marquee_recommendation_feed_connected', '1 while a change stream is open', () =>
+    feed.status().connected ? 1 : 0,
+  );
+  metrics.counterOf(
+    'marquee_recommendation_feed_switches_total',
+    'Times the change feed moved to another booking node after a failure',
+    () => feed.status().switches,
+  );
+  metrics.counterOf(
+    'marquee_recommendation_feed_changes_total',
+    'Booking changes taken in from the change stream (a RESET counts the bookings it carried)',
+    () => feed.status().applied,
+  );
 }

@@ -13,6 +13,7 @@ describe('loadConfig', () => {
       cacheTtlMs: 30_000,
       reflectionListsAll: true,
       lamportFile: '',
+      metrics: undefined,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -29,6 +30,8 @@ describe('loadConfig', () => {
         MARQUEE_CATALOG_CACHE_TTL_MS: '0',
         MARQUEE_CATALOG_REFLECT_ALL: 'false',
         MARQUEE_LAMPORT_FILE: '/var/lib/marquee/lamport.json',
+        MARQUEE_METRICS_PORT: '9461',
+        MARQUEE_METRICS_HOST: '10.0.0.5',
       }),
     ).toEqual({
       host: '0.0.0.0',
@@ -40,6 +43,7 @@ describe('loadConfig', () => {
       cacheTtlMs: 0,
       reflectionListsAll: false,
       lamportFile: '/var/lib/marquee/lamport.json',
+      metrics: { host: '10.0.0.5', port: 9461 },
     });
   });
 
@@ -55,5 +59,6 @@ describe('loadConfig', () => {
       'config MARQUEE_CATALOG_CACHE_TTL_MS',
     );
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow('config MARQUEE_TOKEN_SECRET: is required');
+    expect(() => loadConfig({ MARQUEE_METRICS_PORT: '-1' })).toThrow('config MARQUEE_METRICS_PORT');
   });
 });

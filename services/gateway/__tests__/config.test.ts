@@ -25,6 +25,15 @@ describe('gateway loadConfig', () => {
       staticDir: path.join(__dirname, '..', 'public'),
       logLevel: 'info',
       lamportFile: '',
+      metrics: undefined,
+      // The metrics ports of npm start (scripts/lib/stack.ts DEFAULT_METRICS_PORTS).
+      metricsTargets: new Map([
+        ['catalog', '127.0.0.1:9461'],
+        ['booking-1', '127.0.0.1:9471'],
+        ['booking-2', '127.0.0.1:9472'],
+        ['booking-3', '127.0.0.1:9473'],
+        ['recommendation', '127.0.0.1:9491'],
+      ]),
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -43,6 +52,8 @@ describe('gateway loadConfig', () => {
         MARQUEE_GATEWAY_STATIC_DIR: '/srv/ui',
         MARQUEE_LOG_LEVEL: 'debug',
         MARQUEE_LAMPORT_FILE: '/var/lib/marquee/gateway.lamport',
+        MARQUEE_METRICS_PORT: '9481',
+        MARQUEE_METRICS_ADDRS: 'booking-1=booking-1:9471, catalog=catalog:9461',
       }),
     ).toEqual({
       host: '0.0.0.0',
@@ -62,7 +73,13 @@ describe('gateway loadConfig', () => {
       staticDir: '/srv/ui',
       logLevel: 'debug',
       lamportFile: '/var/lib/marquee/gateway.lamport',
+      metrics: { host: '0.0.0.0', port: 9481 },
+      metricsTargets: new Map([
+        ['booking-1', 'booking-1:9471'],
+        ['catalog', 'catalog:9461'],
+      ]),
     });
+    expect(loadConfig({ MARQUEE_METRICS_ADDRS: 'none' }).metricsTargets.size).toBe(0);
   });
 
   it.each([
@@ -75,6 +92,10 @@ describe('gateway loadConfig', () => {
     ['MARQUEE_GATEWAY_DEADLINE_MS', 'soon'],
     ['MARQUEE_GATEWAY_RETRY_MS', '-1'],
     ['MARQUEE_LOG_LEVEL', 'loud'],
+    ['MARQUEE_METRICS_PORT', '65536'],
+    ['MARQUEE_METRICS_ADDRS', 'catalog:9461'],
+    ['MARQUEE_METRICS_ADDRS', 'a=x:1,a=y:2'],
+    ['MARQUEE_METRICS_ADDRS', 'bad name=x:1'],
   ])('%s=%s is refused, naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);

@@ -12,8 +12,19 @@ describe('recommendation loadConfig', () => {
       retrainIntervalMs: 600_000,
       catalogRefreshMs: 15_000,
       halfLifeDays: 30,
+      metrics: undefined,
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('serves /metrics when MARQUEE_METRICS_PORT is set, on its own host unless told', () => {
+    expect(
+      loadConfig({ MARQUEE_RECOMMENDATION_HOST: '0.0.0.0', MARQUEE_METRICS_PORT: '9491' }).metrics,
+    ).toEqual({ host: '0.0.0.0', port: 9491 });
+    expect(loadConfig({ MARQUEE_METRICS_PORT: '9491', MARQUEE_METRICS_HOST: '10.0.0.5' }).metrics).toEqual({
+      host: '10.0.0.5',
+      port: 9491,
+    });
   });
 
   it('reads the booking nodes in the MARQUEE_BOOKING_ADDRS format', () => {
@@ -31,6 +42,7 @@ describe('recommendation loadConfig', () => {
     ['MARQUEE_RECOMMENDATION_RETRAIN_MS', '10'],
     ['MARQUEE_RECOMMENDATION_HALF_LIFE_DAYS', '0'],
     ['MARQUEE_TOKEN_SECRET', 'short'],
+    ['MARQUEE_METRICS_PORT', 'metrics'],
   ])('refuses a bad %s, naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);

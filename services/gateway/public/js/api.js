@@ -16,7 +16,20 @@ export class ApiError extends Error {
     this.code = error.code || (status === 0 ? 'NETWORK' : 'UNKNOWN');
     this.field = error.field ?? null;
     this.details = error.details ?? {};
+    /** The request's trace id (X-Trace-Id): quote it, and `npm run logs -- --trace <id>` finds it. */
+    this.traceId = null;
   }
+}
+
+const hex = (bytes) =>
+  Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+
+/**
+ * A W3C `traceparent` for one call (its retries share it): the trace starts in the browser and
+ * the gateway, the services and their logs continue it.
+ */
+function newTraceparent() {
+  return `00-${hex(16)}-${hex(8)}-01`;
 }
 
 /** Hears slow calls and ended sessions: 'slow' / 'settled' (detail: call id), 'unauthorized'. */
@@ -67,7 +80,7 @@ async function attempt(method, path, headers, body, signal) {
   } catch {
     parsed = { error: { message: text.slice(0, 200) } };
   }
-  return { status: response.status, body: parsed };
+  return { status: response.status, body: parsed, traceId: response.headers.get('x-trace-id') };
 }
 
 /**
@@ -84,6 +97,7 @@ export async function call(method, path, { body, auth = false, signal, quiet = f
     headers.authorization = `Bearer ${token}`;
   }
   if (method !== 'GET') headers['idempotency-key'] = newKey();
+  headers.traceparent = newTraceparent();
   const payload = body === undefined ? undefined : JSON.stringify(body);
 
   const id = ++callIds;
@@ -108,7 +122,9 @@ export async function call(method, path, { body, auth = false, signal, quiet = f
         continue;
       }
       if (answer.status === 401 && auth) events.dispatchEvent(new CustomEvent('unauthorized'));
-      throw new ApiError(answer.status, answer.body);
+      const error = new ApiError(answer.status, answer.body);
+      error.traceId = answer.traceId ?? null;
+      throw error;
     }
   } finally {
     clearTimeout(slowTimer);
@@ -181,6 +197,7 @@ export async function importCatalog(source, onProgress, signal) {
         accept: 'application/x-ndjson, application/json',
         'content-type': 'application/json',
         authorization: `Bearer ${token}`,
+        traceparent: newTraceparent(),
       },
       body: JSON.stringify(source),
       signal,
@@ -230,6 +247,8 @@ export const recommendations = (signal, personal = false) =>
 export const similarEvents = (eventId, signal) =>
   call('GET', `/api/events/${enc(eventId)}/similar`, { signal, quiet: true });
 export const cluster = (signal, quiet = false) => call('GET', '/api/cluster', { signal, quiet });
+/** Request rate, p99, errors, term and lag of each process, read from their /metrics. */
+export const metricsSummary = (signal) => call('GET', '/api/metrics/summary', { signal, quiet: true });
 export const health = (signal) => call('GET', '/api/health', { signal });
 export const openapi = (signal) => call('GET', '/api/openapi.json', { signal });
 

@@ -76,7 +76,9 @@ export function explain(error, context = {}) {
     default: {
       const field = FIELD_NAMES[error.field];
       const text = error.message.replace(/^[\w.[\]]+: /, '');
-      return field ? `${field}: ${text}.` : `${sentence(error.message)}.`;
+      // A server fault: the trace id lets an operator find every log line of this request.
+      const reference = error.status >= 500 && error.traceId ? ` (reference: ${error.traceId})` : '';
+      return field ? `${field}: ${text}.${reference}` : `${sentence(error.message)}.${reference}`;
     }
   }
 }

@@ -1,7 +1,8 @@
 /*
  * #/operator: the booking group live — each node's role, term, Lamport clock, indexes and lag, the
  * current master, and a timeline of elections (GET /api/cluster/events). Made to watch
- * `npm run chaos -- kill-master` happen.
+ * `npm run chaos -- kill-master` happen. Below, each process's request rate, p99 and errors from
+ * the same /metrics endpoints Prometheus scrapes (GET /api/metrics/summary).
  */
 import * as api from '../api.js';
 import { h, replace } from '../dom.js';
@@ -9,6 +10,7 @@ import { clock } from '../format.js';
 import { subscribe } from '../sse.js';
 
 const REFRESH_MS = 2000; // Lamport clocks and ack ages are not in `node` events: refresh them.
+const METRICS_REFRESH_MS = 5000;
 const MAX_TIMELINE = 200;
 
 const roleOf = (node) => (node.reachable ? node.role : 'unreachable');
@@ -91,6 +93,67 @@ function nodeCard(node, masterId) {
       : null,
     h('p', { class: 'muted address' }, node.address),
   );
+}
+
+const dash = (value, show = String) => (value === null || value === undefined ? '—' : show(value));
+const fixed = (digits) => (value) => value.toFixed(digits);
+const ms = (value) => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
+const percent = (ratio) => `${Math.round(ratio * 100)} %`;
+
+function metricsRow(target) {
+  const row = (...cells) =>
+    h(
+      'tr',
+      { 'data-testid': 'metrics-row', 'data-name': target.name, 'data-reachable': String(target.reachable) },
+      h('th', { scope: 'row' }, target.name),
+      cells,
+    );
+  if (!target.reachable)
+    return row(
+      h(
+        'td',
+        { colspan: 6, class: 'node-error', title: target.error },
+        'Not answering: ',
+        (target.error ?? '').split('. ')[0],
+      ),
+    );
+  return row(
+    h('td', { 'data-field': 'rate' }, dash(target.requestsPerSecond, fixed(1))),
+    h('td', { 'data-field': 'p99' }, dash(target.p99Ms, ms)),
+    h('td', { 'data-field': 'errors' }, dash(target.errors)),
+    h('td', { 'data-field': 'term' }, dash(target.term)),
+    h('td', { 'data-field': 'lag' }, dash(target.lagEntries)),
+    h('td', { 'data-field': 'cache' }, dash(target.cacheHitRatio, percent)),
+  );
+}
+
+function metricsTable(targets) {
+  const seconds = targets.find((t) => t.windowSeconds !== null)?.windowSeconds;
+  return [
+    h(
+      'table',
+      { class: 'slaves metrics-table' },
+      h(
+        'caption',
+        null,
+        seconds
+          ? `Rates and p99 over the last ${seconds.toFixed(0)} s`
+          : 'Rates and p99 from the next refresh on',
+      ),
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          ['Process', 'Calls/s', 'p99', 'Errors', 'Term', 'Lag', 'Cache hits'].map((label) =>
+            h('th', { scope: 'col' }, label),
+          ),
+        ),
+      ),
+      h('tbody', null, targets.map(metricsRow)),
+    ),
+  ];
 }
 
 export function operatorView({ root, signal }) {
@@ -224,6 +287,29 @@ export function operatorView({ root, signal }) {
   }, REFRESH_MS);
   signal.addEventListener('abort', () => clearInterval(refresh));
 
+  // The processes' own numbers (gRPC calls, errors, latency), as Prometheus would see them.
+  const metrics = h('div', { 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Reading /metrics…'));
+  const refreshMetrics = async () => {
+    try {
+      const answer = await api.metricsSummary(signal);
+      replace(
+        metrics,
+        answer.targets.length
+          ? metricsTable(answer.targets)
+          : h('p', { class: 'muted' }, 'No metrics endpoints configured (MARQUEE_METRICS_ADDRS).'),
+      );
+    } catch (error) {
+      if (!signal.aborted)
+        replace(
+          metrics,
+          h('p', { class: 'node-error' }, 'Metrics unavailable: ', error.message ?? String(error)),
+        );
+    }
+  };
+  void refreshMetrics();
+  const metricsTimer = setInterval(refreshMetrics, METRICS_REFRESH_MS);
+  signal.addEventListener('abort', () => clearInterval(metricsTimer));
+
   root.append(
     h(
       'div',
@@ -259,6 +345,12 @@ export function operatorView({ root, signal }) {
           'The master’s card turns unreachable, the others run a bully election, and the timeline shows the new master and how long it took. Bookings made meanwhile are retried by the gateway with the same idempotency key.',
         ),
       ),
+    ),
+    h(
+      'section',
+      { class: 'card metrics-card', 'data-testid': 'metrics-summary', 'aria-labelledby': 'metrics-title' },
+      h('h2', { id: 'metrics-title' }, 'Metrics'),
+      metrics,
     ),
   );
 }

@@ -1,0 +1,142 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import type { Context, Span, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { Metadata } from '@grpc/grpc-js';
+import { ConfigError } from './config';
+
+/*
+ * Distributed tracing with the OpenTelemetry API and W3C trace context (`traceparent`): a request's
+ * trace id travels from the browser through nginx (which passes headers on), the gateway and every
+ * gRPC hop. Spans are exported over OTLP/HTTP when an endpoint is configured; without one they are
+ * still made, so every log line written inside a request carries its trace id (logger.ts) and
+ * `npm run logs -- --trace <id>` shows one request across every process.
+ *
+ * One setup per process (its main.ts). Libraries only use the API: without a setup (unit tests) the
+ * API is a no-op and nothing here costs anything.
+ */
+
+export interface TracingOptions {
+  /** service.name of this process's spans, e.g. "booking". */
+  service: string;
+  nodeId?: number;
+  /** OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces); '' exports nothing. */
+  otlpEndpoint?: string;
+  /** Spans go here instead (tests): exported at once, not batched. */
+  exporter?: SpanExporter;
+}
+
+export interface Tracing {
+  /** Sends what is buffered and stops exporting. */
+  shutdown(): Promise<void>;
+}
+
+const TRACER = 'marquee';
+
+/** Registers the context manager, the W3C propagator and a tracer provider for this process. */
+export function setupTracing(options: TracingOptions): Tracing {
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  const processors = [];
+  if (options.exporter) processors.push(new SimpleSpanProcessor(options.exporter));
+  if (options.otlpEndpoint)
+    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: options.otlpEndpoint })));
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({
+      'service.name': options.service,
+      ...(options.nodeId === undefined ? {} : { 'marquee.node_id': options.nodeId }),
+    }),
+    spanProcessors: processors,
+  });
+  trace.setGlobalTracerProvider(provider);
+  return {
+    shutdown: async () => {
+      await provider.shutdown();
+      trace.disable();
+      propagation.disable();
+      context.disable();
+    },
+  };
+}
+
+/** The trace and span ids of the active span, for log lines (empty outside a traced request). */
+export function activeTraceIds(): { traceId: string; spanId: string } | Record<string, never> {
+  const span = trace.getActiveSpan();
+  const ids = span?.spanContext();
+  if (!ids || !trace.isSpanContextValid(ids)) return {};
+  return { traceId: ids.traceId, spanId: ids.spanId };
+}
+
+const metadataGetter: TextMapGetter<Metadata> = {
+  keys: (carrier) => Object.keys(carrier.getMap()),
+  get: (carrier, key) => {
+    const values = carrier.get(key);
+    return values.length === 0 ? undefined : values.map(String);
+  },
+};
+
+const metadataSetter: TextMapSetter<Metadata> = {
+  set: (carrier, key, value) => carrier.set(key, value),
+};
+
+/** The context a gRPC call's metadata carries (its `traceparent`), else the root context. */
+export function contextFromMetadata(metadata: Metadata): Context {
+  return propagation.extract(ROOT_CONTEXT, metadata, metadataGetter);
+}
+
+/** Writes the active context's `traceparent` into outgoing metadata. */
+export function injectIntoMetadata(metadata: Metadata, from: Context = context.active()): void {
+  propagation.inject(from, metadata, metadataSetter);
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+const headerGetter: TextMapGetter<Headers> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => carrier[key.toLowerCase()],
+};
+
+/** The context an HTTP request's headers carry (a browser's or nginx's `traceparent`). */
+export function contextFromHeaders(headers: Headers): Context {
+  return propagation.extract(ROOT_CONTEXT, headers, headerGetter);
+}
+
+/** Starts a span of `kind` as a child of `parent`; the caller ends it (see endSpan). */
+export function startSpan(name: string, kind: SpanKind, parent: Context = context.active()): Span {
+  return trace.getTracer(TRACER).startSpan(name, { kind }, parent);
+}
+
+/** Ends `span`, marking it failed with `error`'s message when there is one. */
+export function endSpan(span: Span, error?: unknown, attributes: Record<string, string | number> = {}): void {
+  span.setAttributes(attributes);
+  if (error !== undefined) {
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: error instanceof Error ? error.message : String(error),
+    });
+  }
+  span.end();
+}
+
+/** Runs `work` with `span` active, so calls it makes and lines it logs belong to the span. */
+export function withSpan<T>(span: Span, parent: Context, work: () => T): T {
+  return context.with(trace.setSpan(parent, span), work);
+}
+
+export { SpanKind };
+
+/**
+ * Where spans go, from the environment: MARQUEE_OTLP_ENDPOINT, else the OpenTelemetry standard
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT; '' when neither is set (spans only feed log lines' trace ids).
+ */
+export function readOtlpEndpoint(env: NodeJS.ProcessEnv): string {
+  const value = (env.MARQUEE_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? '').trim();
+  if (value !== '' && !/^https?:\/\/\S+$/.test(value))
+    throw new ConfigError('MARQUEE_OTLP_ENDPOINT', `must be an http(s) URL (got ${JSON.stringify(value)})`);
+  return value;
+}
