@@ -14,6 +14,7 @@ import { DEFAULT_PEER_PORTS } from '../scripts/lib/stack';
 import { IMPORT_BODY_LIMIT_BYTES } from '../services/gateway/catalog-admin-routes';
 import { loadConfig as loadGatewayConfig } from '../services/gateway/config';
 import { loadConfig as loadRecommendationConfig } from '../services/recommendation/config';
+import { nodeList, variablesRead } from './lib/config-env';
 
 const root = path.join(__dirname, '..');
 const read = (file: string): string => readFileSync(path.join(root, file), 'utf8');
@@ -42,16 +43,6 @@ const recommendation = compose.services.recommendation;
 const gateways = Object.entries(compose.services)
   .filter(([, service]) => service.build?.args?.SERVICE === 'gateway')
   .map(([name, service]) => ({ name, service, env: service.environment ?? {} }));
-
-/** MARQUEE_* variables a service's config reads (its own config plus the shared helpers). */
-function variablesRead(service: string): Set<string> {
-  const sources = [
-    read(`services/${service}/config.ts`),
-    read('services/common/config.ts'),
-    read('scripts/grpc-health.ts'),
-  ];
-  return new Set(sources.flatMap((source) => source.match(/MARQUEE_[A-Z0-9_]+/g) ?? []));
-}
 
 /** A Compose environment as a service sees it when the operator sets nothing: `${X:-default}` → default. */
 function withDefaults(env: Record<string, string>): Record<string, string> {
@@ -85,14 +76,6 @@ function serverBlock(conf: string, listen: RegExp): string {
 function upstreamServers(conf: string, name: string): string[] {
   const block = new RegExp(`upstream ${name} \\{([^}]*)\\}`).exec(conf)?.[1] ?? '';
   return [...block.matchAll(/^\s*server\s+(\S+?)[\s;]/gm)].map((match) => match[1]!);
-}
-
-/** "1=host:port,2=host:port" → [[1, 'host:port'], ...]. */
-function nodeList(value: string | undefined): [number, string][] {
-  return (value ?? '').split(',').map((entry) => {
-    const [id, address] = entry.split('=');
-    return [Number(id), address!];
-  });
 }
 
 describe('docker-compose.yml', () => {
