@@ -1045,7 +1045,7 @@ describe('deploy/k8s booking group', () => {
     expect(headless.spec.clusterIP).toBe('None');
     expect(headless.spec.publishNotReadyAddresses).toBe(true);
     expect(selectedBy(headless)).toEqual([set]);
-    expect(headless.spec.ports.map((p) => p.targetPort).sort()).toEqual(['client', 'peer']);
+    expect(headless.spec.ports.map((p) => p.targetPort).sort()).toEqual(['client', 'metrics', 'peer']);
   });
 
   it('each pod has its own MariaDB: a sidecar on 127.0.0.1 with its own volume claim, started before the node', () => {
