@@ -162,3 +162,19 @@ export async function eventually<T>(check: () => T | Promise<T>, ms = 15_000): P
     }
   }
 }
+
+/**
+ * Retries `attempt` while it fails with UNAVAILABLE (an election, a write not yet acknowledged by a
+ * majority), as a real client does: callers pass the SAME idempotency keys each time.
+ */
+export async function retryUnavailable<T>(attempt: () => Promise<T>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if ((error as { code?: number }).code !== grpc.status.UNAVAILABLE || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}

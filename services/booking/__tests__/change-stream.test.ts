@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { BookingChangeKind, BookingChangeServiceClient } from '../../../proto/gen/marquee/booking/v1/booking';
 import type { BookingChange } from '../../../proto/gen/marquee/booking/v1/booking';
-import { BookingGroup, eventually } from './booking-group';
+import { BookingGroup, eventually, retryUnavailable } from './booking-group';
 import { GOOD_CARD, call, makeShow, startHarness } from './harness';
 
 /*
@@ -19,19 +19,6 @@ let group: BookingGroup;
 let adminToken = '';
 let userToken = '';
 let keys = 0;
-
-/** UNAVAILABLE (an election, a write not yet on a majority) is retried with the same keys. */
-async function retryUnavailable<T>(attempt: () => Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if ((error as { code?: number }).code !== grpc.status.UNAVAILABLE || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
 
 async function book(nodeId: number, seatId: string): Promise<string> {
   const { booking } = group.member(nodeId);

@@ -1,9 +1,8 @@
-import * as grpc from '@grpc/grpc-js';
 import type { Booking } from '../../../proto/gen/marquee/booking/v1/booking';
 import { NodeRole } from '../../../proto/gen/marquee/cluster/v1/cluster';
 import { checkInvariants, snapshotNode } from '../../../scripts/lib/invariants';
 import type { AcknowledgedBooking, ElectionEvent } from '../../../scripts/lib/invariants';
-import { BookingGroup, eventually } from './booking-group';
+import { BookingGroup, eventually, retryUnavailable } from './booking-group';
 import { GOOD_CARD, call, makeShow } from './harness';
 
 /*
@@ -15,19 +14,6 @@ import { GOOD_CARD, call, makeShow } from './harness';
 
 const SHOW = 'cluster-show';
 const show = makeShow(SHOW, 12, [{ areaId: 'PIT', capacity: 8 }]);
-
-/** Retries `attempt` while it fails with UNAVAILABLE (an election, a not-yet-acknowledged write). */
-async function retryUnavailable<T>(attempt: () => Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if ((error as { code?: number }).code !== grpc.status.UNAVAILABLE || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
 
 let keyCounter = 0;
 const key = (label: string): string => `${label}-${++keyCounter}-key`;

@@ -4,7 +4,7 @@ import { RecommendationServiceClient } from '../../../proto/gen/marquee/recommen
 import type { RecommendResponse } from '../../../proto/gen/marquee/recommendation/v1/recommendation';
 import { EventKind } from '../../../proto/gen/marquee/catalog/v1/catalog';
 import { freshDatabase, testMysqlUrl } from '../../../test/databases';
-import { BookingGroup, eventually } from '../../booking/__tests__/booking-group';
+import { BookingGroup, eventually, retryUnavailable } from '../../booking/__tests__/booking-group';
 import { GOOD_CARD, call, makeShow } from '../../booking/__tests__/harness';
 import { aShow, aVenue, anEvent, startHarness as startCatalog } from '../../catalog/__tests__/harness';
 import type { Harness as CatalogHarness } from '../../catalog/__tests__/harness';
@@ -33,18 +33,6 @@ const events: Record<string, { id: string; showId: string }> = {};
 const users: Record<string, { id: string; token: string }> = {};
 const madeBookings: string[] = [];
 let keys = 0;
-
-async function retryUnavailable<T>(attempt: () => Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if ((error as { code?: number }).code !== grpc.status.UNAVAILABLE || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
 
 let seat = 0;
 async function book(user: string, event: string): Promise<string> {
