@@ -29,7 +29,17 @@ async function main(): Promise<void> {
     process.stderr.write(`booking: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const logger = createLogger('booking', { level: config.logLevel, nodeId: config.nodeId, clock: lamport });
+  // Every line says the election term it was written in (once cluster mode has started).
+  let server: BookingServer | undefined = undefined;
+  const logger = createLogger('booking', {
+    level: config.logLevel,
+    nodeId: config.nodeId,
+    clock: lamport,
+    context: () => {
+      const term = server?.cluster?.election.runner.status().term;
+      return term === undefined ? {} : { term };
+    },
+  });
   // Spans: exported over OTLP when MARQUEE_OTLP_ENDPOINT is set; their ids are in every log line.
   let tracing: Tracing;
   try {
@@ -43,7 +53,6 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   try {
-    let server: BookingServer | undefined = undefined;
     server = await startBookingServer({
       config,
       logger,

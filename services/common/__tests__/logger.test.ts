@@ -1,0 +1,54 @@
+import { Writable } from 'node:stream';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { context } from '@opentelemetry/api';
+import { createLogger } from '../logger';
+import { LamportClock } from '../lamport';
+import { SpanKind, endSpan, setupTracing, startSpan, withSpan } from '../tracing';
+
+/** A logger whose lines land in an array, parsed. */
+function capture(options: Parameters<typeof createLogger>[1]) {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger('test', { ...options, destination }), lines };
+}
+
+describe('createLogger', () => {
+  it('stamps every line with the Lamport clock and the context of the moment', () => {
+    let term = 3;
+    const clock = new LamportClock();
+    clock.tick();
+    const { logger, lines } = capture({ clock, nodeId: 2, context: () => ({ term }) });
+    logger.info('first');
+    term = 4;
+    clock.tick();
+    logger.info('second');
+    expect(lines.map((l) => [l.msg, l.term, l.lamport, l.nodeId, l.service])).toEqual([
+      ['first', 3, 1, 2, 'test'],
+      ['second', 4, 2, 2, 'test'],
+    ]);
+  });
+
+  it('adds the active span’s trace and span ids inside a traced request, nothing outside', async () => {
+    const tracing = setupTracing({ service: 'test', exporter: new InMemorySpanExporter() });
+    try {
+      const { logger, lines } = capture({});
+      logger.info('outside');
+      const span = startSpan('request', SpanKind.SERVER, context.active());
+      withSpan(span, context.active(), () => logger.info('inside'));
+      endSpan(span);
+      expect(lines[0]).not.toHaveProperty('traceId');
+      expect(lines[1]).toMatchObject({
+        traceId: span.spanContext().traceId,
+        spanId: span.spanContext().spanId,
+      });
+    } finally {
+      await tracing.shutdown();
+    }
+  });
+});
