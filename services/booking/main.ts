@@ -47,6 +47,7 @@ async function main(): Promise<void> {
       service: 'booking',
       nodeId: config.nodeId,
       otlpEndpoint: readOtlpEndpoint(process.env),
+      logger: logger.child({ component: 'trace' }),
     });
   } catch (error) {
     process.stderr.write(`booking: ${error instanceof Error ? error.message : String(error)}\n`);

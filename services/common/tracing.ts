@@ -1,11 +1,13 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import type { Context, Span, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { Logger } from 'pino';
 import type { Metadata } from '@grpc/grpc-js';
 import { ConfigError } from './config';
 
@@ -28,6 +30,43 @@ export interface TracingOptions {
   otlpEndpoint?: string;
   /** Spans go here instead (tests): exported at once, not batched. */
   exporter?: SpanExporter;
+  /**
+   * Without an OTLP endpoint, each request this process serves is logged here as one `span` line
+   * (trace id, name, duration, status), so `npm run logs -- --trace <id>` shows the request's path.
+   */
+  logger?: Logger;
+}
+
+/**
+ * The spans of the requests a process serves (SERVER spans), as log lines: the trace through the
+ * log files when no collector is configured. Client spans are left out; their server's line says it.
+ */
+export class LogSpanExporter implements SpanExporter {
+  constructor(private readonly logger: Logger) {}
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    for (const span of spans) {
+      if (span.kind !== SpanKind.SERVER) continue;
+      const ids = span.spanContext();
+      const ms = span.duration[0] * 1000 + span.duration[1] / 1e6;
+      this.logger.info(
+        {
+          traceId: ids.traceId,
+          spanId: ids.spanId,
+          parentSpanId: span.parentSpanContext?.spanId,
+          span: span.name,
+          ms: Math.round(ms * 10) / 10,
+          ...(span.status.code === SpanStatusCode.ERROR ? { error: span.status.message } : {}),
+        },
+        'span',
+      );
+    }
+    done({ code: ExportResultCode.SUCCESS });
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 export interface Tracing {
@@ -46,6 +85,7 @@ export function setupTracing(options: TracingOptions): Tracing {
   if (options.exporter) processors.push(new SimpleSpanProcessor(options.exporter));
   if (options.otlpEndpoint)
     processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: options.otlpEndpoint })));
+  else if (options.logger) processors.push(new SimpleSpanProcessor(new LogSpanExporter(options.logger)));
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({
       'service.name': options.service,

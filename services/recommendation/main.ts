@@ -26,7 +26,11 @@ async function main(): Promise<void> {
   // Spans: exported over OTLP when MARQUEE_OTLP_ENDPOINT is set; their ids are in every log line.
   let tracing: Tracing;
   try {
-    tracing = setupTracing({ service: 'recommendation', otlpEndpoint: readOtlpEndpoint(process.env) });
+    tracing = setupTracing({
+      service: 'recommendation',
+      otlpEndpoint: readOtlpEndpoint(process.env),
+      logger: logger.child({ component: 'trace' }),
+    });
   } catch (error) {
     process.stderr.write(`recommendation: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);

@@ -51,4 +51,32 @@ describe('createLogger', () => {
       await tracing.shutdown();
     }
   });
+
+  it('without a collector, logs each served request as one span line that --trace finds', async () => {
+    const { logger, lines } = capture({});
+    const tracing = setupTracing({ service: 'test', logger });
+    try {
+      const served = startSpan(
+        'marquee.booking.v1.BookingService/HoldSeats',
+        SpanKind.SERVER,
+        context.active(),
+      );
+      const outgoing = startSpan(
+        'marquee.catalog.v1.CatalogService/GetShow',
+        SpanKind.CLIENT,
+        context.active(),
+      );
+      endSpan(outgoing);
+      endSpan(served, new Error('seat ORCH-A-1 is already held'));
+      const spans = lines.filter((l) => l.msg === 'span');
+      expect(spans).toHaveLength(1); // client spans are said by their server
+      expect(spans[0]).toMatchObject({
+        traceId: served.spanContext().traceId,
+        span: 'marquee.booking.v1.BookingService/HoldSeats',
+        error: 'seat ORCH-A-1 is already held',
+      });
+    } finally {
+      await tracing.shutdown();
+    }
+  });
 });
