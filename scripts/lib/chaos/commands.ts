@@ -55,7 +55,8 @@ export async function runCommand(args: ChaosArgs, io: CommandIo): Promise<number
         title = `kill-master: SIGKILL node ${master.id}`;
         await session.inject('kill', master.id);
         await watchFailover(session, master.term, injectedMs);
-        hint = `node ${master.id} stays down: npm run chaos -- restart ${master.id}`;
+        // Locally and in Compose nothing restarts it; a Kubernetes StatefulSet brings the pod back.
+        hint = `node ${master.id} stays down unless something restarts it (Kubernetes does): npm run chaos -- restart ${master.id}`;
       } else {
         title = `pause-master: SIGSTOP node ${master.id} for ${args.pauseMs} ms`;
         await session.inject('pause', master.id);
