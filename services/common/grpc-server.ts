@@ -15,7 +15,15 @@ import { LamportClock } from './lamport';
 import { lamportServerInterceptor } from './lamport-interceptors';
 import { grpcMetricsInterceptor } from './metrics';
 import type { Metrics } from './metrics';
-import { SpanKind, contextFromMetadata, endSpan, startSpan, withSpan } from './tracing';
+import {
+  SpanKind,
+  contextFromMetadata,
+  endSpan,
+  isTraced,
+  startSpan,
+  startsTraces,
+  withSpan,
+} from './tracing';
 import type { Span } from '@opentelemetry/api';
 
 /** What a handler sees of a call besides the request. */
@@ -68,13 +76,17 @@ export function adaptService<S>(
       // The call's own span continues the caller's trace (its traceparent) and is active while the
       // handler runs: the handler's outgoing calls and log lines belong to it.
       const parent = contextFromMetadata(call.metadata);
+      if (!isTraced(parent) && !startsTraces(method.path)) {
+        serve(call, callback, undefined);
+        return;
+      }
       const span = startSpan(method.path.replace(/^\//, ''), SpanKind.SERVER, parent);
       withSpan(span, parent, () => serve(call, callback, span));
     };
     const serve = (
       call: ServerUnaryCall<unknown, unknown>,
       callback: sendUnaryData<unknown>,
-      span: Span,
+      span: Span | undefined,
     ): void => {
       const request = call.request;
       const started = process.hrtime.bigint();
@@ -82,7 +94,7 @@ export function adaptService<S>(
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         if (error === undefined) {
           logger.debug({ method: method.path, ms }, 'call ok');
-          endSpan(span, undefined, { 'rpc.system': 'grpc', 'rpc.grpc.status_code': Code.OK });
+          if (span) endSpan(span, undefined, { 'rpc.system': 'grpc', 'rpc.grpc.status_code': Code.OK });
           callback(null, response);
           return;
         }
@@ -91,10 +103,11 @@ export function adaptService<S>(
           { method: method.path, ms, code: Code[status.code ?? Code.UNKNOWN], msg2: status.details },
           'call failed',
         );
-        endSpan(span, new Error(status.details ?? 'failed'), {
-          'rpc.system': 'grpc',
-          'rpc.grpc.status_code': status.code ?? Code.UNKNOWN,
-        });
+        if (span)
+          endSpan(span, new Error(status.details ?? 'failed'), {
+            'rpc.system': 'grpc',
+            'rpc.grpc.status_code': status.code ?? Code.UNKNOWN,
+          });
         callback(status, null);
       };
       if (isUndecodable(request)) {

@@ -1,7 +1,7 @@
 import { InterceptingCall, status as Code } from '@grpc/grpc-js';
 import type { Interceptor, StatusObject } from '@grpc/grpc-js';
 import { context, trace } from '@opentelemetry/api';
-import { SpanKind, endSpan, injectIntoMetadata, startSpan } from './tracing';
+import { SpanKind, belongsToRequests, endSpan, injectIntoMetadata, isTraced, startSpan } from './tracing';
 
 /*
  * Outgoing gRPC calls: a CLIENT span per call, child of whatever span is active where the call is
@@ -13,6 +13,9 @@ export function tracingClientInterceptor(): Interceptor {
   return (options, nextCall) => {
     const method = options.method_definition.path;
     const parent = context.active();
+    // Calls made outside a traced request (heartbeats, replication loops, probes) stay untraced,
+    // and so do election messages wherever they are sent from.
+    if (!isTraced(parent) || !belongsToRequests(method)) return new InterceptingCall(nextCall(options));
     const span = startSpan(method.replace(/^\//, ''), SpanKind.CLIENT, parent);
     return new InterceptingCall(nextCall(options), {
       start: (metadata, _listener, next) => {

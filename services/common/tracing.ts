@@ -146,6 +146,30 @@ export function contextFromHeaders(headers: Headers): Context {
   return propagation.extract(ROOT_CONTEXT, headers, headerGetter);
 }
 
+/** Whether `ctx` carries a real span (a traced request is in progress there). */
+export function isTraced(ctx: Context): boolean {
+  const span = trace.getSpan(ctx);
+  return span !== undefined && trace.isSpanContextValid(span.spanContext());
+}
+
+/**
+ * The group's own traffic (election heartbeats, replication appends, status, health checks) runs
+ * many times a second outside any request: it is traced only when it carries a request's trace,
+ * never as traces of its own, which would bury the requests' traces and log lines.
+ */
+export function startsTraces(path: string): boolean {
+  return !/^\/?(marquee\.cluster\.v1\.|grpc\.)/.test(path);
+}
+
+/**
+ * Election messages are never part of a request, but a timer or kick set up while a request ran
+ * carries its context along (AsyncLocalStorage): their calls are left out, or requests would seem
+ * to cause elections.
+ */
+export function belongsToRequests(path: string): boolean {
+  return !/^\/?marquee\.cluster\.v1\.ElectionService\//.test(path);
+}
+
 /** Starts a span of `kind` as a child of `parent`; the caller ends it (see endSpan). */
 export function startSpan(name: string, kind: SpanKind, parent: Context = context.active()): Span {
   return trace.getTracer(TRACER).startSpan(name, { kind }, parent);

@@ -3,7 +3,16 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { context } from '@opentelemetry/api';
 import { createLogger } from '../logger';
 import { LamportClock } from '../lamport';
-import { SpanKind, endSpan, setupTracing, startSpan, withSpan } from '../tracing';
+import {
+  SpanKind,
+  belongsToRequests,
+  endSpan,
+  isTraced,
+  setupTracing,
+  startSpan,
+  startsTraces,
+  withSpan,
+} from '../tracing';
 
 /** A logger whose lines land in an array, parsed. */
 function capture(options: Parameters<typeof createLogger>[1]) {
@@ -75,6 +84,24 @@ describe('createLogger', () => {
         span: 'marquee.booking.v1.BookingService/HoldSeats',
         error: 'seat ORCH-A-1 is already held',
       });
+    } finally {
+      await tracing.shutdown();
+    }
+  });
+
+  it('the group’s own traffic never starts traces; API calls do, and anything inside a request is traced', async () => {
+    expect(startsTraces('/marquee.cluster.v1.ElectionService/Deliver')).toBe(false);
+    expect(startsTraces('/marquee.cluster.v1.ReplicationService/Append')).toBe(false);
+    expect(startsTraces('/grpc.health.v1.Health/Check')).toBe(false);
+    expect(startsTraces('/marquee.booking.v1.BookingService/HoldSeats')).toBe(true);
+    expect(belongsToRequests('/marquee.cluster.v1.ElectionService/Deliver')).toBe(false);
+    expect(belongsToRequests('/marquee.cluster.v1.ReplicationService/Append')).toBe(true);
+    const tracing = setupTracing({ service: 'test', exporter: new InMemorySpanExporter() });
+    try {
+      expect(isTraced(context.active())).toBe(false);
+      const span = startSpan('request', SpanKind.SERVER, context.active());
+      withSpan(span, context.active(), () => expect(isTraced(context.active())).toBe(true));
+      endSpan(span);
     } finally {
       await tracing.shutdown();
     }
