@@ -391,19 +391,23 @@ describe('the control API (what a chaos tool drives)', () => {
     const after = await stack.waitForMaster(15000);
     expect(after.masterId).not.toBe(before.masterId);
     expect(after.term).toBeGreaterThan(before.term);
-    const hold = await eventually(() =>
-      viaFrontDoor(({ booking: master }) =>
-        callUnary(
-          master.holdSeats.bind(master),
-          {
-            showId,
-            seatIds: [available.seats[0]!.seatId],
-            ga: [],
-            idempotencyKey: `failover-hold-${suffix}`,
-          },
-          { token: session.token },
+    const hold = await eventually(
+      () =>
+        viaFrontDoor(({ booking: master }) =>
+          callUnary(
+            master.holdSeats.bind(master),
+            {
+              showId,
+              seatIds: [available.seats[0]!.seatId],
+              ga: [],
+              idempotencyKey: `failover-hold-${suffix}`,
+            },
+            { token: session.token },
+          ),
         ),
-      ),
+      // The first write after a takeover waits for the new master's catch-up and term-start entry;
+      // under the full suite's load on two cores that once took over 10 s.
+      20_000,
     );
     expect(hold.totalCents).toBe(1250);
 

@@ -92,33 +92,51 @@ async function nextShowOf({ catalog }: Clients, title: string, now: Date): Promi
   return shows.shows.find((show) => Date.parse(show.startsAt) > now.getTime())?.id;
 }
 
-/** Books the first free seat of `showId` for the fan; false when the show has none left. */
+/**
+ * Books one free seat of `showId` for the fan; false when the show has none left. Availability may
+ * be read on a slave a heartbeat behind the master, so a seat it shows free can be just sold (to the
+ * previous fan): that seat is passed over and the next one tried.
+ */
 async function bookOneSeat(
   { booking }: Clients,
   token: string,
   showId: string,
   key: string,
 ): Promise<boolean> {
-  const availability = await patiently(() =>
-    callUnary(booking.getAvailability.bind(booking), { showId }, { token }),
-  );
-  const seat = availability.seats.find((s) => s.state === SeatState.SEAT_STATE_FREE);
-  if (!seat) return false;
-  const hold = await patiently(() =>
-    callUnary(
-      booking.holdSeats.bind(booking),
-      { showId, seatIds: [seat.seatId], ga: [], idempotencyKey: `${key}-hold` },
-      { token },
-    ),
-  );
-  await patiently(() =>
-    callUnary(
-      booking.confirmBooking.bind(booking),
-      { holdId: hold.id, card: DEMO_CARD, idempotencyKey: `${key}-pay` },
-      { token },
-    ),
-  );
-  return true;
+  const taken = new Set<string>();
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const availability = await patiently(() =>
+      callUnary(booking.getAvailability.bind(booking), { showId }, { token }),
+    );
+    const seat = availability.seats.find(
+      (s) => s.state === SeatState.SEAT_STATE_FREE && !taken.has(s.seatId),
+    );
+    if (!seat) return false;
+    let hold;
+    try {
+      hold = await patiently(() =>
+        callUnary(
+          booking.holdSeats.bind(booking),
+          // One key per seat: a retry of this very hold is answered from its record.
+          { showId, seatIds: [seat.seatId], ga: [], idempotencyKey: `${key}-hold-${seat.seatId}` },
+          { token },
+        ),
+      );
+    } catch (error) {
+      if ((error as { code?: number }).code !== grpc.status.FAILED_PRECONDITION) throw error;
+      taken.add(seat.seatId);
+      continue;
+    }
+    await patiently(() =>
+      callUnary(
+        booking.confirmBooking.bind(booking),
+        { holdId: hold.id, card: DEMO_CARD, idempotencyKey: `${key}-pay` },
+        { token },
+      ),
+    );
+    return true;
+  }
+  return false;
 }
 
 /** Makes the demo fans' bookings through the public API at `address`; returns how many it made. */
