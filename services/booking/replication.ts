@@ -1,6 +1,8 @@
 import { UnavailableError } from '../common/errors';
+import { traceParentOf } from '../common/tracing';
 import type { PreparedAppend } from '../replication/log-store';
 import type { ReplicationNode } from '../replication/node';
+import type { NewEntry } from '../replication/types';
 import type { IdempotencyScope } from './idempotency';
 import { sql, sqlTime } from './sql';
 import type { Tx } from './sql';
@@ -21,7 +23,7 @@ export interface BookingReplication {
    * The log append as statements for the write's final batch (sent with its COMMIT); throws
    * UnavailableError when this node is not the master.
    */
-  prepareAppend(entry: { lamport: number; op: string; payload: string }): PreparedAppend;
+  prepareAppend(entry: Omit<NewEntry, 'term'>): PreparedAppend;
   /** After COMMIT: resolves when the ack policy holds for `index`; UnavailableError otherwise. */
   replicate(index: number): Promise<void>;
   /** Resolves when everything this node's log holds now is acknowledged (before replaying an answer). */
@@ -252,6 +254,8 @@ export async function appendOp(
     lamport: replication.tick(),
     op: op.op,
     payload: JSON.stringify(op.payload),
+    // The request's trace follows the entry to the slaves (replication/entry-tracing.ts).
+    traceParent: traceParentOf(),
   });
   try {
     const results = await tx.commit(...append.statements.map((s) => sql(s.sql, ...s.values)));

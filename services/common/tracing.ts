@@ -38,15 +38,16 @@ export interface TracingOptions {
 }
 
 /**
- * The spans of the requests a process serves (SERVER spans), as log lines: the trace through the
- * log files when no collector is configured. Client spans are left out; their server's line says it.
+ * The spans of the work a process does for requests (the calls it serves, waits and replicated
+ * entries it stores or applies), as log lines: the trace through the log files when no collector
+ * is configured. Client spans are left out; the line of the server they called says it.
  */
 export class LogSpanExporter implements SpanExporter {
   constructor(private readonly logger: Logger) {}
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
     for (const span of spans) {
-      if (span.kind !== SpanKind.SERVER) continue;
+      if (span.kind === SpanKind.CLIENT) continue;
       const ids = span.spanContext();
       const ms = span.duration[0] * 1000 + span.duration[1] / 1e6;
       this.logger.info(
@@ -171,8 +172,31 @@ export function belongsToRequests(path: string): boolean {
 }
 
 /** Starts a span of `kind` as a child of `parent`; the caller ends it (see endSpan). */
-export function startSpan(name: string, kind: SpanKind, parent: Context = context.active()): Span {
-  return trace.getTracer(TRACER).startSpan(name, { kind }, parent);
+export function startSpan(
+  name: string,
+  kind: SpanKind,
+  parent: Context = context.active(),
+  options: { startTime?: number; attributes?: Record<string, string | number> } = {},
+): Span {
+  return trace.getTracer(TRACER).startSpan(name, { kind, ...options }, parent);
+}
+
+/**
+ * The `traceparent` of `from` (the active context by default) when a traced request is in progress
+ * there, else ''. Work done for a request later and elsewhere (a replicated log entry) keeps it, so
+ * its spans join the request's trace.
+ */
+export function traceParentOf(from: Context = context.active()): string {
+  if (!isTraced(from)) return '';
+  const carrier: Record<string, string> = {};
+  propagation.inject(from, carrier);
+  return carrier.traceparent ?? '';
+}
+
+/** The context a kept `traceparent` names; the root context for '' (or one that does not parse). */
+export function contextFromTraceParent(traceParent: string): Context {
+  if (traceParent === '') return ROOT_CONTEXT;
+  return propagation.extract(ROOT_CONTEXT, { traceparent: traceParent }, headerGetter);
 }
 
 /** Ends `span`, marking it failed with `error`'s message when there is one. */

@@ -4,6 +4,8 @@ import { FailedPreconditionError } from '../common/errors';
 import { withTransaction } from '../common/mysql';
 import type { PoolConnection } from '../common/mysql';
 import type { ReplicationLog, ReplicationState } from './log-store';
+import { endEntrySpans, inEntrySpan, startEntrySpan } from './entry-tracing';
+import type { EntrySpan } from './entry-tracing';
 import { NOOP_OP } from './types';
 import type { LogEntry, NodeId, StateMachine } from './types';
 
@@ -74,7 +76,9 @@ export class Follower {
 
   async append(args: AppendArgs): Promise<AppendResult> {
     const { log, logger } = this.options;
+    const arrived = Date.now();
     let learnt = false;
+    let stored: readonly LogEntry[] = [];
     const result = await withTransaction(log.pool, async (connection) => {
       const state = await log.lockState(connection);
       const refuse = this.checkTerm(state, args.term, args.leaderId);
@@ -82,8 +86,11 @@ export class Follower {
       learnt = args.term !== state.currentTerm || args.leaderId !== state.leaderId;
       const outcome = await this.appendLocked(connection, state, args);
       if (learnt || outcome.state !== state) await log.writeState(connection, outcome.state);
+      stored = outcome.stored;
       return outcome.result;
     });
+    // Durable now: the entries' requests see when this node stored them (resends store nothing).
+    endEntrySpans(stored.flatMap((entry) => startEntrySpan('store', entry, log.nodeId, arrived) ?? []));
     if (learnt) this.options.onLeader(args.term, args.leaderId);
     await this.options.afterCommit?.();
     // A vote for a newer term may have been cast while this transaction ran, with a position read
@@ -189,13 +196,14 @@ export class Follower {
     connection: PoolConnection,
     state: ReplicationState,
     args: AppendArgs,
-  ): Promise<{ state: ReplicationState; result: AppendResult }> {
+  ): Promise<{ state: ReplicationState; result: AppendResult; stored: readonly LogEntry[] }> {
     const { log } = this.options;
     const term = args.term;
     let next: ReplicationState = { ...state, currentTerm: term, leaderId: args.leaderId };
     const fail = (conflictIndex: number, snapshotNeeded = false) => ({
       state: next,
       result: { term, success: false, matchIndex: 0, conflictIndex, snapshotNeeded },
+      stored: [],
     });
     let prevIndex = args.prevIndex;
     let prevTerm = args.prevTerm;
@@ -250,9 +258,19 @@ export class Follower {
     }
     const lastInserted = toInsert[toInsert.length - 1];
     if (lastInserted) {
-      await connection.query('INSERT INTO replication_log (log_index, term, lamport, op, payload) VALUES ?', [
-        toInsert.map((entry) => [entry.index, entry.term, entry.lamport, entry.op, entry.payload]),
-      ]);
+      await connection.query(
+        'INSERT INTO replication_log (log_index, term, lamport, op, payload, trace_parent) VALUES ?',
+        [
+          toInsert.map((entry) => [
+            entry.index,
+            entry.term,
+            entry.lamport,
+            entry.op,
+            entry.payload,
+            entry.traceParent ?? '',
+          ]),
+        ],
+      );
       if (lastInserted.index > next.lastIndex)
         next = { ...next, lastIndex: lastInserted.index, lastTerm: lastInserted.term };
     }
@@ -263,6 +281,7 @@ export class Follower {
     return {
       state: next,
       result: { term, success: true, matchIndex, conflictIndex: 0, snapshotNeeded: false },
+      stored: toInsert,
     };
   }
 
@@ -277,14 +296,27 @@ export class Follower {
   /** Applies entries one transaction each until applied reaches the commit index (or the last index). */
   private async applyUntil(limit: 'commit' | 'last'): Promise<void> {
     while (!this.stopped || limit === 'last') {
-      const applied = await withTransaction(this.options.log.pool, (connection) =>
-        this.applyNext(connection, limit),
-      );
+      // The spans end once the batch committed: from then on this node's reads show the changes.
+      const spans: EntrySpan[] = [];
+      let applied: boolean;
+      try {
+        applied = await withTransaction(this.options.log.pool, (connection) =>
+          this.applyNext(connection, limit, spans),
+        );
+      } catch (error) {
+        endEntrySpans(spans, error);
+        throw error;
+      }
+      endEntrySpans(spans);
       if (!applied) return;
     }
   }
 
-  private async applyNext(connection: PoolConnection, limit: 'commit' | 'last'): Promise<boolean> {
+  private async applyNext(
+    connection: PoolConnection,
+    limit: 'commit' | 'last',
+    spans: EntrySpan[],
+  ): Promise<boolean> {
     const { log, machine } = this.options;
     const state = await log.lockState(connection);
     const target = limit === 'last' ? state.lastIndex : Math.min(state.commitIndex, state.lastIndex);
@@ -299,7 +331,12 @@ export class Follower {
     });
     if (entries.length === 0)
       throw new Error(`replication log has no entry ${state.appliedIndex + 1} to apply`);
-    for (const entry of entries) if (entry.op !== NOOP_OP) await machine.apply(connection, entry);
+    for (const entry of entries) {
+      if (entry.op === NOOP_OP) continue;
+      const span = startEntrySpan('apply', entry, log.nodeId);
+      if (span) spans.push(span);
+      await inEntrySpan(span, () => machine.apply(connection, entry));
+    }
     await log.writeState(connection, { ...state, appliedIndex: through });
     return true;
   }

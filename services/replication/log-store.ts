@@ -46,6 +46,7 @@ interface EntryRow extends RowDataPacket {
   lamport: number;
   op: string;
   payload: string;
+  trace_parent: string;
 }
 
 const STATE_COLUMNS =
@@ -128,8 +129,8 @@ export class ReplicationLog {
     }
     const index = state.lastIndex + 1;
     await connection.query(
-      'INSERT INTO replication_log (log_index, term, lamport, op, payload) VALUES (?, ?, ?, ?, ?)',
-      [index, entry.term, entry.lamport, entry.op, entry.payload],
+      'INSERT INTO replication_log (log_index, term, lamport, op, payload, trace_parent) VALUES (?, ?, ?, ?, ?, ?)',
+      [index, entry.term, entry.lamport, entry.op, entry.payload, entry.traceParent ?? ''],
     );
     // The caller's transaction made the change itself, so the master's state includes the entry.
     await this.writeState(connection, {
@@ -162,9 +163,9 @@ export class ReplicationLog {
           values: [FENCE_MESSAGE],
         },
         {
-          sql: `INSERT INTO replication_log (log_index, term, lamport, op, payload)
-                 SELECT last_index, ?, ?, ?, ? FROM replication_state WHERE id = 1`,
-          values: [entry.term, entry.lamport, entry.op, entry.payload],
+          sql: `INSERT INTO replication_log (log_index, term, lamport, op, payload, trace_parent)
+                 SELECT last_index, ?, ?, ?, ?, ? FROM replication_state WHERE id = 1`,
+          values: [entry.term, entry.lamport, entry.op, entry.payload, entry.traceParent ?? ''],
         },
         { sql: 'SELECT last_index FROM replication_state WHERE id = 1', values: [] },
       ],
@@ -188,7 +189,7 @@ export class ReplicationLog {
   async entries(from: number, to: number, on: Queryable = this.pool): Promise<LogEntry[]> {
     if (to < from) return [];
     const [rows] = await on.query<EntryRow[]>(
-      'SELECT log_index, term, lamport, op, payload FROM replication_log WHERE log_index BETWEEN ? AND ? ORDER BY log_index',
+      'SELECT log_index, term, lamport, op, payload, trace_parent FROM replication_log WHERE log_index BETWEEN ? AND ? ORDER BY log_index',
       [from, to],
     );
     return rows.map(toEntry);
@@ -339,5 +340,6 @@ function toEntry(row: EntryRow): LogEntry {
     lamport: Number(row.lamport),
     op: row.op,
     payload: row.payload,
+    ...(row.trace_parent === '' ? {} : { traceParent: row.trace_parent }),
   };
 }

@@ -6,6 +6,7 @@ import type { Pool, PoolConnection } from '../common/mysql';
 import { withTransaction } from '../common/mysql';
 import type { ClusterSecret } from '../common/peer-auth';
 import { CatchUpSource, pullLog } from './catch-up';
+import { traceAcknowledge } from './entry-tracing';
 import { Follower } from './follower';
 import { CachedLogPosition } from './log-view';
 import { ReplicationLog } from './log-store';
@@ -16,7 +17,7 @@ import type { ReplicatorTiming } from './replicator';
 import { GrpcReplicationPeer, replicationService } from './transport';
 import type { ReplicationPeer } from './transport';
 import { NOOP_OP } from './types';
-import type { AckPolicy, NodeId, StateMachine } from './types';
+import type { AckPolicy, NewEntry, NodeId, StateMachine } from './types';
 
 /*
  * One booking node's replication: always a slave endpoint (the gRPC service), and the master side
@@ -250,10 +251,7 @@ export class ReplicationNode {
    * Appends a state change's entry in the caller's transaction (see ReplicationLog.appendInTransaction)
    * under the current master term. Throws UnavailableError on a node that is not master.
    */
-  appendInTransaction(
-    connection: PoolConnection,
-    entry: { lamport: number; op: string; payload: string },
-  ): Promise<number> {
+  appendInTransaction(connection: PoolConnection, entry: Omit<NewEntry, 'term'>): Promise<number> {
     const replicator = this.replicator;
     if (!replicator?.active)
       return Promise.reject(new UnavailableError(`node ${this.options.nodeId} is not the master`));
@@ -264,7 +262,7 @@ export class ReplicationNode {
    * appendInTransaction as statements for the caller's final batch (ReplicationLog.prepareAppend),
    * under the current master term. Throws UnavailableError on a node that is not the master.
    */
-  prepareAppend(entry: { lamport: number; op: string; payload: string }): PreparedAppend {
+  prepareAppend(entry: Omit<NewEntry, 'term'>): PreparedAppend {
     const replicator = this.replicator;
     if (!replicator?.active) throw new UnavailableError(`node ${this.options.nodeId} is not the master`);
     return this.log.prepareAppend({ ...entry, term: replicator.term });
@@ -275,7 +273,7 @@ export class ReplicationNode {
     const replicator = this.replicator;
     if (!replicator)
       return Promise.reject(new UnavailableError(`node ${this.options.nodeId} is not the master`));
-    return replicator.replicate(index, timeoutMs);
+    return traceAcknowledge(index, this.options.nodeId, () => replicator.replicate(index, timeoutMs));
   }
 
   /** In-memory view for ClusterService.Status (no database round trip). */

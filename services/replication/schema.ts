@@ -11,8 +11,11 @@ export const REPLICATION_SCHEMA: readonly string[] = [
     lamport BIGINT UNSIGNED NOT NULL,
     op VARCHAR(191) NOT NULL,
     payload LONGTEXT NOT NULL,
+    trace_parent VARCHAR(55) NOT NULL DEFAULT '',
     KEY replication_log_term (term, log_index)
   ) ENGINE=InnoDB`,
+  // Logs created before entries carried their request's trace (an instant change in MariaDB).
+  `ALTER TABLE replication_log ADD COLUMN IF NOT EXISTS trace_parent VARCHAR(55) NOT NULL DEFAULT ''`,
   `CREATE TABLE IF NOT EXISTS replication_state (
     id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
     current_term BIGINT UNSIGNED NOT NULL,

@@ -13,6 +13,11 @@ export interface LogEntry {
   readonly op: string;
   /** JSON text; its shape is `op`'s business. */
   readonly payload: string;
+  /**
+   * The W3C traceparent of the request that made the change, when one was traced: slaves record
+   * storing and applying the entry as spans of that request's trace (entry-tracing.ts).
+   */
+  readonly traceParent?: string;
 }
 
 /** What the master's caller supplies; the log assigns the index. */

@@ -5,12 +5,14 @@ import type {
   FetchResponse,
   FetchSnapshotRequest,
   FetchSnapshotResponse,
+  LogEntry as WireLogEntry,
   SnapshotRequest,
   SnapshotResponse,
 } from '../../proto/gen/marquee/cluster/v1/replication';
 import { InvalidArgumentError } from '../common/errors';
 import type { FetchArgs, FetchResult, FetchSnapshotArgs, FetchSnapshotResult } from './catch-up';
 import type { AppendArgs, AppendResult, SnapshotArgs, SnapshotResult } from './follower';
+import type { LogEntry } from './types';
 
 /*
  * Proto messages ⇄ the follower's arguments. Requests come from the network, so they are checked
@@ -18,8 +20,27 @@ import type { AppendArgs, AppendResult, SnapshotArgs, SnapshotResult } from './f
  */
 
 export function toAppendRequest(args: AppendArgs): AppendRequest {
-  return { ...args, entries: args.entries.map((entry) => ({ ...entry })) };
+  return { ...args, entries: args.entries.map(toWireEntry) };
 }
+
+function toWireEntry(entry: LogEntry): WireLogEntry {
+  return { ...entry, traceParent: entry.traceParent ?? '' };
+}
+
+/** '' on the wire is "made outside a traced request"; anything else must be a W3C traceparent. */
+function fromWireEntry(entry: WireLogEntry, field: string): LogEntry {
+  const { traceParent, ...rest } = entry;
+  if (traceParent === '') return rest;
+  if (!TRACE_PARENT.test(traceParent))
+    throw new InvalidArgumentError(
+      `${field}.trace_parent`,
+      'must be a W3C traceparent (version-trace-span-flags)',
+    );
+  return { ...rest, traceParent };
+}
+
+/** version-traceid-spanid-flags, lower-case hex (W3C Trace Context, level 1). */
+const TRACE_PARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 export function fromAppendRequest(request: AppendRequest): AppendArgs {
   if (request.term < 1) throw new InvalidArgumentError('term', 'must be at least 1');
@@ -38,7 +59,7 @@ export function fromAppendRequest(request: AppendRequest): AppendArgs {
     if (entry.op.length === 0) throw new InvalidArgumentError(`${field}.op`, 'must not be empty');
     previousTerm = entry.term;
   });
-  return request;
+  return { ...request, entries: request.entries.map((entry, i) => fromWireEntry(entry, `entries[${i}]`)) };
 }
 
 export function toAppendResponse(result: AppendResult): AppendResponse {
@@ -90,11 +111,11 @@ export function fromFetchRequest(request: FetchRequest): FetchArgs {
 export const MAX_FETCH_ENTRIES = 1024;
 
 export function toFetchResponse(result: FetchResult): FetchResponse {
-  return { ...result, entries: result.entries.map((entry) => ({ ...entry })) };
+  return { ...result, entries: result.entries.map(toWireEntry) };
 }
 
 export function fromFetchResponse(response: FetchResponse): FetchResult {
-  return response;
+  return { ...response, entries: response.entries.map((entry, i) => fromWireEntry(entry, `entries[${i}]`)) };
 }
 
 export function fromFetchSnapshotRequest(request: FetchSnapshotRequest): FetchSnapshotArgs {

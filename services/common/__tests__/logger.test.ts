@@ -1,16 +1,18 @@
 import { Writable } from 'node:stream';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
-import { context } from '@opentelemetry/api';
+import { context, trace } from '@opentelemetry/api';
 import { createLogger } from '../logger';
 import { LamportClock } from '../lamport';
 import {
   SpanKind,
   belongsToRequests,
+  contextFromTraceParent,
   endSpan,
   isTraced,
   setupTracing,
   startSpan,
   startsTraces,
+  traceParentOf,
   withSpan,
 } from '../tracing';
 
@@ -75,15 +77,46 @@ describe('createLogger', () => {
         SpanKind.CLIENT,
         context.active(),
       );
+      const stored = startSpan(
+        'replication.store',
+        SpanKind.CONSUMER,
+        trace.setSpan(context.active(), served),
+      );
       endSpan(outgoing);
+      endSpan(stored);
       endSpan(served, new Error('seat ORCH-A-1 is already held'));
       const spans = lines.filter((l) => l.msg === 'span');
-      expect(spans).toHaveLength(1); // client spans are said by their server
+      // Client spans are said by their server; work done for the request elsewhere is said.
+      expect(spans.map((l) => l.span)).toEqual([
+        'replication.store',
+        'marquee.booking.v1.BookingService/HoldSeats',
+      ]);
       expect(spans[0]).toMatchObject({
         traceId: served.spanContext().traceId,
-        span: 'marquee.booking.v1.BookingService/HoldSeats',
+        parentSpanId: served.spanContext().spanId,
+      });
+      expect(spans[1]).toMatchObject({
+        traceId: served.spanContext().traceId,
         error: 'seat ORCH-A-1 is already held',
       });
+    } finally {
+      await tracing.shutdown();
+    }
+  });
+
+  it('keeps a request’s traceparent for work done later, and nothing outside a request', async () => {
+    const tracing = setupTracing({ service: 'test', exporter: new InMemorySpanExporter() });
+    try {
+      expect(traceParentOf(context.active())).toBe('');
+      const span = startSpan('request', SpanKind.SERVER, context.active());
+      const kept = withSpan(span, context.active(), () => traceParentOf());
+      endSpan(span);
+      const ids = span.spanContext();
+      expect(kept).toBe(`00-${ids.traceId}-${ids.spanId}-01`);
+      const resumed = trace.getSpanContext(contextFromTraceParent(kept));
+      expect(resumed).toMatchObject({ traceId: ids.traceId, spanId: ids.spanId, isRemote: true });
+      expect(isTraced(contextFromTraceParent(''))).toBe(false);
+      expect(isTraced(contextFromTraceParent('00-not-a-traceparent'))).toBe(false);
     } finally {
       await tracing.shutdown();
     }

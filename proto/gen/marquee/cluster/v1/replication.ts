@@ -31,6 +31,11 @@ export interface LogEntry {
   lamport: number;
   op: string;
   payload: string;
+  /**
+   * W3C traceparent of the request that made the change ('' outside a traced request): a slave
+   * records storing and applying the entry as spans of that request's trace.
+   */
+  traceParent: string;
 }
 
 export interface AppendRequest {
@@ -119,7 +124,7 @@ export interface FetchSnapshotResponse {
 }
 
 function createBaseLogEntry(): LogEntry {
-  return { term: 0, index: 0, lamport: 0, op: "", payload: "" };
+  return { term: 0, index: 0, lamport: 0, op: "", payload: "", traceParent: "" };
 }
 
 export const LogEntry: MessageFns<LogEntry> = {
@@ -138,6 +143,9 @@ export const LogEntry: MessageFns<LogEntry> = {
     }
     if (message.payload !== "") {
       writer.uint32(42).string(message.payload);
+    }
+    if (message.traceParent !== "") {
+      writer.uint32(50).string(message.traceParent);
     }
     return writer;
   },
@@ -195,6 +203,14 @@ export const LogEntry: MessageFns<LogEntry> = {
             message.payload = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.traceParent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -214,6 +230,11 @@ export const LogEntry: MessageFns<LogEntry> = {
       lamport: isSet(object.lamport) ? globalThis.Number(object.lamport) : 0,
       op: isSet(object.op) ? globalThis.String(object.op) : "",
       payload: isSet(object.payload) ? globalThis.String(object.payload) : "",
+      traceParent: isSet(object.traceParent)
+        ? globalThis.String(object.traceParent)
+        : isSet(object.trace_parent)
+        ? globalThis.String(object.trace_parent)
+        : "",
     };
   },
 
@@ -234,6 +255,9 @@ export const LogEntry: MessageFns<LogEntry> = {
     if (message.payload !== "") {
       obj.payload = message.payload;
     }
+    if (message.traceParent !== "") {
+      obj.traceParent = message.traceParent;
+    }
     return obj;
   },
 
@@ -247,6 +271,7 @@ export const LogEntry: MessageFns<LogEntry> = {
     message.lamport = object.lamport ?? 0;
     message.op = object.op ?? "";
     message.payload = object.payload ?? "";
+    message.traceParent = object.traceParent ?? "";
     return message;
   },
 };
