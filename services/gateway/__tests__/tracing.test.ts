@@ -2,7 +2,7 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { SpanKind } from '@opentelemetry/api';
 import { setupTracing } from '../../common/tracing';
 import type { Tracing } from '../../common/tracing';
-import { newUser, send, startStack } from './harness';
+import { SseClient, eventually, newUser, send, startStack } from './harness';
 import type { Stack } from './harness';
 
 /*
@@ -70,5 +70,40 @@ describe('tracing through the gateway', () => {
       );
     expect(failed).toHaveLength(1);
     expect(failed[0]!.status.code).toBe(2); // SpanStatusCode.ERROR
+  });
+
+  it('traces an event stream from its request until the client leaves, and says its id', async () => {
+    const viewer = await newUser(stack.port, 'streamer');
+    exporter.reset();
+    const traceId = 'a3ce929d0e0e47364bf92f3577b34da6';
+    const stream = await SseClient.open(stack.port, `/api/shows/${stack.show.id}/events`, {
+      authorization: `Bearer ${viewer.token}`,
+      traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+    });
+    try {
+      expect(stream.status).toBe(200);
+      expect(stream.headers['x-trace-id']).toBe(traceId);
+      await stream.next((e) => e.event === 'snapshot', 'the first snapshot');
+      // The stream is open: its span is not finished yet.
+      expect(
+        exporter
+          .getFinishedSpans()
+          .filter(
+            (s) =>
+              s.spanContext().traceId === traceId && s.kind === SpanKind.SERVER && s.name.startsWith('HTTP'),
+          ),
+      ).toEqual([]);
+    } finally {
+      stream.close();
+    }
+    const span = await eventually(() => {
+      const found = exporter
+        .getFinishedSpans()
+        .find((s) => s.spanContext().traceId === traceId && s.name.startsWith('HTTP'));
+      expect(found).toBeDefined();
+      return found!;
+    });
+    expect(span.name).toBe('HTTP GET /api/shows/:showId/events');
+    expect(span.attributes['http.response.status_code']).toBe(200);
   });
 });
