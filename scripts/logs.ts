@@ -1,5 +1,5 @@
 /**
- * `npm run logs`: every log of the local stack (one file per process in .data/local/logs) merged
+ * `npm run logs`: every log of the local stack (one file per process in .data/logs) merged
  * into one timeline in Lamport order, as text or JSON, filtered by node, service, level, trace id,
  * time or stamp; `--follow` keeps printing new lines. See docs/LOGS.md. Exit code 0; 2 on bad usage
  * (an unknown option, a log directory that is not there); 1 when reading fails otherwise.
@@ -15,7 +15,8 @@ import type { Entry } from './lib/logs/merge';
 import { listLogFiles } from './lib/logs/tail';
 
 const repoRoot = path.join(__dirname, '..');
-const DEFAULT_DIR = path.join(repoRoot, '.data', 'local', 'logs');
+/** Where `npm start` writes them (scripts/start.ts). */
+const DEFAULT_DIR = path.join(repoRoot, '.data', 'logs');
 
 async function main(): Promise<number> {
   let args: LogsArgs;

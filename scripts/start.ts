@@ -23,7 +23,10 @@ import type { StackOptions } from './lib/stack';
 
 const repoRoot = path.join(__dirname, '..');
 const dataDir = path.join(repoRoot, '.data', 'local');
-const logs = path.join('.data', 'local', 'logs');
+// Every process's log, apart from the rest of the data: where `npm run logs` reads by default.
+const logsDir = path.join(repoRoot, '.data', 'logs');
+/** As the messages show it, relative to the checkout. */
+const logs = path.relative(repoRoot, logsDir);
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -33,6 +36,7 @@ async function main(): Promise<void> {
   const options: StackOptions = {
     repoRoot,
     dataDir,
+    logsDir,
     ports: {
       ...DEFAULT_PORTS,
       peer: DEFAULT_PEER_PORTS,

@@ -420,6 +420,12 @@ describe('nginx.conf', () => {
       '127.0.0.1:41003',
     ]);
     expect(upstreamServers(rendered, 'gateway')).toEqual(['127.0.0.1:8080', '127.0.0.1:41005']);
+    // Logs stay under the prefix unless a log directory is given; then they join the other logs.
+    expect(rendered).toContain('error_log logs/error.log warn;');
+    const withLogs = renderNginxConf(template, ports, '/srv/my logs');
+    expect(withLogs).toContain('error_log "/srv/my logs/nginx-error.log" warn;');
+    expect(withLogs).toContain('access_log "/srv/my logs/nginx-access.log" marquee;');
+    expect(withLogs).not.toContain('logs/error.log');
     expect(() => renderNginxConf(template.replace('127.0.0.1:50073', '127.0.0.1:1'), ports)).toThrow(
       'nginx.conf no longer contains "server 127.0.0.1:50073"',
     );

@@ -37,7 +37,7 @@ afterAll(async () => {
 
 /** nginx's access log lines so far (the format `marquee` of nginx.conf: no query strings). */
 function accessLog(): string[] {
-  return readFileSync(path.join(web.dataDir, 'nginx', 'logs', 'access.log'), 'utf8')
+  return readFileSync(path.join(web.dataDir, 'logs', 'nginx-access.log'), 'utf8')
     .trim()
     .split('\n');
 }

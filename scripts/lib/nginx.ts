@@ -33,10 +33,12 @@ export const DEFAULT_PORTS: Readonly<FrontDoorPorts> = Object.freeze({
 });
 
 /**
- * The top-level nginx.conf with its default ports replaced by `ports`. The file in the repo stays a
- * plain, valid nginx config (what Compose and people read); tests and `npm start` render it.
+ * The top-level nginx.conf with its default ports replaced by `ports`, and its error and access
+ * logs moved to `logsDir` when given (as nginx-error.log and nginx-access.log, beside every other
+ * process's log). The file in the repo stays a plain, valid nginx config (what Compose and people
+ * read); tests and `npm start` render it.
  */
-export function renderNginxConf(template: string, ports: FrontDoorPorts): string {
+export function renderNginxConf(template: string, ports: FrontDoorPorts, logsDir?: string): string {
   if (ports.booking.length !== DEFAULT_PORTS.booking.length)
     throw new Error(
       `nginx.conf lists ${DEFAULT_PORTS.booking.length} booking nodes; got ${ports.booking.length} ports`,
@@ -54,6 +56,12 @@ export function renderNginxConf(template: string, ports: FrontDoorPorts): string
     [`server 127.0.0.1:${DEFAULT_PORTS.recommendation}`, `server 127.0.0.1:${ports.recommendation}`],
     ...servers(DEFAULT_PORTS.booking, ports.booking),
     ...servers(DEFAULT_PORTS.gateway, ports.gateway),
+    ...(logsDir === undefined
+      ? []
+      : ([
+          ['error_log logs/error.log', `error_log ${quoted(path.join(logsDir, 'nginx-error.log'))}`],
+          ['access_log logs/access.log', `access_log ${quoted(path.join(logsDir, 'nginx-access.log'))}`],
+        ] as [string, string][])),
   ]);
   // `(?!\d)`: a needle ends where its port does (8081 must not match inside 80812).
   for (const needle of replacements.keys())
@@ -63,6 +71,11 @@ export function renderNginxConf(template: string, ports: FrontDoorPorts): string
   // and replacing one needle after another would then rewrite a line twice.
   const all = new RegExp(`(?:${[...replacements.keys()].map(escape).join('|')})(?!\\d)`, 'g');
   return template.replace(all, (needle) => replacements.get(needle) ?? needle);
+}
+
+/** A path as an nginx string (it may hold spaces). */
+function quoted(file: string): string {
+  return `"${file.replace(/["\\]/g, '\\$&')}"`;
 }
 
 function escape(text: string): string {
@@ -76,23 +89,28 @@ function nginxBinary(): string {
   throw new Error('nginx not found: run ./scripts/setup.sh (it installs nginx-light)');
 }
 
-/** Starts nginx in the foreground (daemon off) with its prefix, logs and temp files under `prefixDir`. */
+/**
+ * Starts nginx in the foreground (daemon off) with its prefix and temp files under `prefixDir` and
+ * its logs in `logsDir` (nginx-error.log, nginx-access.log, and nginx.log for what it prints).
+ */
 export async function startNginx(options: {
   prefixDir: string;
+  logsDir: string;
   ports: FrontDoorPorts;
   repoRoot: string;
 }): Promise<ManagedProcess> {
-  const { prefixDir } = options;
-  for (const dir of ['logs', 'tmp']) mkdirSync(path.join(prefixDir, dir), { recursive: true });
+  const { prefixDir, logsDir } = options;
+  for (const dir of [path.join(prefixDir, 'tmp'), logsDir]) mkdirSync(dir, { recursive: true });
   const conf = path.join(prefixDir, 'nginx.conf');
   writeFileSync(
     conf,
-    renderNginxConf(readFileSync(path.join(options.repoRoot, 'nginx.conf'), 'utf8'), options.ports),
+    renderNginxConf(readFileSync(path.join(options.repoRoot, 'nginx.conf'), 'utf8'), options.ports, logsDir),
   );
-  const args = ['-p', `${prefixDir}/`, '-c', conf, '-e', path.join(prefixDir, 'logs/error.log')];
+  // -e: where nginx writes errors before it has read the config (the config then says the same).
+  const args = ['-p', `${prefixDir}/`, '-c', conf, '-e', path.join(logsDir, 'nginx-error.log')];
   await run(nginxBinary(), [...args, '-t', '-q']);
   const nginx = startProcess('nginx', nginxBinary(), [...args, '-g', 'daemon off;'], {
-    logFile: path.join(prefixDir, 'logs/stdout.log'),
+    logFile: path.join(logsDir, 'nginx.log'),
   });
   try {
     await waitForPort('127.0.0.1', options.ports.grpc, 10000, nginx.exited);

@@ -43,6 +43,11 @@ export interface StackDescription {
   tokenSecret: string;
   adminEmail: string;
   adminPassword: string;
+  /**
+   * The absolute directory holding booking-N.log (and the other processes' logs), where the chaos
+   * CLI reads the nodes' election lines: not under the data dir for `npm start` (it uses .data/logs).
+   */
+  logsDir: string;
   nodes: StackNodeInfo[];
 }
 
@@ -78,11 +83,16 @@ export function readStackDescription(dataDir: string): StackDescription {
       throw new Error(`${file} does not exist: is \`npm start\` running?`);
     throw error;
   }
+  let description: Partial<StackDescription> | null;
   try {
-    return JSON.parse(text) as StackDescription;
+    description = JSON.parse(text) as Partial<StackDescription> | null;
   } catch (error) {
     throw new Error(`${file} is not valid JSON (${(error as Error).message}): is \`npm start\` running?`);
   }
+  // One written before stack.json named the logs directory would fail later, inside a path call.
+  if (typeof description?.logsDir !== 'string')
+    throw new Error(`${file} has no logsDir: it was written by an older \`npm start\`; restart it`);
+  return description as StackDescription;
 }
 
 /**

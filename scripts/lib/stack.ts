@@ -52,8 +52,13 @@ export interface StackPorts extends FrontDoorPorts {
 
 export interface StackOptions {
   repoRoot: string;
-  /** Everything the stack writes (MariaDB data, logs, nginx prefix, node state) goes under here. */
+  /** What the stack keeps (MariaDB data, nginx prefix, node state, stack.json) goes under here. */
   dataDir: string;
+  /**
+   * Where every process writes its log (booking-N.log, catalog.log, mariadb.log…); default
+   * <dataDir>/logs. `npm start` passes <repo>/.data/logs, where `npm run logs` reads by default.
+   */
+  logsDir?: string;
   /** Fixed ports (npm start) or undefined to pick free ones (tests). */
   ports?: StackPorts;
   /** Use this MySQL server instead of starting a private MariaDB. */
@@ -428,10 +433,11 @@ function signal(child: ManagedProcess, name: NodeJS.Signals): void {
  * Used by `npm start` and by the end-to-end tests, so both run the same thing.
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
-  const logs = path.join(options.dataDir, 'logs');
+  // Absolute: stack.json hands it to the chaos CLI, which may run from another directory.
+  const logsDir = path.resolve(options.logsDir ?? path.join(options.dataDir, 'logs'));
   const nodesDir = path.join(options.dataDir, 'nodes');
   if (options.freshData) rmSync(nodesDir, { recursive: true, force: true });
-  mkdirSync(logs, { recursive: true });
+  mkdirSync(logsDir, { recursive: true });
   const progress = options.onProgress ?? (() => undefined);
   const processes: ManagedProcess[] = [];
   // Everything to stop, in start order; stop() walks it backwards.
@@ -484,7 +490,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         dataDir: path.join(options.dataDir, 'mariadb'),
         port: ports.mysql,
         fresh: options.freshData,
-        logFile: path.join(logs, 'mariadb.log'),
+        logFile: path.join(logsDir, 'mariadb.log'),
       });
       processes.push(mariadb.process);
       stoppers.push(() => mariadb.process.stop());
@@ -517,7 +523,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       clientAddress: `127.0.0.1:${ports.booking[id - 1]}`,
       peerAddress: `127.0.0.1:${ports.peer[id - 1]}`,
       database: `${options.bookingDatabasePrefix ?? 'marquee_booking'}_${id}`,
-      logFile: path.join(logs, `booking-${id}.log`),
+      logFile: path.join(logsDir, `booking-${id}.log`),
     }));
     const mesh = await FaultMesh.start(
       new Map(ids.map((id) => [id, { host: '127.0.0.1', port: ports.peer[id - 1]! }])),
@@ -548,7 +554,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       process.execPath,
       ['--import', 'tsx', path.join(options.repoRoot, 'services/catalog/main.ts')],
       {
-        logFile: path.join(logs, 'catalog.log'),
+        logFile: path.join(logsDir, 'catalog.log'),
         env: {
           ...env,
           MARQUEE_LAMPORT_FILE: path.join(options.dataDir, 'lamport', 'catalog.json'),
@@ -563,7 +569,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       await waitForServing(catalogAddress, 30000, catalog.exited);
     } catch (error) {
       throw new Error(
-        `catalog: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logs, 'catalog.log'))}`,
+        `catalog: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logsDir, 'catalog.log'))}`,
       );
     }
 
@@ -597,7 +603,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       process.execPath,
       ['--import', 'tsx', path.join(options.repoRoot, 'services/recommendation/main.ts')],
       {
-        logFile: path.join(logs, 'recommendation.log'),
+        logFile: path.join(logsDir, 'recommendation.log'),
         env: {
           ...env,
           MARQUEE_BOOKING_ADDRS: specs.map((s) => `${s.id}=${s.clientAddress}`).join(','),
@@ -613,7 +619,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       await waitForServing(recommendationAddress, 30000, recommendation.exited);
     } catch (error) {
       throw new Error(
-        `recommendation: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logs, 'recommendation.log'))}`,
+        `recommendation: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logsDir, 'recommendation.log'))}`,
       );
     }
 
@@ -628,7 +634,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         process.execPath,
         ['--import', 'tsx', path.join(options.repoRoot, 'services/gateway/main.ts')],
         {
-          logFile: path.join(logs, `${name}.log`),
+          logFile: path.join(logsDir, `${name}.log`),
           env: {
             ...env,
             MARQUEE_GATEWAY_HOST: '127.0.0.1',
@@ -652,7 +658,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           await waitForGateway(gatewayUrls[index]!, 30000, gateway.exited);
         } catch (error) {
           throw new Error(
-            `${gateway.name}: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logs, `${gateway.name}.log`))}`,
+            `${gateway.name}: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logsDir, `${gateway.name}.log`))}`,
           );
         }
       }),
@@ -663,6 +669,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     );
     const nginx = await startNginx({
       prefixDir: path.join(options.dataDir, 'nginx'),
+      logsDir,
       ports,
       repoRoot: options.repoRoot,
     });
@@ -678,6 +685,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       tokenSecret: options.tokenSecret,
       adminEmail: bookingConfig.adminEmail,
       adminPassword: bookingConfig.adminPassword,
+      logsDir,
     };
     const stack: RunningStack = {
       ...description,

@@ -23,8 +23,9 @@ const code = (source: string): string =>
   source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|\s)\/\/.*$/gm, '$1');
 
 /**
- * MARQUEE_* variables a service's config reads, broadly: every name in its own config, in the shared
- * helpers (whether it calls them or not) and in the image's gRPC health check.
+ * MARQUEE_* variables a service's process reads, broadly: every name in its own config, in the shared
+ * helpers (whether it calls them or not), in the image's gRPC health check, and those read by the
+ * services/common helpers its main.ts calls (readOtlpEndpoint → MARQUEE_OTLP_ENDPOINT).
  */
 export function variablesRead(service: string): Set<string> {
   const sources = [
@@ -32,7 +33,18 @@ export function variablesRead(service: string): Set<string> {
     read('services/common/config.ts'),
     read('scripts/grpc-health.ts'),
   ];
-  return new Set(sources.flatMap(names));
+  return new Set([...sources.flatMap(names), ...helpersCalledBy(`services/${service}/main.ts`)]);
+}
+
+/** The variables read by the services/common helpers that `file` imports and calls. */
+function helpersCalledBy(file: string): Set<string> {
+  const source = code(read(file));
+  const found = new Set<string>();
+  const modules = [...source.matchAll(/from '\.\.\/common\/([\w-]+)'/g)].map((match) => match[1]!);
+  for (const module of new Set(modules))
+    for (const [helper, variables] of helperVariables(module))
+      if (new RegExp(`\\b${helper}\\(`).test(source)) for (const name of variables) found.add(name);
+  return found;
 }
 
 /**
@@ -55,13 +67,8 @@ export function helperVariables(module = 'config'): Map<string, string[]> {
  * names read by the services/common helpers it imports and calls.
  */
 export function configVariables(service: ServiceName): Set<string> {
-  const source = code(read(`services/${service}/config.ts`));
-  const found = new Set(names(source));
-  const modules = [...source.matchAll(/from '\.\.\/common\/([\w-]+)'/g)].map((match) => match[1]!);
-  for (const module of new Set(modules))
-    for (const [helper, variables] of helperVariables(module))
-      if (new RegExp(`\\b${helper}\\(`).test(source)) for (const name of variables) found.add(name);
-  return found;
+  const file = `services/${service}/config.ts`;
+  return new Set([...names(code(read(file))), ...helpersCalledBy(file)]);
 }
 
 /** Variables the image reads itself (deploy/Dockerfile ENV and CMD): MARQUEE_SERVICE. */

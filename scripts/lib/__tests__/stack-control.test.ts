@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -68,6 +68,8 @@ const description = {
   tokenSecret: 'a-token-secret-0123',
   adminEmail: 'admin@marquee.local',
   adminPassword: 'marquee-admin',
+  // Not under the data dir, as with `npm start`.
+  logsDir: '/srv/marquee/.data/logs',
 };
 
 describe('the stack control API (server + client, against a fake stack)', () => {
@@ -92,6 +94,7 @@ describe('the stack control API (server + client, against a fake stack)', () => 
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const written = readStackDescription(dataDir);
     expect(written).toEqual({ controlUrl: server.url, ...description, nodes: stack.nodes() });
+    expect(written.logsDir).toBe('/srv/marquee/.data/logs');
   });
 
   it('lists the nodes and applies each operation to the node named, answering its new state', async () => {
@@ -160,6 +163,22 @@ describe('readStackDescription', () => {
         `${path.join(dir, STACK_FILE)} does not exist: is \`npm start\` running?`,
       );
       expect(existsSync(path.join(dir, STACK_FILE))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a stack.json without logsDir (one an older `npm start` wrote), asking for a restart', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'marquee-control-'));
+    try {
+      const { logsDir: _, ...older } = description;
+      writeFileSync(
+        path.join(dir, STACK_FILE),
+        JSON.stringify({ controlUrl: 'http://x', ...older, nodes: [] }),
+      );
+      expect(() => readStackDescription(dir)).toThrow(
+        `${path.join(dir, STACK_FILE)} has no logsDir: it was written by an older \`npm start\`; restart it`,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

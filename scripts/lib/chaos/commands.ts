@@ -29,7 +29,6 @@ export async function runCommand(args: ChaosArgs, io: CommandIo): Promise<number
   const control = new StackControlClient(description.controlUrl);
   if (args.command === 'status') return status(description, control, io);
   const session = await ChaosSession.open({
-    dataDir,
     description,
     control,
     workers: args.command === 'heal' || args.command === 'restart' ? 0 : args.workers,

@@ -4,9 +4,9 @@ import type { ElectionEvent } from '../invariants';
 import type { RoleName, TimelineEvent } from './timeline';
 
 /*
- * The booking nodes' own election log lines (<dataDir>/logs/booking-N.log, pino JSON), turned into
- * timeline events stamped by the node that wrote them: role changes and catch-ups, with the node's
- * Lamport clock. `electionEvents` is pure; `LogFollower` only remembers where each file ended when
+ * The booking nodes' own election log lines (booking-N.log in stack.json's logsDir, pino JSON),
+ * turned into timeline events stamped by the node that wrote them: role changes and catch-ups, with
+ * the node's Lamport clock. `electionEvents` is pure; `LogFollower` only remembers where each file ended when
  * the chaos run began and reads what was appended since.
  */
 
@@ -73,8 +73,9 @@ export function electionsFromEvents(events: readonly TimelineEvent[]): ElectionE
     .map((e) => ({ term: e.term!, masterId: e.node! }));
 }
 
-export function bookingLogFile(dataDir: string, node: number): string {
-  return path.join(dataDir, 'logs', `booking-${node}.log`);
+/** Node `node`'s log in `logsDir` (stack.json's logsDir: where the stack or the target writes it). */
+export function bookingLogFile(logsDir: string, node: number): string {
+  return path.join(logsDir, `booking-${node}.log`);
 }
 
 /** Reads what each node's log gained since the follower was made (a restarted node appends to the same file). */
@@ -82,16 +83,16 @@ export class LogFollower {
   private readonly offsets = new Map<number, number>();
 
   constructor(
-    private readonly dataDir: string,
+    private readonly logsDir: string,
     private readonly nodes: readonly number[],
   ) {
-    for (const node of nodes) this.offsets.set(node, sizeOf(bookingLogFile(dataDir, node)));
+    for (const node of nodes) this.offsets.set(node, sizeOf(bookingLogFile(logsDir, node)));
   }
 
   events(): TimelineEvent[] {
     const events: TimelineEvent[] = [];
     for (const node of this.nodes) {
-      const file = bookingLogFile(this.dataDir, node);
+      const file = bookingLogFile(this.logsDir, node);
       if (!existsSync(file)) continue;
       const from = this.offsets.get(node) ?? 0;
       const to = sizeOf(file);

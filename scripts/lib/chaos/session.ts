@@ -18,7 +18,7 @@ import type { WorkloadStats } from './workload';
  */
 
 export interface SessionOptions {
-  dataDir: string;
+  /** stack.json: the nodes, the catalog and the directory whose booking-N.log the session follows. */
   description: StackDescription;
   control: StackControlClient;
   /** Concurrent booking clients; 0 runs no workload (then no write is acknowledged). */
@@ -69,7 +69,7 @@ export class ChaosSession {
       nodes.map((n) => ({ id: n.id, peerAddress: n.peerAddress })),
       this.timeline,
     );
-    this.logs = new LogFollower(options.dataDir, this.nodeIds);
+    this.logs = new LogFollower(options.description.logsDir, this.nodeIds);
   }
 
   /** Starts watching; with workers, registers users, loads shows and starts booking. */

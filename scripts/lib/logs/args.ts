@@ -13,8 +13,8 @@ Merges the local stack's logs (one file per process) into one timeline in Lampor
 docs/LOGS.md.
 
 options:
-  --dir DIR          the log directory (default: .data/local/logs of this checkout, where npm start
-                     writes them)
+  --dir DIR          the log directory (default: .data/logs of this checkout, where npm start writes
+                     them)
   -f, --follow       print what is there, then keep printing new lines as they are written (Ctrl-C
                      stops)
   --window-ms N      with --follow: hold each new line N ms so lines read late still come out in

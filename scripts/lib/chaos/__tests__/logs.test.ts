@@ -1,4 +1,7 @@
-import { electionEvents, electionsFromEvents } from '../logs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LogFollower, bookingLogFile, electionEvents, electionsFromEvents } from '../logs';
 
 describe('election events from a node log', () => {
   const text = [
@@ -45,5 +48,21 @@ describe('election events from a node log', () => {
 
   it('lists the masters the logs announce, for the one-master-per-term rule', () => {
     expect(electionsFromEvents(electionEvents(text, 2))).toEqual([{ term: 5, masterId: 2 }]);
+  });
+});
+
+describe('following the nodes’ logs', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'marquee-chaos-logs-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads booking-N.log in the directory it is given, only what was appended since it was made', () => {
+    const line = (term: number) =>
+      `${JSON.stringify({ time: '2030-01-01T00:00:05.000Z', event: 'role', role: 'master', term })}\n`;
+    expect(bookingLogFile(dir, 3)).toBe(path.join(dir, 'booking-3.log'));
+    writeFileSync(bookingLogFile(dir, 3), line(1));
+    const follower = new LogFollower(dir, [1, 3]);
+    appendFileSync(bookingLogFile(dir, 3), line(2));
+    expect(follower.events().map((e) => [e.node, e.term])).toEqual([[3, 2]]);
   });
 });

@@ -23,6 +23,8 @@ import { renderTimelineSvg } from '../timeline-svg';
 const repoRoot = path.join(__dirname, '..', '..', '..', '..');
 const suffix = randomBytes(3).toString('hex');
 const dataDir = path.join(repoRoot, '.data', 'test', `chaos-${suffix}`);
+// Beside the data dir, not in it, as `npm start` keeps them (.data/local and .data/logs).
+const logsDir = path.join(repoRoot, '.data', 'test', `chaos-${suffix}-logs`);
 const catalogDatabase = `chaos_catalog_${suffix}`;
 const bookingPrefix = `chaos_booking_${suffix}`;
 const recommendationDatabase = `chaos_recommendation_${suffix}`;
@@ -35,6 +37,7 @@ describe('chaos soak against the local stack', () => {
     stack = await startStack({
       repoRoot,
       dataDir,
+      logsDir,
       mysqlUrl: testMysqlUrl(),
       freshData: true,
       tokenSecret: TOKEN_SECRET,
@@ -56,15 +59,15 @@ describe('chaos soak against the local stack', () => {
     ];
     for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
     await admin.end();
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const dir of [dataDir, logsDir]) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
   it('kill, pause and partition the master under bookings: new masters, writes, no violation', async () => {
     const description = readStackDescription(dataDir);
+    expect(description.logsDir).toBe(logsDir);
     const control = new StackControlClient(description.controlUrl);
     const log: string[] = [];
     const session = await ChaosSession.open({
-      dataDir,
       description,
       control,
       workers: 3,
@@ -105,6 +108,10 @@ describe('chaos soak against the local stack', () => {
       });
     }
     expect(report.failovers).toHaveLength(3);
+    // The nodes' own election lines, read from stack.json's logsDir, are on the timeline too.
+    expect(report.events.some((e) => e.kind === 'election' && e.text.startsWith('log: became master'))).toBe(
+      true,
+    );
     for (const failover of report.failovers) expect(failover.master).toBeDefined();
     expect(report.stats!.acknowledged).toBeGreaterThan(0);
     const svg = renderTimelineSvg({

@@ -76,9 +76,12 @@ class FakeRunner implements CommandRunner {
 const failed = (stderr: string): RunResult => ({ code: 1, stdout: '', stderr });
 
 let dir: string;
+/** Where a backend is told to relay the nodes' logs: not <dir>/logs, so a test sees that it is obeyed. */
+let logsDir: string;
 beforeEach(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'marquee-chaos-targets-'));
-  mkdirSync(path.join(dir, 'logs'));
+  logsDir = path.join(dir, 'node-logs');
+  mkdirSync(logsDir);
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -217,8 +220,8 @@ describe('the control API in front of a backend', () => {
       return node;
     };
     const backend: NodeBackend = {
-      open: async (dataDir) => {
-        calls.push(`open ${dataDir}`);
+      open: async (dataDir, logs) => {
+        calls.push(`open ${dataDir} ${logs}`);
         return {
           grpcAddress: '127.0.0.1:3',
           catalogAddress: '127.0.0.1:3',
@@ -242,6 +245,9 @@ describe('the control API in front of a backend', () => {
     try {
       const description = readStackDescription(dir);
       expect(description.grpcAddress).toBe('127.0.0.1:3');
+      // The backend relays the nodes' logs where stack.json tells the session to read them.
+      expect(description.logsDir).toBe(path.join(dir, 'logs'));
+      expect(existsSync(description.logsDir)).toBe(true);
       expect(description.nodes).toEqual([node]);
       const control = new StackControlClient(description.controlUrl);
       await expect(control.kill(1)).resolves.toEqual(node);
@@ -250,7 +256,7 @@ describe('the control API in front of a backend', () => {
       await attached.detach();
     }
     expect(existsSync(path.join(dir, STACK_FILE))).toBe(false);
-    expect(calls).toEqual([`open ${dir}`, 'kill 1', 'pause 2', 'close']);
+    expect(calls).toEqual([`open ${dir} ${path.join(dir, 'logs')}`, 'kill 1', 'pause 2', 'close']);
   });
 });
 
@@ -316,7 +322,7 @@ describe('the compose target', () => {
       pollMs: 0,
       now: clock,
     });
-    await backend.open(dataDir);
+    await backend.open(dataDir, logsDir);
     return backend;
   };
 
@@ -404,7 +410,7 @@ describe('the compose target', () => {
       expect(runner.spawned.map((s) => [s.argv, path.relative(dir, s.outputFile!)])).toEqual(
         [1, 2, 3].map((n) => [
           ['docker', 'logs', '--follow', '--since', '2026-11-25T12:00:00.000Z', `c${n}`],
-          `logs/booking-${n}.log`,
+          `node-logs/booking-${n}.log`,
         ]),
       );
       const nodes = backend.nodes();
@@ -461,7 +467,7 @@ describe('the compose target', () => {
       readyTimeoutMs: 20,
       pollMs: 5,
     });
-    await backend.open(dir);
+    await backend.open(dir, logsDir);
     try {
       await expect(backend.restart(2)).rejects.toThrow(
         'node 2 (booking-2) did not answer health SERVING within 20 ms',
@@ -511,7 +517,7 @@ describe('the compose target', () => {
     const noCompose = new ComposeBackend(new FakeRunner(() => failed("unknown shorthand flag: 'f' in -f")), {
       file: 'f.yml',
     });
-    await expect(noCompose.open(dir)).rejects.toThrow(
+    await expect(noCompose.open(dir, logsDir)).rejects.toThrow(
       /needs Docker Compose v2, `docker compose`, and a running Docker engine/,
     );
     const down = new ComposeBackend(
@@ -520,7 +526,7 @@ describe('the compose target', () => {
       ),
       { file: 'f.yml' },
     );
-    await expect(down.open(dir)).rejects.toThrow(
+    await expect(down.open(dir, logsDir)).rejects.toThrow(
       'no container for booking-1: is the stack up (docker compose up -d)?',
     );
   });
@@ -588,7 +594,7 @@ describe('the k8s target', () => {
       now: clock,
       ...options,
     });
-    await backend.open(dir);
+    await backend.open(dir, logsDir);
     return backend;
   };
   const k = ['kubectl', '--context', 'staging', '--namespace', 'marquee'];
@@ -718,7 +724,7 @@ describe('the k8s target', () => {
             'booking',
             '--since-time=2026-11-25T12:00:00.000Z',
           ],
-          'logs/booking-1.log',
+          'node-logs/booking-1.log',
         ],
         [
           [...k, 'port-forward', '--address', '127.0.0.1', 'pod/booking-1', '41003:50071', '41004:50081'],
@@ -734,7 +740,7 @@ describe('the k8s target', () => {
             'booking',
             '--since-time=2026-11-25T12:00:00.000Z',
           ],
-          'logs/booking-2.log',
+          'node-logs/booking-2.log',
         ],
         [
           [...k, 'port-forward', '--address', '127.0.0.1', 'pod/booking-2', '41005:50071', '41006:50081'],
@@ -750,7 +756,7 @@ describe('the k8s target', () => {
             'booking',
             '--since-time=2026-11-25T12:00:00.000Z',
           ],
-          'logs/booking-3.log',
+          'node-logs/booking-3.log',
         ],
         [[...k, 'port-forward', '--address', '127.0.0.1', 'service/nginx', '41007:50050'], undefined],
       ]);
@@ -871,7 +877,7 @@ describe('the k8s target', () => {
       pollMs: 1,
     });
     try {
-      await expect(backend.open(dir)).rejects.toThrow(
+      await expect(backend.open(dir, logsDir)).rejects.toThrow(
         '127.0.0.1:41999 did not start listening within 20 ms: is the cluster reachable and deploy/k8s applied?',
       );
     } finally {

@@ -23,7 +23,7 @@ import type { NodeBackend, TargetDescription } from './target';
  * and peer ports from their environment) and `docker compose ps`; their ports are not published, so
  * each gets two local relays to its container address (Linux: the host reaches container addresses;
  * Docker Desktop does not). The front door is nginx's published 50050. Logs come from `docker logs
- * --follow` into <dataDir>/logs/booking-N.log, for the timeline.
+ * --follow` into <logsDir>/booking-N.log (<dataDir>/logs), for the timeline.
  */
 
 export interface ComposeOptions {
@@ -178,7 +178,7 @@ export class ComposeBackend implements NodeBackend {
     this.commands = composeCommands(options);
   }
 
-  async open(dataDir: string): Promise<TargetDescription> {
+  async open(dataDir: string, logsDir: string): Promise<TargetDescription> {
     this.dataDir = dataDir;
     let configYaml: string;
     try {
@@ -217,7 +217,7 @@ export class ComposeBackend implements NodeBackend {
       node.logs = new Supervised(
         this.runner,
         (lastExit) => this.commands.logs(node.containerId, (lastExit ?? since).toISOString()),
-        { outputFile: bookingLogFile(dataDir, node.id), backoffMs: 1000, now: this.options.now },
+        { outputFile: bookingLogFile(logsDir, node.id), backoffMs: 1000, now: this.options.now },
       );
       node.logs.start();
     }

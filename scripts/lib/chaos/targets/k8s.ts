@@ -22,7 +22,8 @@ import type { NodeBackend, TargetDescription } from './target';
  *             (same pod), and the port forwards below still reach it (they enter the pod directly).
  * Status and the workload reach every pod through `kubectl port-forward` (one per pod: client and
  * peer port), restarted whenever it ends (a deleted pod ends it); the front door through a port
- * forward to the nginx Service. Logs come from `kubectl logs --follow` into <dataDir>/logs.
+ * forward to the nginx Service. Logs come from `kubectl logs --follow` into <logsDir>/booking-N.log
+ * (<dataDir>/logs), for the timeline.
  */
 
 /** Where the booking group lives in deploy/k8s (test/k8s-static.test.ts checks the manifests agree). */
@@ -227,7 +228,7 @@ export class KubernetesBackend implements NodeBackend {
     this.container = options.container ?? KUBERNETES_DEFAULTS.container;
   }
 
-  async open(dataDir: string): Promise<TargetDescription> {
+  async open(_dataDir: string, logsDir: string): Promise<TargetDescription> {
     const name = this.options.statefulSet ?? KUBERNETES_DEFAULTS.statefulSet;
     const set = readStatefulSet(
       await runChecked(this.runner, this.commands.statefulSet(name)),
@@ -263,7 +264,7 @@ export class KubernetesBackend implements NodeBackend {
       );
       // A follower started again (the pod was replaced) goes on from where the last one ended.
       this.keep((lastExit) => this.commands.logs(node.pod, (lastExit ?? since).toISOString()), {
-        outputFile: bookingLogFile(dataDir, node.id),
+        outputFile: bookingLogFile(logsDir, node.id),
         backoffMs: 1000,
         now,
       });

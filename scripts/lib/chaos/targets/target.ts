@@ -30,16 +30,16 @@ export interface ChaosTarget {
   attach(dataDir: string): Promise<Attached>;
 }
 
-/** What stack.json says besides the nodes and the control URL. */
-export type TargetDescription = Omit<StackDescription, 'controlUrl' | 'nodes'>;
+/** What a backend tells stack.json: all but the nodes, the control URL and logsDir (the target picks it). */
+export type TargetDescription = Omit<StackDescription, 'controlUrl' | 'nodes' | 'logsDir'>;
 
 /**
  * The faults, done to a stack that is not ours to run: StackOps (kill, pause, resume, restart,
  * partition, heal, nodes) plus finding the nodes first and letting go of them after.
  */
 export interface NodeBackend extends StackOps {
-  /** Finds the nodes, opens local addresses for them, starts following their logs into <dataDir>/logs. */
-  open(dataDir: string): Promise<TargetDescription>;
+  /** Finds the nodes, opens local addresses for them, starts following their logs into `logsDir`. */
+  open(dataDir: string, logsDir: string): Promise<TargetDescription>;
   close(): Promise<void>;
 }
 
@@ -78,17 +78,19 @@ export class BackendTarget implements ChaosTarget {
   }
 
   async attach(dataDir: string): Promise<Attached> {
-    mkdirSync(path.join(dataDir, 'logs'), { recursive: true });
+    // Decided here once: the backend relays the nodes' logs into it and stack.json tells the session.
+    const logsDir = path.resolve(dataDir, 'logs');
+    mkdirSync(logsDir, { recursive: true });
     let description: TargetDescription;
     try {
-      description = await this.backend.open(dataDir);
+      description = await this.backend.open(dataDir, logsDir);
     } catch (error) {
       await this.backend.close();
       throw error;
     }
     let control: { stop(): Promise<void> };
     try {
-      control = await startControlServer(this.backend, dataDir, description);
+      control = await startControlServer(this.backend, dataDir, { ...description, logsDir });
     } catch (error) {
       await this.backend.close();
       throw error;
