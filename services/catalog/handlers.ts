@@ -60,8 +60,14 @@ export function catalogHandlers(deps: CatalogHandlerDeps): AsyncHandlers<Catalog
     },
 
     listShows: async (request) => {
-      const id = requiredId(request.eventId, 'event_id');
       const page = readPage(request.pageSize, request.pageToken);
+      // No event: the whole catalog's shows, for a reader that mirrors it (the recommendation
+      // service), in a few pages instead of one call per event. Not cached: read rarely and whole.
+      if (request.eventId === '') {
+        const all = await store.listAllShows(page);
+        return { shows: all.items, nextPageToken: all.nextPageToken };
+      }
+      const id = requiredId(request.eventId, 'event_id');
       return cache.getOrLoad(`shows:${id}:${page.offset}:${page.size}`, async () => {
         // An unknown event is an error, not an empty list: the caller most likely has a wrong id.
         if (!(await store.getEvent(id))) throw new NotFoundError('event', id, 'event_id');

@@ -50,6 +50,8 @@ export interface CatalogStore {
   getShow(id: string): Promise<Show | undefined>;
   /** Shows of one event, earliest first. */
   listShows(eventId: string, page: Page): Promise<PageOf<Show>>;
+  /** Every show of the catalog, by id (stable under new shows starting earlier): for mirrors. */
+  listAllShows(page: Page): Promise<PageOf<Show>>;
   createShow(data: ShowData): Promise<Show>;
   updateShow(id: string, data: ShowData): Promise<Show>;
   deleteShow(id: string): Promise<void>;
@@ -443,6 +445,14 @@ export class MysqlCatalogStore implements CatalogStore {
       `SELECT ${SHOW_COLUMNS} FROM shows WHERE event_id = ? ORDER BY starts_at, id LIMIT ? OFFSET ?`,
       [eventId, page.size + 1, page.offset],
     );
+    return pageOf(rows, page, showFromRow);
+  }
+
+  async listAllShows(page: Page): Promise<PageOf<Show>> {
+    const rows = await select(this.pool, `SELECT ${SHOW_COLUMNS} FROM shows ORDER BY id LIMIT ? OFFSET ?`, [
+      page.size + 1,
+      page.offset,
+    ]);
     return pageOf(rows, page, showFromRow);
   }
 

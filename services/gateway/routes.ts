@@ -123,7 +123,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   });
 
   app.get<{ Params: { eventId: string } }>('/api/events/:eventId', async (request) => {
-    const eventId = request.params.eventId;
+    const eventId = pathEventId(request.params.eventId);
     const [event, shows] = await Promise.all([
       upstream<Event>(upstreams.catalog((c) => c.getEvent.bind(c), { eventId })),
       upstream<ListShowsResponse>(
@@ -140,7 +140,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get<{ Params: { eventId: string } }>('/api/events/:eventId/shows', async (request) => {
     const answer = await upstream<ListShowsResponse>(
       upstreams.catalog((c) => c.listShows.bind(c), {
-        eventId: request.params.eventId,
+        eventId: pathEventId(request.params.eventId),
         ...page(request.query as Query),
       }),
       { renames: PAGE_RENAMES },
@@ -345,6 +345,15 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     stream.send('snapshot', { master: currentMaster(nodes), nodes, ...deps.stamp() });
     deps.clusterFeed.subscribe(stream, nodes);
   });
+}
+
+/**
+ * An event id from the path (`/api/events//shows` gives ''): required here, since the catalog's
+ * ListShows lists the whole catalog's shows without one.
+ */
+function pathEventId(eventId: string): string {
+  if (eventId === '') throw invalid('eventId', 'is required');
+  return eventId;
 }
 
 /** Takes the response over from fastify and starts an event stream on it. */

@@ -7,7 +7,8 @@ import type { EventContent } from './model';
 /*
  * What the model needs from the catalog: each event's content (genres, cast, artists, the venues
  * and cities of its shows, when they start) and which event each show belongs to (booking changes
- * name shows). Read whole, a page at a time; the catalog is small next to the bookings.
+ * name shows). Read whole, a page at a time: venues, events, then every show of the catalog at once
+ * (ListShows without an event), so a refresh costs a few calls per hundred rows, never one per event.
  */
 
 const PAGE = 100;
@@ -21,6 +22,20 @@ function invoke<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<
   );
 }
 
+/** Every item of a paged listing, a page at a time. */
+async function readAll<Item>(
+  readPage: (pageToken: string) => Promise<{ items: Item[]; nextPageToken: string }>,
+): Promise<Item[]> {
+  const all: Item[] = [];
+  let pageToken = '';
+  do {
+    const page = await readPage(pageToken);
+    all.push(...page.items);
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return all;
+}
+
 export interface CatalogContent {
   events: EventContent[];
   /** show id → event id, for every show read. */
@@ -29,22 +44,16 @@ export interface CatalogContent {
 
 /** Every event with its shows' venues, cities and start times. */
 export async function loadCatalogContent(catalog: CatalogServiceClient): Promise<CatalogContent> {
-  const cities = new Map<string, string>();
-  let venueToken = '';
-  do {
-    const page = await invoke(catalog.listVenues.bind(catalog), {
-      city: '',
-      pageSize: PAGE,
-      pageToken: venueToken,
-    });
-    for (const venue of page.venues) cities.set(venue.id, venue.city);
-    venueToken = page.nextPageToken;
-  } while (venueToken);
-
-  const events: EventContent[] = [];
-  const showEvents = new Map<string, string>();
-  let eventToken = '';
-  do {
+  const venues = await readAll(async (pageToken) => {
+    const page = await invoke(catalog.listVenues.bind(catalog), { city: '', pageSize: PAGE, pageToken });
+    return { items: page.venues, nextPageToken: page.nextPageToken };
+  });
+  const cities = new Map(venues.map((venue) => [venue.id, venue.city]));
+  const shows = await readAll(async (pageToken) => {
+    const page = await invoke(catalog.listShows.bind(catalog), { eventId: '', pageSize: PAGE, pageToken });
+    return { items: page.shows, nextPageToken: page.nextPageToken };
+  });
+  const catalogEvents = await readAll(async (pageToken) => {
     const page = await invoke(catalog.searchEvents.bind(catalog), {
       query: '',
       genre: '',
@@ -53,38 +62,33 @@ export async function loadCatalogContent(catalog: CatalogServiceClient): Promise
       toDate: '',
       kind: 0,
       pageSize: PAGE,
-      pageToken: eventToken,
+      pageToken,
     });
-    for (const event of page.events) {
-      const venueIds = new Set<string>();
-      const showStarts: string[] = [];
-      let showToken = '';
-      do {
-        const shows = await invoke(catalog.listShows.bind(catalog), {
-          eventId: event.id,
-          pageSize: PAGE,
-          pageToken: showToken,
-        });
-        for (const show of shows.shows) {
-          showEvents.set(show.id, event.id);
-          venueIds.add(show.venueId);
-          showStarts.push(show.startsAt);
-        }
-        showToken = shows.nextPageToken;
-      } while (showToken);
-      events.push({
-        eventId: event.id,
-        title: event.title,
-        genres: event.genres,
-        cast: event.cast,
-        artists: event.artists,
-        venueIds: [...venueIds],
-        cities: [...new Set([...venueIds].map((id) => cities.get(id)).filter((c): c is string => !!c))],
-        showStarts,
-      });
-    }
-    eventToken = page.nextPageToken;
-  } while (eventToken);
+    return { items: page.events, nextPageToken: page.nextPageToken };
+  });
+
+  const showEvents = new Map<string, string>();
+  const showsOf = new Map<string, { venueIds: Set<string>; starts: string[] }>();
+  for (const show of shows) {
+    showEvents.set(show.id, show.eventId);
+    const of = showsOf.get(show.eventId) ?? { venueIds: new Set<string>(), starts: [] };
+    of.venueIds.add(show.venueId);
+    of.starts.push(show.startsAt);
+    showsOf.set(show.eventId, of);
+  }
+  const events = catalogEvents.map((event): EventContent => {
+    const venueIds = [...(showsOf.get(event.id)?.venueIds ?? [])];
+    return {
+      eventId: event.id,
+      title: event.title,
+      genres: event.genres,
+      cast: event.cast,
+      artists: event.artists,
+      venueIds,
+      cities: [...new Set(venueIds.map((id) => cities.get(id)).filter((c): c is string => !!c))],
+      showStarts: showsOf.get(event.id)?.starts ?? [],
+    };
+  });
   return { events, showEvents };
 }
 

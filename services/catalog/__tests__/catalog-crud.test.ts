@@ -159,6 +159,34 @@ describe('events and shows', () => {
     await h.call(c.deleteShow, { showId: earlier.id }, h.adminToken);
   });
 
+  it('lists every show of the catalog by id, across events and pages, without an event id', async () => {
+    const other = await h.call(c.createEvent, { event: anEvent({ title: 'A Second Event' }) }, h.adminToken);
+    const second = await h.call(
+      c.createShow,
+      { show: aShow(other.id, venue.id, { startsAt: '2031-07-01T19:30:00Z' }) },
+      h.adminToken,
+    );
+    const third = await h.call(
+      c.createShow,
+      { show: aShow(event.id, venue.id, { startsAt: '2031-07-02T19:30:00Z' }) },
+      h.adminToken,
+    );
+    const all: { id: string; eventId: string }[] = [];
+    let pageToken = '';
+    do {
+      const page = await h.call(c.listShows, { eventId: '', pageSize: 2, pageToken });
+      expect(page.shows.length).toBeLessThanOrEqual(2);
+      all.push(...page.shows);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    const expected = [show.id, second.id, third.id].sort();
+    expect(all.map((s) => s.id)).toEqual(expected);
+    expect(all.find((s) => s.id === second.id)?.eventId).toBe(other.id);
+    await h.call(c.deleteShow, { showId: third.id }, h.adminToken);
+    await h.call(c.deleteShow, { showId: second.id }, h.adminToken);
+    await h.call(c.deleteEvent, { eventId: other.id }, h.adminToken);
+  });
+
   it('updates an event and a show', async () => {
     const changed = await h.call(
       c.updateEvent,

@@ -201,6 +201,10 @@ describe('catalog routes', () => {
     expectError(await call({ url: '/api/events/evt_nope' }), 404, 'NOT_FOUND', 'eventId', 'evt_nope');
   });
 
+  it('GET /api/events//shows is refused, not the whole catalog’s shows', async () => {
+    expectError(await call({ url: '/api/events//shows' }), 400, 'INVALID_ARGUMENT', 'eventId');
+  });
+
   it('GET /api/events/:eventId/shows pages through shows', async () => {
     const first = await call({ url: `/api/events/${stack.event.id}/shows?pageSize=1` });
     expect(first.status).toBe(200);

@@ -220,6 +220,7 @@ export interface GetEventRequest {
 }
 
 export interface ListShowsRequest {
+  /** '' lists every show of the catalog */
   eventId: string;
   pageSize: number;
   pageToken: string;
@@ -3756,7 +3757,10 @@ export const CatalogServiceService = {
     responseSerialize: (value: Event): Buffer => Buffer.from(Event.encode(value).finish()),
     responseDeserialize: (value: Buffer): Event => Event.decode(value),
   },
-  /** Shows of one event, earliest first. */
+  /**
+   * Shows of one event, earliest first; without event_id, every show of the catalog by id (for a
+   * service that mirrors the catalog, e.g. recommendation).
+   */
   listShows: {
     path: "/marquee.catalog.v1.CatalogService/ListShows" as const,
     requestStream: false as const,
@@ -3895,7 +3899,10 @@ export interface CatalogServiceServer extends UntypedServiceImplementation {
   /** Browse and search events by text, genre, city and show dates, a page at a time. */
   searchEvents: handleUnaryCall<SearchEventsRequest, SearchEventsResponse>;
   getEvent: handleUnaryCall<GetEventRequest, Event>;
-  /** Shows of one event, earliest first. */
+  /**
+   * Shows of one event, earliest first; without event_id, every show of the catalog by id (for a
+   * service that mirrors the catalog, e.g. recommendation).
+   */
   listShows: handleUnaryCall<ListShowsRequest, ListShowsResponse>;
   /** One show with its event, venue and the hall's full seat map and prices. */
   getShow: handleUnaryCall<GetShowRequest, ShowDetail>;
@@ -3947,7 +3954,10 @@ export interface CatalogServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Event) => void,
   ): ClientUnaryCall;
-  /** Shows of one event, earliest first. */
+  /**
+   * Shows of one event, earliest first; without event_id, every show of the catalog by id (for a
+   * service that mirrors the catalog, e.g. recommendation).
+   */
   listShows(
     request: ListShowsRequest,
     callback: (error: ServiceError | null, response: ListShowsResponse) => void,
