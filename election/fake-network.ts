@@ -1,7 +1,7 @@
 import { BullyNode } from './bully';
 import type { ElectionConfig } from './config';
 import { majority, makeConfig } from './config';
-import { randomInt, seededRandom } from './prng';
+import { randomInt, seededRandom } from '../services/common/prng';
 import type {
   CatchUpRequest,
   LogPosition,

@@ -1,5 +1,5 @@
 import { FakeNetwork } from '../fake-network';
-import { randomInt, seededRandom } from '../prng';
+import { randomInt, seededRandom } from '../../services/common/prng';
 import type { NodeId } from '../types';
 import { SafetyMonitor } from './safety-monitor';
 

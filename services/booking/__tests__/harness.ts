@@ -180,18 +180,6 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   };
 }
 
-/** Deterministic randomness for tests that pick seats at random (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function queryRows<T>(pool: Pool, text: string, ...values: unknown[]): Promise<T[]> {
   const [result] = await pool.query(text, values);
   return result as T[];

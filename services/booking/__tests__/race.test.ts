@@ -2,7 +2,8 @@ import { status as Code } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { SeatState } from '../../../proto/gen/marquee/booking/v1/booking';
 import type { Booking } from '../../../proto/gen/marquee/booking/v1/booking';
-import { GOOD_CARD, call, expectError, makeShow, queryRows, seededRandom, startHarness } from './harness';
+import { seededRandom } from '../../common/prng';
+import { GOOD_CARD, call, expectError, makeShow, queryRows, startHarness } from './harness';
 import type { Harness } from './harness';
 
 const CLIENTS = 500;

@@ -3,19 +3,14 @@ import { LamportClock, compareStamps, isLamportStamp, lamportLogMixin, parseLamp
 import type { LamportStamp } from '../lamport';
 import { PersistentLamportClock } from '../lamport-store';
 import type { LamportStore } from '../lamport-store';
+import { seededRandom } from '../prng';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 
-/** mulberry32: a tiny seeded PRNG, so a failing execution can be replayed from its seed. */
+/** A seeded integer in [0, below), so a failing execution can be replayed from its seed. */
 function prng(seed: number): (below: number) => number {
-  let state = seed >>> 0;
-  return (below) => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * below);
-  };
+  const random = seededRandom(seed);
+  return (below) => Math.floor(random() * below);
 }
 
 /** One event of a recorded execution; `preds` are its immediate happened-before predecessors. */

@@ -1,3 +1,4 @@
+import { seededRandom } from '../../common/prng';
 import type { EventContent } from './content';
 import type { Interaction } from './interactions';
 import { DAY_MS } from './model';
@@ -54,18 +55,6 @@ export interface SyntheticDataset {
   /** Events nobody booked (they have content and future shows). */
   readonly newEvents: readonly string[];
   readonly now: number;
-}
-
-/** mulberry32: a tiny, well-mixed 32-bit PRNG; enough for test data, not for anything secret. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const GENRES = [

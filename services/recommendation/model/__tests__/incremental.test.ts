@@ -2,7 +2,8 @@ import { applyInteraction, recommend, retireEndedEvents, similarEvents, train, u
 import type { EventContent, Interaction, Model } from '..';
 import { similarity } from '../cooccurrence';
 import { DAY_MS } from '../model';
-import { seededRandom, syntheticDataset } from '../synthetic-data';
+import { seededRandom } from '../../../common/prng';
+import { syntheticDataset } from '../synthetic-data';
 
 const HOUR_MS = 60 * 60 * 1000;
 

@@ -1,4 +1,5 @@
-import { seededRandom, syntheticDataset } from '../synthetic-data';
+import { seededRandom } from '../../../common/prng';
+import { syntheticDataset } from '../synthetic-data';
 
 describe('synthetic dataset', () => {
   it('is the same for the same seed and different for another', () => {

@@ -1,6 +1,7 @@
 /**
- * Seeded PRNG (mulberry32) for deterministic tests and for injecting election jitter: the election
- * core never calls Math.random. Returns a function uniform in [0, 1).
+ * Seeded PRNG (mulberry32): a tiny, well-mixed 32-bit generator, for deterministic tests and test
+ * data (a failing run replays from its seed) and for injecting election jitter (the election core
+ * never calls Math.random). Not for anything secret. Returns a function uniform in [0, 1).
  */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
