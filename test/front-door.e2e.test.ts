@@ -22,7 +22,7 @@ import {
   BookingState,
   SeatState,
 } from '../proto/gen/marquee/booking/v1/booking';
-import { CatalogServiceClient, EventKind } from '../proto/gen/marquee/catalog/v1/catalog';
+import { CatalogServiceClient, Event, EventKind, Show } from '../proto/gen/marquee/catalog/v1/catalog';
 import { RecommendationServiceClient } from '../proto/gen/marquee/recommendation/v1/recommendation';
 import { DEMO_FAN_PASSWORD } from '../scripts/demo-data/demo-bookings';
 import { seedDemoData } from '../scripts/demo-data/seed';
@@ -150,18 +150,14 @@ async function createShow(asAdmin: { token: string }, title: string): Promise<st
   const event = await callUnary(
     catalog.createEvent.bind(catalog),
     {
-      event: {
-        id: '',
-        externalId: '',
+      event: Event.create({
         title,
         kind: EventKind.EVENT_KIND_MOVIE,
         genres: ['Drama'],
         durationMinutes: 100,
         description: 'An end-to-end test.',
         cast: ['A. Tester'],
-        artists: [],
-        posterUrl: '',
-      },
+      }),
     },
     asAdmin,
   );
@@ -169,16 +165,14 @@ async function createShow(asAdmin: { token: string }, title: string): Promise<st
   const show = await callUnary(
     catalog.createShow.bind(catalog),
     {
-      show: {
-        id: '',
-        externalId: '',
+      show: Show.create({
         eventId: event.id,
         venueId: venue.id,
         hallId: 'MAIN',
         startsAt,
         currency: 'EUR',
         prices: [{ priceTier: 'standard', amountCents: 1250 }],
-      },
+      }),
     },
     asAdmin,
   );

@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
-import { CatalogServiceClient, EventKind } from '../../proto/gen/marquee/catalog/v1/catalog';
+import { CatalogServiceClient, Event, EventKind, Show } from '../../proto/gen/marquee/catalog/v1/catalog';
 import { startStack } from '../../scripts/lib/stack';
 import type { RunningStack } from '../../scripts/lib/stack';
 import { signToken } from '../../services/common/auth';
@@ -130,27 +130,21 @@ export async function createShow(stack: RunningStack, title: string): Promise<Cr
     const event = await callUnary(
       catalog.createEvent.bind(catalog),
       {
-        event: {
-          id: '',
-          externalId: '',
+        event: Event.create({
           title,
           kind: EventKind.EVENT_KIND_CONCERT,
           genres: ['Pop'],
           durationMinutes: 90,
           description: 'An end-to-end test of the web front door.',
-          cast: [],
           artists: ['The Testers'],
-          posterUrl: '',
-        },
+        }),
       },
       asAdmin,
     );
     const show = await callUnary(
       catalog.createShow.bind(catalog),
       {
-        show: {
-          id: '',
-          externalId: '',
+        show: Show.create({
           eventId: event.id,
           venueId: venue.id,
           hallId: 'MAIN',
@@ -160,7 +154,7 @@ export async function createShow(stack: RunningStack, title: string): Promise<Cr
             { priceTier: 'standard', amountCents: 1500 },
             { priceTier: 'standing', amountCents: 900 },
           ],
-        },
+        }),
       },
       asAdmin,
     );

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { CatalogServiceClient, EventKind } from '../../../proto/gen/marquee/catalog/v1/catalog';
+import { CatalogServiceClient, Event, EventKind, Show } from '../../../proto/gen/marquee/catalog/v1/catalog';
 import { signToken } from '../../../services/common/auth';
 import { callWithMetadata } from './grpc';
 
@@ -68,18 +68,13 @@ export async function createShows(
     const event = await callWithMetadata(
       catalog.createEvent.bind(catalog),
       {
-        event: {
-          id: '',
-          externalId: '',
+        event: Event.create({
           title: 'The Benchmark',
           kind: EventKind.EVENT_KIND_MOVIE,
           genres: ['Drama'],
           durationMinutes: 100,
           description: 'Seats to sell as fast as possible.',
-          cast: [],
-          artists: [],
-          posterUrl: '',
-        },
+        }),
       },
       admin,
     );
@@ -88,16 +83,14 @@ export async function createShows(
       const show = await callWithMetadata(
         catalog.createShow.bind(catalog),
         {
-          show: {
-            id: '',
-            externalId: '',
+          show: Show.create({
             eventId: event.id,
             venueId: venue.id,
             hallId: 'MAIN',
             startsAt: new Date(Date.now() + (30 + i) * 86400_000).toISOString(),
             currency: 'EUR',
             prices: [{ priceTier: 'std', amountCents: 2500 }],
-          },
+          }),
         },
         admin,
       );
