@@ -48,6 +48,8 @@ interface Proposal {
   acks: Map<NodeId, { position: LogPosition; notBefore: number }>;
   /** Someone in our own term said no (typically: it still follows a live master). */
   refused: boolean;
+  /** The probe was already asked again early once, after a lower id refused it (onCoordinatorAck). */
+  hurried: boolean;
 }
 
 interface CandidateState {
@@ -60,6 +62,12 @@ interface CandidateState {
   deadline: number;
   /** The live, lower-id master this candidacy deposes (set only after catching up to it). */
   readonly takeoverFrom: NodeId | undefined;
+  /**
+   * The master whose heartbeats stopped, when that is why we campaign: it still gets an ELECTION
+   * (it answers if it is alive after all) but no ANSWER is waited for from it (see startElection).
+   * Cleared once it does answer: from then on it is waited for like any higher id.
+   */
+  suspected: NodeId | undefined;
   proposal: Proposal | undefined;
 }
 
@@ -284,13 +292,14 @@ export class BullyNode {
     this.role = this.slaveRole();
   }
 
-  private becomeCandidate(takeoverFrom: NodeId | undefined): void {
+  private becomeCandidate(takeoverFrom: NodeId | undefined, suspected?: NodeId): void {
     this.transition('candidate');
     const st: CandidateState = {
       role: 'candidate',
       phase: 'electing',
       deadline: this.now,
       takeoverFrom,
+      suspected,
       proposal: undefined,
     };
     this.masterId = undefined;
@@ -363,7 +372,8 @@ export class BullyNode {
   // ---- slave ----------------------------------------------------------------------------------------
 
   private tickSlave(st: SlaveState): void {
-    if (this.now - this.lastContact >= this.config.failureTicks + st.jitter) this.becomeCandidate(undefined);
+    if (this.now - this.lastContact >= this.config.failureTicks + st.jitter)
+      this.becomeCandidate(undefined, this.masterId);
   }
 
   private stepSlave(st: SlaveState, m: Message): void {
@@ -373,7 +383,8 @@ export class BullyNode {
         this.send({ type: 'answer', to: m.from });
         // Classic bully starts its own election here; we do so only if we too have lost the master,
         // so a node that is merely cut off from a healthy master cannot churn the group.
-        if (this.now - this.lastContact >= this.config.failureTicks) this.becomeCandidate(undefined);
+        if (this.now - this.lastContact >= this.config.failureTicks)
+          this.becomeCandidate(undefined, this.masterId);
         return;
       case 'heartbeat':
         return this.followHeartbeat(st, m);
@@ -405,8 +416,12 @@ export class BullyNode {
 
   private startElection(st: CandidateState): void {
     st.proposal = undefined;
-    if (this.higherIds.length === 0) return this.propose(st);
     for (const to of this.higherIds) this.send({ type: 'election', to });
+    // The master we stopped hearing from is the usual (in a 3-node group the only) higher id: waiting
+    // answerTimeoutTicks for it would add that much to every failover. Probe at once instead; if it
+    // is alive after all, its ANSWER still takes the election over (stepCandidate), and a majority
+    // that still hears it refuses our proposal (mayAccept: a lower id never deposes a live master).
+    if (this.higherIds.every((id) => id === st.suspected)) return this.propose(st);
     st.phase = 'electing';
     st.deadline = this.now + this.config.answerTimeoutTicks;
   }
@@ -423,6 +438,7 @@ export class BullyNode {
       notBefore: 0,
       acks: new Map(),
       refused: false,
+      hurried: false,
     };
     st.phase = 'proposing';
     st.proposal = proposal;
@@ -486,6 +502,7 @@ export class BullyNode {
         if (m.from < this.id) this.send({ type: 'answer', to: m.from });
         return;
       case 'answer':
+        if (m.from === st.suspected) st.suspected = undefined;
         if (m.from > this.id && st.phase !== 'awaiting') {
           // A higher id is alive: it takes the election over, even from a proposal of ours.
           st.phase = 'awaiting';
@@ -629,7 +646,24 @@ export class BullyNode {
       return proposal.probe ? this.proposeForReal(st, proposal) : this.becomeMaster(proposal);
     }
     if (m.term > this.term) return this.adoptTerm(m.term);
-    if (proposal !== undefined && m.term === this.term) proposal.refused = true;
+    if (proposal !== undefined && m.term === this.term) {
+      proposal.refused = true;
+      // A lower id that still heard the master a moment ago refuses a probe until its own failure
+      // timeout runs out, a tick or two after ours: ask again a heartbeat later, once, rather than a
+      // whole coordinator timeout later (that wait made a failover's slowest rounds). Only once and
+      // only for lower ids, so candidates refusing each other keep the usual pace and the higher
+      // ones still win.
+      if (
+        st.role === 'candidate' &&
+        st.takeoverFrom === undefined &&
+        proposal.probe &&
+        !proposal.hurried &&
+        m.from < this.id
+      ) {
+        proposal.hurried = true;
+        st.deadline = Math.min(st.deadline, this.now + this.config.heartbeatTicks);
+      }
+    }
   }
 
   private liveMaster(): NodeId | undefined {

@@ -308,7 +308,9 @@ describe('BullyNode', () => {
     });
 
     it('once the master has been silent for failureTicks, the same proposal is accepted', () => {
-      const node = makeNode(2);
+      // Four nodes: node 4 is a higher id that is not the master, so node 2, campaigning itself,
+      // still waits for ANSWERs before it proposes and can give its vote meanwhile.
+      const node = makeNode(2, { peers: [1, 2, 3, 4] });
       drain(node);
       node.step(heartbeat(3, 2, 1));
       drain(node);
@@ -320,6 +322,99 @@ describe('BullyNode', () => {
       node.step(coordinator(1, 2, 2));
       const acks = drain(node).messages.filter((m) => m.type === 'coordinatorAck');
       expect(acks).toMatchObject([{ accepted: true, term: 2 }]);
+    });
+  });
+
+  describe('a failover does not wait for the suspected master to answer', () => {
+    it('a slave whose master is the only higher id probes at once, and still sends it an ELECTION', () => {
+      const node = makeNode(2);
+      drain(node);
+      node.step(heartbeat(3, 2, 1));
+      drain(node);
+      const sent = tickAndCollect(node, 8); // failureTicks of silence
+      expect(sent).toEqual([
+        { type: 'election', from: 2, to: 3, term: 1 },
+        { type: 'coordinator', from: 2, to: 1, term: 2, probe: true, lastTerm: 0, lastIndex: 0 },
+        { type: 'coordinator', from: 2, to: 3, term: 2, probe: true, lastTerm: 0, lastIndex: 0 },
+      ]);
+      expect(node.state()).toMatchObject({ role: 'candidate', term: 1 });
+    });
+
+    it('if the suspected master answers after all, the election is its: no proposal of ours', () => {
+      const node = makeNode(2);
+      drain(node);
+      node.step(heartbeat(3, 2, 1));
+      drain(node);
+      tickAndCollect(node, 8);
+      node.step({ type: 'answer', from: 3, to: 2, term: 1 });
+      // Acks to the probe we already sent count for nothing now.
+      node.step({
+        type: 'coordinatorAck',
+        from: 1,
+        to: 2,
+        term: 2,
+        probe: true,
+        accepted: true,
+        lastTerm: 0,
+        lastIndex: 0,
+        priorLeaseTicks: 0,
+      });
+      const after = tickAndCollect(node, 5);
+      expect(after.filter((m) => m.type === 'coordinator')).toEqual([]);
+      expect(node.state()).toMatchObject({ role: 'candidate', term: 1 });
+      // It never announced itself: ask again, and this time wait for its ANSWER like any higher id.
+      const perTick = Array.from({ length: 20 }, () => tickAndCollect(node, 1));
+      const electionAt = perTick.findIndex((messages) => messages.some((m) => m.type === 'election'));
+      const probeAt = perTick.findIndex((messages) => messages.some((m) => m.type === 'coordinator'));
+      expect(electionAt).toBeGreaterThanOrEqual(0);
+      expect(probeAt - electionAt).toBe(4); // answerTimeoutTicks
+    });
+
+    it('a probe a lower id refused (it still heard the master) is asked again a heartbeat later, once', () => {
+      const node = makeNode(2);
+      drain(node);
+      node.step(heartbeat(3, 2, 1));
+      drain(node);
+      tickAndCollect(node, 8);
+      const refusal = {
+        type: 'coordinatorAck',
+        from: 1,
+        to: 2,
+        term: 1,
+        probe: true,
+        accepted: false,
+        lastTerm: 0,
+        lastIndex: 0,
+        priorLeaseTicks: 0,
+      } as const;
+      node.step(refusal);
+      const probesAt = (ticks: number): number[] => {
+        const at: number[] = [];
+        for (let t = 1; t <= ticks; t++)
+          if (tickAndCollect(node, 1).some((m) => m.type === 'coordinator')) at.push(t);
+        return at;
+      };
+      expect(probesAt(2)).toEqual([2]); // heartbeatTicks, not coordinatorTimeoutTicks
+      node.step(refusal);
+      expect(probesAt(8)).toEqual([8]); // the second refusal: the usual pace
+    });
+
+    it('another higher id that is not the suspected master is still waited for', () => {
+      const node = makeNode(2, { peers: [1, 2, 3, 4] });
+      drain(node);
+      node.step(heartbeat(4, 2, 1));
+      drain(node);
+      const sent = tickAndCollect(node, 8);
+      expect(sent).toEqual([
+        { type: 'election', from: 2, to: 3, term: 1 },
+        { type: 'election', from: 2, to: 4, term: 1 },
+      ]);
+      const probes = tickAndCollect(node, 4); // answerTimeoutTicks: node 3 did not answer
+      expect(probes.map((m) => [m.type, m.to])).toEqual([
+        ['coordinator', 1],
+        ['coordinator', 3],
+        ['coordinator', 4],
+      ]);
     });
   });
 });
