@@ -1,7 +1,7 @@
 import { ConfigError } from '../common/config';
 import { stopOnSignals } from '../common/lifecycle';
 import { createLogger } from '../common/logger';
-import { readOtlpEndpoint, setupTracing } from '../common/tracing';
+import { readOtlpEndpoint, readTracingEnabled, setupTracing } from '../common/tracing';
 import type { Tracing } from '../common/tracing';
 import { openProcessClock } from '../common/lamport-store';
 import type { LamportClock } from '../common/lamport';
@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   try {
     tracing = setupTracing({
       service: 'catalog',
+      enabled: readTracingEnabled(process.env),
       otlpEndpoint: readOtlpEndpoint(process.env),
       logger: logger.child({ component: 'trace' }),
     });

@@ -1,12 +1,11 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import type { Context, Span, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
-import type { ExportResult } from '@opentelemetry/core';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import type { Metadata } from '@grpc/grpc-js';
 import { ConfigError } from './config';
@@ -25,6 +24,11 @@ import { ConfigError } from './config';
 export interface TracingOptions {
   /** service.name of this process's spans, e.g. "booking". */
   service: string;
+  /**
+   * false: no tracing at all (no spans, no trace ids in log lines or X-Trace-Id), which saves the
+   * context propagation's CPU on every call (docs/BENCHMARKS.md). Default true.
+   */
+  enabled?: boolean;
   nodeId?: number;
   /** OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces); '' exports nothing. */
   otlpEndpoint?: string;
@@ -41,28 +45,35 @@ export interface TracingOptions {
  * The spans of the work a process does for requests (the calls it serves, waits and replicated
  * entries it stores or applies), as log lines: the trace through the log files when no collector
  * is configured. Client spans are left out; the line of the server they called says it.
+ *
+ * A span processor rather than an exporter behind SimpleSpanProcessor: that one wraps every span's
+ * export in promises and bookkeeping, which cost the booking node ~0.5 CPU ms per booking for what
+ * is one synchronous log call (docs/BENCHMARKS.md).
  */
-export class LogSpanExporter implements SpanExporter {
+export class LogSpanProcessor implements SpanProcessor {
   constructor(private readonly logger: Logger) {}
 
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    for (const span of spans) {
-      if (span.kind === SpanKind.CLIENT) continue;
-      const ids = span.spanContext();
-      const ms = span.duration[0] * 1000 + span.duration[1] / 1e6;
-      this.logger.info(
-        {
-          traceId: ids.traceId,
-          spanId: ids.spanId,
-          parentSpanId: span.parentSpanContext?.spanId,
-          span: span.name,
-          ms: Math.round(ms * 10) / 10,
-          ...(span.status.code === SpanStatusCode.ERROR ? { error: span.status.message } : {}),
-        },
-        'span',
-      );
-    }
-    done({ code: ExportResultCode.SUCCESS });
+  onStart(): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (span.kind === SpanKind.CLIENT) return;
+    const ids = span.spanContext();
+    const ms = span.duration[0] * 1000 + span.duration[1] / 1e6;
+    this.logger.info(
+      {
+        traceId: ids.traceId,
+        spanId: ids.spanId,
+        parentSpanId: span.parentSpanContext?.spanId,
+        span: span.name,
+        ms: Math.round(ms * 10) / 10,
+        ...(span.status.code === SpanStatusCode.ERROR ? { error: span.status.message } : {}),
+      },
+      'span',
+    );
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
   }
 
   shutdown(): Promise<void> {
@@ -79,6 +90,8 @@ const TRACER = 'marquee';
 
 /** Registers the context manager, the W3C propagator and a tracer provider for this process. */
 export function setupTracing(options: TracingOptions): Tracing {
+  // Off: the OpenTelemetry API stays a no-op, as in unit tests.
+  if (options.enabled === false) return { shutdown: () => Promise.resolve() };
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
@@ -86,7 +99,8 @@ export function setupTracing(options: TracingOptions): Tracing {
   if (options.exporter) processors.push(new SimpleSpanProcessor(options.exporter));
   if (options.otlpEndpoint)
     processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: options.otlpEndpoint })));
-  else if (options.logger) processors.push(new SimpleSpanProcessor(new LogSpanExporter(options.logger)));
+  // Span lines are info lines: at a quieter level they would never be written, so none are made.
+  else if (options.logger?.isLevelEnabled('info')) processors.push(new LogSpanProcessor(options.logger));
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({
       'service.name': options.service,
@@ -217,6 +231,14 @@ export function withSpan<T>(span: Span, parent: Context, work: () => T): T {
 }
 
 export { SpanKind };
+
+/** MARQUEE_TRACING: on (the default) or off (see TracingOptions.enabled). */
+export function readTracingEnabled(env: NodeJS.ProcessEnv): boolean {
+  const value = (env.MARQUEE_TRACING ?? '').trim().toLowerCase();
+  if (value === '' || value === 'on') return true;
+  if (value === 'off') return false;
+  throw new ConfigError('MARQUEE_TRACING', `must be on or off (got ${JSON.stringify(env.MARQUEE_TRACING)})`);
+}
 
 /**
  * Where spans go, from the environment: MARQUEE_OTLP_ENDPOINT, else the OpenTelemetry standard

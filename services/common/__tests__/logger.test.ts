@@ -9,6 +9,7 @@ import {
   contextFromTraceParent,
   endSpan,
   isTraced,
+  readTracingEnabled,
   setupTracing,
   startSpan,
   startsTraces,
@@ -102,6 +103,46 @@ describe('createLogger', () => {
     } finally {
       await tracing.shutdown();
     }
+  });
+
+  it('at a level above info writes no span lines, yet requests keep their trace ids', async () => {
+    const { logger, lines } = capture({ level: 'warn' });
+    const tracing = setupTracing({ service: 'test', logger });
+    try {
+      const served = startSpan(
+        'marquee.booking.v1.BookingService/HoldSeats',
+        SpanKind.SERVER,
+        context.active(),
+      );
+      withSpan(served, context.active(), () => logger.warn('inside'));
+      endSpan(served);
+      expect(lines.map((l) => l.msg)).toEqual(['inside']);
+      expect(lines[0]).toMatchObject({ traceId: served.spanContext().traceId });
+    } finally {
+      await tracing.shutdown();
+    }
+  });
+
+  it('with tracing off makes no spans and puts no trace ids in lines', async () => {
+    const { logger, lines } = capture({});
+    const tracing = setupTracing({ service: 'test', logger, enabled: false });
+    try {
+      const served = startSpan('request', SpanKind.SERVER, context.active());
+      withSpan(served, context.active(), () => logger.info('inside'));
+      endSpan(served);
+      expect(trace.isSpanContextValid(served.spanContext())).toBe(false);
+      expect(lines.map((l) => l.msg)).toEqual(['inside']);
+      expect(lines[0]).not.toHaveProperty('traceId');
+    } finally {
+      await tracing.shutdown();
+    }
+  });
+
+  it('reads MARQUEE_TRACING: on by default, off, and names the variable otherwise', () => {
+    expect(readTracingEnabled({})).toBe(true);
+    expect(readTracingEnabled({ MARQUEE_TRACING: 'on' })).toBe(true);
+    expect(readTracingEnabled({ MARQUEE_TRACING: ' OFF ' })).toBe(false);
+    expect(() => readTracingEnabled({ MARQUEE_TRACING: 'no' })).toThrow(/MARQUEE_TRACING: must be on or off/);
   });
 
   it('keeps a request’s traceparent for work done later, and nothing outside a request', async () => {
