@@ -97,12 +97,12 @@ describe('events and shows', () => {
       { event: anEvent({ genres: ['Drama', 'drama', 'Mystery'] }) },
       h.adminToken,
     );
-    show = await h.call(
-      c.createShow,
-      { show: aShow(event.id, venue.id, { startsAt: '2031-06-01T21:30:00+02:00' }) },
-      h.adminToken,
-    );
+    show = await showAt(event.id, '2031-06-01T21:30:00+02:00');
   });
+
+  /** A show of `eventId` in the Show Palace starting at `startsAt`, created as admin. */
+  const showAt = (eventId: string, startsAt: string): Promise<Show> =>
+    h.call(c.createShow, { show: aShow(eventId, venue.id, { startsAt }) }, h.adminToken);
 
   it('creates an event and reads it back, genres deduplicated', async () => {
     expect(event.id).toMatch(/^evt_/);
@@ -137,16 +137,8 @@ describe('events and shows', () => {
   });
 
   it("lists an event's shows earliest first across pages", async () => {
-    const later = await h.call(
-      c.createShow,
-      { show: aShow(event.id, venue.id, { startsAt: '2031-06-03T19:30:00Z' }) },
-      h.adminToken,
-    );
-    const earlier = await h.call(
-      c.createShow,
-      { show: aShow(event.id, venue.id, { startsAt: '2031-05-30T19:30:00Z' }) },
-      h.adminToken,
-    );
+    const later = await showAt(event.id, '2031-06-03T19:30:00Z');
+    const earlier = await showAt(event.id, '2031-05-30T19:30:00Z');
     const page1 = await h.call(c.listShows, { eventId: event.id, pageSize: 2, pageToken: '' });
     const page2 = await h.call(c.listShows, {
       eventId: event.id,
@@ -161,16 +153,8 @@ describe('events and shows', () => {
 
   it('lists every show of the catalog by id, across events and pages, without an event id', async () => {
     const other = await h.call(c.createEvent, { event: anEvent({ title: 'A Second Event' }) }, h.adminToken);
-    const second = await h.call(
-      c.createShow,
-      { show: aShow(other.id, venue.id, { startsAt: '2031-07-01T19:30:00Z' }) },
-      h.adminToken,
-    );
-    const third = await h.call(
-      c.createShow,
-      { show: aShow(event.id, venue.id, { startsAt: '2031-07-02T19:30:00Z' }) },
-      h.adminToken,
-    );
+    const second = await showAt(other.id, '2031-07-01T19:30:00Z');
+    const third = await showAt(event.id, '2031-07-02T19:30:00Z');
     const all: { id: string; eventId: string }[] = [];
     let pageToken = '';
     do {
