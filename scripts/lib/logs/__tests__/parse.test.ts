@@ -87,6 +87,13 @@ describe('parsing a line that is not pino JSON', () => {
     );
   });
 
+  it("reads the time of an access line of the front door's log format, to the millisecond", () => {
+    const line =
+      '2026-11-25T20:19:18.863+00:00 127.0.0.1 "GET /api/events HTTP/1.1" 200 335 0.013 ' +
+      'upstream=127.0.0.1:8081 200 trace=b00963fbddd86871a58f8590b773919e';
+    expect(parseLine(line, 'nginx-access', 1).wallMs).toBe(Date.parse('2026-11-25T20:19:18.863Z'));
+  });
+
   it('leaves time and level unknown for a stack trace line', () => {
     const record = parseLine('    at Server.listen (node:net:1:1)', 'booking-1', 9);
     expect(record).toMatchObject({ msg: '    at Server.listen (node:net:1:1)', service: 'booking' });
