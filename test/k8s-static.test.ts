@@ -7,12 +7,12 @@
  * pod ordinal exactly as its command does); ports agree with the services' defaults and Compose; the
  * nginx ConfigMap routes exactly what deploy/nginx.compose.conf routes.
  *
- * Schemas: no kubeconform-like validator is available offline here (its Kubernetes JSON schemas are a
- * download at run time, and the kubernetes-models npm package is not a dependency of this project),
- * so `validate` below holds our own schemas for the kinds deploy/k8s uses (Namespace, Secret,
- * ConfigMap, Service, Deployment, StatefulSet, HorizontalPodAutoscaler, PodDisruptionBudget), strict
- * about unknown fields (a misspelt `readinesProbe` fails) but covering only the fields we use. Where
- * kubectl is installed, `kubectl kustomize` (offline) must build the same objects as well.
+ * Schemas, twice: every object is validated against the official Kubernetes OpenAPI schemas by
+ * scripts/check-k8s.ts (the kubernetes-models package, offline: types, required fields, enums; run
+ * as a script because the package is an ES module only), and `validate` below holds our own schemas
+ * for the kinds deploy/k8s uses, strict about unknown fields (a misspelt `readinesProbe` fails, which
+ * the official schemas allow) but covering only the fields we use. Where kubectl is installed,
+ * `kubectl kustomize` (offline) must build the same objects as well.
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -1254,3 +1254,44 @@ const kubectl = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((file) => ex
         });
   },
 );
+
+describe('deploy/k8s against the official Kubernetes schemas (npm run check:k8s)', () => {
+  const check = (dir: string): { code: number; output: string } => {
+    try {
+      const output = execFileSync(
+        process.execPath,
+        ['--import', 'tsx', path.join(root, 'scripts/check-k8s.ts'), '--dir', dir],
+        { cwd: root, encoding: 'utf8', stdio: 'pipe' },
+      );
+      return { code: 0, output };
+    } catch (error) {
+      const failed = error as { status?: number; stdout?: string };
+      return { code: failed.status ?? -1, output: failed.stdout ?? '' };
+    }
+  };
+
+  it('every object the kustomization lists is valid', () => {
+    const { code, output } = check(path.join(root, K8S));
+    expect(output).toBe(`k8s schema check: ${objects.length} objects valid against the Kubernetes schemas\n`);
+    expect(code).toBe(0);
+  });
+
+  it('names the file, the object and the field of a manifest the schemas refuse', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'marquee-k8s-'));
+    try {
+      for (const file of readdirSync(path.join(root, K8S)))
+        writeFileSync(path.join(dir, file), readFileSync(path.join(root, K8S, file), 'utf8'));
+      const gateway = path.join(dir, 'gateway.yaml');
+      writeFileSync(
+        gateway,
+        readFileSync(gateway, 'utf8').replace(/^(\s+)replicas: \d+$/m, '$1replicas: two'),
+      );
+      const { code, output } = check(dir);
+      expect(code).toBe(1);
+      expect(output).toContain('gateway.yaml: Deployment/gateway: data/spec/replicas must be integer');
+      expect(output).toContain(`k8s schema check: 1 object(s) invalid, ${objects.length - 1} valid`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
