@@ -36,6 +36,8 @@ interface SlaveState {
   readonly jitter: number;
   /** Set when the live master has a lower id: catch up to it, then take over. */
   takeover: CatchUpRequest | undefined;
+  /** When the silent master was last handed to the shell to probe (Ready.probes). */
+  probedAt: number | undefined;
 }
 
 interface Proposal {
@@ -129,6 +131,12 @@ export class BullyNode {
   private role: RoleHandler;
   private outbox: Message[] = [];
   private pendingCatchUp: CatchUpRequest | undefined;
+  private probes: NodeId[] = [];
+  /**
+   * Peers the shell found dead (peerDown): strong evidence, unlike silence. Forgotten as soon as
+   * anything arrives from the peer (a restarted process is alive again).
+   */
+  private readonly downPeers = new Set<NodeId>();
   private persisted: PersistentState;
   private announced: RoleChange | undefined;
 
@@ -175,6 +183,7 @@ export class BullyNode {
     // A misrouted message must not move the state machine; the transport is at fault, not the peer.
     if (message.to !== this.id || message.from === this.id || !this.config.peers.includes(message.from))
       return;
+    this.downPeers.delete(message.from);
     if (message.type === 'coordinator') return this.onCoordinator(message);
     if (message.type === 'coordinatorAck') return this.onCoordinatorAck(message);
     if (message.term > this.term) {
@@ -200,6 +209,21 @@ export class BullyNode {
   }
 
   /**
+   * The shell has strong evidence that `id`'s process is gone: a connection to its peer port was
+   * refused (nothing listens there), answering a probe from Ready.probes. A slave of that master
+   * suspects it at once instead of after the silence timeout, and the dead master no longer counts
+   * as live for leader stickiness or for lease hand-over (a process that is gone serves nothing).
+   * Silence, a timeout or an unreachable host are NOT such evidence: a busy, paused or cut-off
+   * master may still be serving, and only the silence timeout and its lease cover those.
+   */
+  peerDown(id: NodeId): void {
+    if (id === this.id || !this.config.peers.includes(id)) return;
+    this.downPeers.add(id);
+    const st = this.role.state;
+    if (st.role === 'slave' && this.masterId === id) this.becomeCandidate(undefined, id);
+  }
+
+  /**
    * Replication reports that the local log now reaches `index` (fetched from the node named in the
    * last needsCatchUp). Opens the serving gate of a new master, or lets a higher-id slave take over.
    */
@@ -221,6 +245,7 @@ export class BullyNode {
   hasReady(): boolean {
     return (
       this.outbox.length > 0 ||
+      this.probes.length > 0 ||
       this.pendingCatchUp !== undefined ||
       !this.isPersisted() ||
       !sameRoleChange(this.announced, this.currentRoleChange())
@@ -238,12 +263,14 @@ export class BullyNode {
       ...(this.isPersisted() ? {} : { persist: { term: this.term, votedFor: this.votedFor } }),
       ...(sameRoleChange(this.announced, roleChange) ? {} : { roleChange }),
       ...(this.pendingCatchUp === undefined ? {} : { needsCatchUp: this.pendingCatchUp }),
+      ...(this.probes.length === 0 ? {} : { probes: this.probes.slice() }),
     };
   }
 
   /** The shell has done everything in `ready` (persisted it durably, and sent its messages). */
   advance(ready: Ready): void {
     this.outbox.splice(0, ready.messages.length);
+    this.probes.splice(0, ready.probes?.length ?? 0);
     if (ready.persist !== undefined) this.persisted = ready.persist;
     if (ready.roleChange !== undefined) this.announced = ready.roleChange;
     if (ready.needsCatchUp !== undefined && ready.needsCatchUp === this.pendingCatchUp)
@@ -350,6 +377,7 @@ export class BullyNode {
       role: 'slave',
       jitter: Math.floor(this.random() * (this.config.electionJitterTicks + 1)),
       takeover: undefined,
+      probedAt: undefined,
     };
     this.lastContact = this.now;
     return { state: st, step: (m) => this.stepSlave(st, m), tick: () => this.tickSlave(st) };
@@ -372,8 +400,19 @@ export class BullyNode {
   // ---- slave ----------------------------------------------------------------------------------------
 
   private tickSlave(st: SlaveState): void {
-    if (this.now - this.lastContact >= this.config.failureTicks + st.jitter)
-      this.becomeCandidate(undefined, this.masterId);
+    const silence = this.now - this.lastContact;
+    if (silence >= this.config.failureTicks + st.jitter)
+      return this.becomeCandidate(undefined, this.masterId);
+    // Heartbeats are late: ask the shell whether the master's process is still there at all.
+    const { probeAfterTicks } = this.config;
+    if (
+      this.masterId !== undefined &&
+      silence >= probeAfterTicks &&
+      (st.probedAt === undefined || this.now - st.probedAt >= probeAfterTicks)
+    ) {
+      st.probedAt = this.now;
+      this.probes.push(this.masterId);
+    }
   }
 
   private stepSlave(st: SlaveState, m: Message): void {
@@ -383,7 +422,7 @@ export class BullyNode {
         this.send({ type: 'answer', to: m.from });
         // Classic bully starts its own election here; we do so only if we too have lost the master,
         // so a node that is merely cut off from a healthy master cannot churn the group.
-        if (this.now - this.lastContact >= this.config.failureTicks)
+        if (this.now - this.lastContact >= this.config.failureTicks || this.masterIsDown())
           this.becomeCandidate(undefined, this.masterId);
         return;
       case 'heartbeat':
@@ -402,6 +441,7 @@ export class BullyNode {
     }
     this.masterId = m.from;
     this.lastContact = this.now;
+    st.probedAt = undefined;
     this.knownCommitIndex = Math.max(this.knownCommitIndex, m.commitIndex);
     this.grant(m.from, m.term);
     this.send({ type: 'heartbeatAck', to: m.from, round: m.round });
@@ -674,8 +714,13 @@ export class BullyNode {
       case 'candidate':
         return st.takeoverFrom;
       case 'slave':
+        if (this.masterIsDown()) return undefined;
         return this.now - this.lastContact < this.config.failureTicks ? this.masterId : undefined;
     }
+  }
+
+  private masterIsDown(): boolean {
+    return this.masterId !== undefined && this.downPeers.has(this.masterId);
   }
 
   private isCaughtUp(proposer: LogPosition): boolean {
@@ -699,7 +744,8 @@ export class BullyNode {
   private priorLeaseTicks(to: NodeId, term: Term): number {
     const last =
       this.lastGrant.to === to && this.lastGrant.term === term ? this.grantBeforeLast : this.lastGrant;
-    if (last === undefined) return 0;
+    // A master whose process is gone serves on no lease (peerDown); an unknown one may (restart).
+    if (last === undefined || (last.to !== undefined && this.downPeers.has(last.to))) return 0;
     return Math.max(0, this.config.failureTicks - (this.now - last.at));
   }
 

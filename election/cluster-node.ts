@@ -18,6 +18,7 @@ import type { RunningServer, ServiceRegistration } from '../services/common/grpc
 import type { LamportClock } from '../services/common/lamport';
 import type { ClusterSecret } from '../services/common/peer-auth';
 import { makeConfig } from './config';
+import { probePort } from './peer-probe';
 import type { ElectionConfig } from './config';
 import { DEFAULT_TICK_MS, ElectionRunner } from './runner';
 import type { ElectionStatus } from './runner';
@@ -107,6 +108,12 @@ export async function startElectionNode(options: ElectionNodeOptions): Promise<E
     logger: logger.child({ component: 'election' }),
     tickMs,
     ...(options.logView === undefined ? {} : { logView: options.logView }),
+    // A refused connect answers within a round trip; wait no longer than a heartbeat for anything else.
+    probe: async (peer) => {
+      const address = options.peers.get(peer);
+      if (address === undefined) return false;
+      return (await probePort(address, config.heartbeatTicks * tickMs)) === 'refused';
+    },
   });
   let server: RunningServer | undefined;
   try {

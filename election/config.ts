@@ -22,6 +22,13 @@ export interface ElectionConfig {
    * before re-sending its COORDINATOR.
    */
   readonly coordinatorTimeoutTicks: number;
+  /**
+   * A slave that has had no heartbeat for this many ticks asks the shell to probe the master
+   * (Ready.probes): a killed process's port refuses connections at once, so a dead master is
+   * replaced long before the silence timeout (failureTicks) that a busy or paused one gets.
+   * Probed again every probeAfterTicks while the silence lasts.
+   */
+  readonly probeAfterTicks: number;
   /** Suspicion fires after failureTicks plus a random 0..electionJitterTicks, to break ties. */
   readonly electionJitterTicks: number;
   /** A new master that cannot finish catching up in this many ticks steps down and lets the group retry. */
@@ -42,6 +49,7 @@ export const DEFAULT_TIMINGS = Object.freeze({
   coordinatorTimeoutTicks: 8,
   electionJitterTicks: 2,
   catchUpTimeoutTicks: 200,
+  probeAfterTicks: 3,
 });
 
 export class ElectionConfigError extends Error {
@@ -88,6 +96,7 @@ export function validateConfig(config: ElectionConfig): void {
     'answerTimeoutTicks',
     'coordinatorTimeoutTicks',
     'catchUpTimeoutTicks',
+    'probeAfterTicks',
   ] as const) {
     if (!isPositiveInt(config[field])) {
       throw new ElectionConfigError(
@@ -114,6 +123,13 @@ export function validateConfig(config: ElectionConfig): void {
     throw new ElectionConfigError(
       'failureTicks',
       `must be at least heartbeatTicks + ${LEASE_MARGIN_TICKS + 2} (${config.heartbeatTicks + LEASE_MARGIN_TICKS + 2}) so the master's lease outlives a heartbeat round trip, got ${config.failureTicks}`,
+    );
+  }
+  // A probe is for a master that missed more than one heartbeat, and only helps before suspicion.
+  if (config.probeAfterTicks <= config.heartbeatTicks || config.probeAfterTicks >= config.failureTicks) {
+    throw new ElectionConfigError(
+      'probeAfterTicks',
+      `must lie between heartbeatTicks (${config.heartbeatTicks}) and failureTicks (${config.failureTicks}), exclusive, got ${config.probeAfterTicks}`,
     );
   }
   // After an ANSWER, the higher node needs its own answer round before it can propose.

@@ -31,6 +31,12 @@ export interface FakeNetworkOptions {
   readonly catchUp?: 'auto' | 'manual';
   /** Every serving master appends one entry per tick and replicates it (default false). */
   readonly writes?: boolean;
+  /**
+   * answer (default): a probe of a crashed node, over a link that is not cut, reports it down on the
+   * next tick, as a refused connection does; a paused or cut-off node gives no evidence. ignore:
+   * probes go unanswered (silence alone must do).
+   */
+  readonly probes?: 'answer' | 'ignore';
 }
 
 /** A toy replication log: entry i (1-based) is the term it was written in. */
@@ -115,6 +121,8 @@ export class FakeNetwork {
   private duplicateRate = 0;
   private delay = { min: 0, max: 0 };
   private pendingCatchUps: PendingCatchUp[] = [];
+  private readonly answerProbes: boolean;
+  private pendingProbes: { readonly from: NodeId; readonly target: NodeId }[] = [];
   private readonly observers: Observer[] = [];
 
   constructor(options: FakeNetworkOptions = {}) {
@@ -123,6 +131,7 @@ export class FakeNetwork {
     this.random = seededRandom(seed);
     this.autoCatchUp = (options.catchUp ?? 'auto') === 'auto';
     this.writes = options.writes ?? false;
+    this.answerProbes = (options.probes ?? 'answer') === 'answer';
     for (const id of this.ids) {
       const config = makeConfig({ ...options.timings, id, peers: this.ids });
       const slot: Slot = {
@@ -154,6 +163,7 @@ export class FakeNetwork {
         this.notify();
       }
       this.deliverUntilQuiet();
+      this.answerPendingProbes();
       this.runCatchUps();
       this.replicate();
     }
@@ -383,7 +393,25 @@ export class FakeNetwork {
       this.pendingCatchUps.push({ id: slot.id, request: ready.needsCatchUp, term: s.term, role: s.role });
     }
     for (const message of ready.messages) this.send(message);
+    if (this.answerProbes)
+      for (const target of ready.probes ?? []) this.pendingProbes.push({ from: slot.id, target });
     node.advance(ready);
+  }
+
+  /** A connection to a crashed node's port is refused; to a paused one it succeeds; a cut one times out. */
+  private answerPendingProbes(): void {
+    const probes = this.pendingProbes;
+    this.pendingProbes = [];
+    for (const { from, target } of probes) {
+      const prober = this.slot(from);
+      if (prober.node === undefined || prober.paused) continue;
+      if (this.slot(target).node !== undefined || this.isCut(from, target) || this.isCut(target, from))
+        continue;
+      prober.node.peerDown(target);
+      this.flush(prober);
+      this.notify();
+    }
+    this.deliverUntilQuiet();
   }
 
   private send(message: Message): void {

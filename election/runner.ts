@@ -61,6 +61,12 @@ export interface ElectionRunnerOptions {
   readonly random?: () => number;
   /** Monotonic milliseconds (tests inject a fake); performance.now by default. */
   readonly now?: () => number;
+  /**
+   * Answers Ready.probes: resolves true only on strong evidence that the peer's process is gone (its
+   * peer port refused a connection: election/peer-probe.ts). Without it probes go unanswered and a
+   * dead master is suspected after the silence timeout only.
+   */
+  readonly probe?: (peer: NodeId) => Promise<boolean>;
 }
 
 export const DEFAULT_TICK_MS = 50;
@@ -100,6 +106,7 @@ export class ElectionRunner {
   private state: 'new' | 'running' | 'stopped' | 'failed' = 'new';
   private catchUp: AbortController | undefined;
   private catchUpHandler: CatchUpHandler = catchUpImmediately;
+  private readonly probing = new Set<NodeId>();
   private readonly roleListeners = new Set<(event: RoleChangeEvent) => void>();
   private readonly fatalListeners = new Set<(error: Error) => void>();
 
@@ -299,7 +306,36 @@ export class ElectionRunner {
       this.announce(ready.roleChange, ready.roleChange.role === 'master' ? ready.needsCatchUp : undefined);
     if (ready.needsCatchUp !== undefined) this.startCatchUp(node, ready.needsCatchUp);
     for (const message of ready.messages) this.send(message);
+    for (const peer of ready.probes ?? []) this.startProbe(node, peer);
     node.advance(ready);
+  }
+
+  /** Asks the probe about `peer` (one at a time per peer) and reports a dead one to the core. */
+  private startProbe(node: BullyNode, peer: NodeId): void {
+    const probe = this.options.probe;
+    if (probe === undefined || this.probing.has(peer)) return;
+    this.probing.add(peer);
+    probe(peer)
+      .catch((error: unknown) => {
+        this.logger.warn({ event: 'probe-failed', peer, err: error }, 'election: probing a peer failed');
+        return false;
+      })
+      .then((down) => {
+        this.probing.delete(peer);
+        if (!down || this.running() !== node) return;
+        this.logger.info(
+          { event: 'peer-down', peer, lamport: this.options.clock.tick() },
+          `election: node ${peer} refuses connections (its process is gone)`,
+        );
+        this.guard(() => {
+          this.catchUpTicks(node);
+          node.peerDown(peer);
+        });
+        this.kick();
+      })
+      .catch((error: unknown) =>
+        this.logger.error({ err: error }, 'election: a probe result was not applied'),
+      );
   }
 
   private send(message: Message): void {

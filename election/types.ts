@@ -124,13 +124,19 @@ export interface CatchUpRequest {
 
 /**
  * Work the shell must do, in this order: (1) durably write `persist`, (2) apply `roleChange` and
- * start `needsCatchUp`, (3) send `messages`, then call advance(ready).
+ * start `needsCatchUp`, (3) send `messages` and start `probes`, then call advance(ready).
  */
 export interface Ready {
   readonly messages: readonly Message[];
   readonly roleChange?: RoleChange;
   readonly persist?: PersistentState;
   readonly needsCatchUp?: CatchUpRequest;
+  /**
+   * Peers whose process the shell should check for strong evidence of death (a refused connection to
+   * its peer port: nothing listens there any more). The shell reports it with BullyNode.peerDown(id);
+   * no answer (it connects, or times out) means no evidence, and the usual silence timeout applies.
+   */
+  readonly probes?: readonly NodeId[];
 }
 
 export interface NodeState {

@@ -71,7 +71,8 @@ describe('bully election', () => {
     });
 
     it('a crashed master is replaced within failure + jitter + answer timeout (+ a round trip)', () => {
-      const net = group();
+      // Silence alone (no refused connection to go on, as when the master's host is gone).
+      const net = group({ probes: 'ignore' });
       elect(net);
       net.crash(3);
       const ticks = net.runUntil((n) => n.agreedMaster() === 2, 100);
@@ -87,6 +88,72 @@ describe('bully election', () => {
       const ticks = net.runUntil((n) => n.agreedMaster([1, 2]) === 2, 100);
       expect(ticks).toBeLessThanOrEqual(15);
       expect(net.state(3)).toMatchObject({ role: 'slave', canServeWrites: false });
+    });
+  });
+
+  describe('strong evidence (a refused connection) against silence', () => {
+    it("a killed master's slaves suspect it as soon as its port refuses: long before the silence timeout", () => {
+      const timings = { failureTicks: 30 };
+      const withProbes = group({ timings });
+      elect(withProbes);
+      withProbes.crash(3);
+      const fast = withProbes.runUntil((n) => n.agreedMaster() === 2, 100);
+      // Probe after 3 silent ticks, answered a tick later, then one proposal round: nowhere near 30.
+      expect(fast).toBeLessThan(10);
+
+      const silenceOnly = group({ timings, probes: 'ignore' });
+      elect(silenceOnly);
+      silenceOnly.crash(3);
+      const slow = silenceOnly.runUntil((n) => n.agreedMaster() === 2, 100);
+      expect(slow).toBeGreaterThanOrEqual(timings.failureTicks);
+    });
+
+    it('a paused master gives no evidence: nobody campaigns before the silence timeout', () => {
+      const net = group({ timings: { failureTicks: 30 } });
+      elect(net);
+      const term = net.termOf(3);
+      net.pause(3);
+      net.tick(25);
+      expect(net.termOf(1)).toBe(term);
+      expect(net.termOf(2)).toBe(term);
+      expect(net.state(1)?.role).toBe('slave');
+      expect(net.state(2)?.role).toBe('slave');
+      net.resume(3);
+      net.tick(50);
+      expect(net.agreedMaster()).toBe(3);
+      expect(net.termOf(3)).toBe(term);
+    });
+
+    it('a cut-off master gives no evidence either: the majority waits for the silence timeout', () => {
+      const net = group({ timings: { failureTicks: 30 } });
+      elect(net);
+      net.isolate(3);
+      const ticks = net.runUntil((n) => n.agreedMaster([1, 2]) === 2, 200);
+      expect(ticks).toBeGreaterThanOrEqual(30);
+    });
+
+    it('the new master does not wait out the lease of a master its voters found dead', () => {
+      const timings = { failureTicks: 30 };
+      const net = group({ timings });
+      elect(net);
+      net.crash(3);
+      net.runUntil((n) => n.state(2)?.role === 'master', 100);
+      const ticks = net.runUntil((n) => n.serving().includes(2), 100);
+      // Only the first heartbeat round trip; the dead master's lease (up to 30 ticks) is not waited out.
+      expect(ticks).toBeLessThan(5);
+    });
+
+    it('a node reported down counts as alive again as soon as anything arrives from it', () => {
+      const net = group({ timings: { failureTicks: 30 } });
+      elect(net);
+      net.crash(3);
+      expect(elect(net)).toBe(2);
+      net.restart(3);
+      // The restarted highest id follows 2, catches up and takes over, as any returning node does.
+      expect(elect(net, 200)).toBe(3);
+      // And a second kill is again detected by evidence, not by silence.
+      net.crash(3);
+      expect(net.runUntil((n) => n.agreedMaster() === 2, 100)).toBeLessThan(10);
     });
   });
 

@@ -74,7 +74,11 @@ export class FaultProxy {
       return;
     }
     const upstream = net.connect(this.target);
-    upstream.on('error', () => undefined);
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      // The target's port refused: pass that on as the reset its kernel would have sent the dialler
+      // directly, so a dead peer looks dead through the proxy too (election/peer-probe.ts).
+      if (error.code === 'ECONNREFUSED' && !client.destroyed) client.resetAndDestroy();
+    });
     // A pass-through link must not add latency: without this, Nagle holds small gRPC frames back
     // until the previous segment is acknowledged (~40 ms per replication round trip measured).
     client.setNoDelay(true);

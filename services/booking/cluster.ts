@@ -110,6 +110,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
       port: config.peerPort,
       secret: config.secret,
       tickMs: config.electionTickMs,
+      timings: { failureTicks: Math.ceil(config.electionSilenceMs / config.electionTickMs) },
       dataDir: config.stateDir,
       logger: options.logger,
       clock: lamport,

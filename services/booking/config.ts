@@ -27,6 +27,12 @@ export interface BookingClusterConfig {
   secret: ClusterSecret;
   ackPolicy: AckPolicy;
   electionTickMs: number;
+  /**
+   * How long a slave waits without a heartbeat before it suspects a master it has no evidence
+   * against (busy, paused, cut off); also bounds the master's quorum lease. A master whose process is
+   * gone is suspected at once (its peer port refuses: election/peer-probe.ts).
+   */
+  electionSilenceMs: number;
   /** Holds the election term file. */
   stateDir: string;
   /**
@@ -131,18 +137,37 @@ function readCluster(env: Env, nodeId: number): Readonly<BookingClusterConfig> |
   const ackPolicy = readString(env, 'MARQUEE_ACK_POLICY', 'majority') as AckPolicy;
   if (!ACK_POLICIES.includes(ackPolicy))
     throw new ConfigError('MARQUEE_ACK_POLICY', `must be one of ${ACK_POLICIES.join(', ')}`);
+  const electionTickMs = readInt(env, 'MARQUEE_ELECTION_TICK_MS', 50, { min: 1, max: 10_000 });
+  const electionSilenceMs = readInt(env, 'MARQUEE_ELECTION_SILENCE_MS', DEFAULT_ELECTION_SILENCE_MS, {
+    min: 1,
+    max: 600_000,
+  });
+  if (electionSilenceMs < MIN_SILENCE_TICKS * electionTickMs)
+    throw new ConfigError(
+      'MARQUEE_ELECTION_SILENCE_MS',
+      `must be at least ${MIN_SILENCE_TICKS} election ticks (${MIN_SILENCE_TICKS * electionTickMs} ms with MARQUEE_ELECTION_TICK_MS=${electionTickMs})`,
+    );
   return Object.freeze({
     peers,
     peerHost: own.slice(0, separator),
     peerPort: readPort(env, 'MARQUEE_PEER_PORT', Number(own.slice(separator + 1))),
     secret: new ClusterSecret(secretText),
     ackPolicy,
-    electionTickMs: readInt(env, 'MARQUEE_ELECTION_TICK_MS', 50, { min: 1, max: 10_000 }),
+    electionTickMs,
+    electionSilenceMs,
     stateDir: readString(env, 'MARQUEE_STATE_DIR', `.data/node-${nodeId}`),
     clientAddresses: clientAddresses && sameNodes(clientAddresses, peers),
     etcd: readEtcd(env),
   });
 }
+
+/**
+ * 1.5 s of silence: a Node event loop on two shared cores stalls for hundreds of milliseconds under
+ * load, and every suspicion is a write outage. A killed master does not wait for it (peer-probe.ts).
+ */
+export const DEFAULT_ELECTION_SILENCE_MS = 1500;
+/** The election core's own floor (failureTicks > 2 heartbeats and a lease past a round trip). */
+const MIN_SILENCE_TICKS = 8;
 
 /** MARQUEE_ETCD_ENDPOINTS (comma-separated http(s) URLs) and friends; undefined when empty. */
 function readEtcd(env: Env): Readonly<EtcdLeaseConfig> | undefined {

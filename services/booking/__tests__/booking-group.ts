@@ -90,7 +90,24 @@ export class BookingGroup {
       });
     }
     for (const id of ids) await this.startMember(id);
+    await this.settled();
     return this;
+  }
+
+  /**
+   * Waits until the group is up as `npm start` means it: one node accepts writes and every running
+   * member names it as master in the same term. Returns the master's id.
+   */
+  async settled(ms = 30_000): Promise<number> {
+    return eventually(async () => {
+      const [writer, ...others] = this.writers();
+      if (writer === undefined || others.length > 0) throw new Error(`writers: ${this.writers().join(',')}`);
+      const running = [...this.members.values()].filter((m) => m.server !== undefined);
+      const statuses = await Promise.all(running.map((m) => this.status(m.id)));
+      const agreed = statuses.every((s) => s.masterId === writer && s.term === statuses[0]?.term);
+      if (!agreed) throw new Error(`members do not agree yet on master ${writer}`);
+      return writer;
+    }, ms);
   }
 
   member(id: number): GroupMember {

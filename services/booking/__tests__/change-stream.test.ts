@@ -86,18 +86,20 @@ beforeAll(async () => {
     shows: [show],
     env: { MARQUEE_ACK_POLICY: 'majority' },
   }).start();
-  await eventually(() => expect(group.writers()).toEqual([3]));
+  expect(await group.settled()).toBe(3);
   const { accounts } = group.member(3);
   const admin = await call(accounts.login.bind(accounts), {
     email: 'admin@marquee.local',
     password: 'marquee-admin',
   });
   adminToken = admin.token;
-  const user = await call(
-    accounts.register.bind(accounts),
-    { email: 'changes@example.com', password: 'correct horse battery', displayName: 'Changes' },
-    undefined,
-    { 'idempotency-key': 'register-changes-key' },
+  const user = await retryUnavailable(() =>
+    call(
+      accounts.register.bind(accounts),
+      { email: 'changes@example.com', password: 'correct horse battery', displayName: 'Changes' },
+      undefined,
+      { 'idempotency-key': 'register-changes-key' },
+    ),
   );
   userToken = user.token;
 });

@@ -146,6 +146,7 @@ describe('booking config', () => {
         peerPort: 50172,
         ackPolicy: 'majority',
         electionTickMs: 50,
+        electionSilenceMs: 1500,
         stateDir: '.data/node-2',
       }),
     );
@@ -157,6 +158,10 @@ describe('booking config', () => {
     expect(() => loadConfig({ ...env, MARQUEE_NODE_ID: '4' })).toThrow(/MARQUEE_PEERS/);
     expect(() => loadConfig({ ...env, MARQUEE_ACK_POLICY: 'most' })).toThrow(/MARQUEE_ACK_POLICY/);
     expect(() => loadConfig({ ...env, MARQUEE_ELECTION_TICK_MS: '0' })).toThrow(/MARQUEE_ELECTION_TICK_MS/);
+    expect(loadConfig({ ...env, MARQUEE_ELECTION_SILENCE_MS: '400' }).cluster?.electionSilenceMs).toBe(400);
+    expect(() => loadConfig({ ...env, MARQUEE_ELECTION_SILENCE_MS: '300' })).toThrow(
+      'MARQUEE_ELECTION_SILENCE_MS: must be at least 8 election ticks (400 ms with MARQUEE_ELECTION_TICK_MS=50)',
+    );
     expect(loadConfig({ ...env, MARQUEE_PEER_PORT: '6000' }).cluster?.peerPort).toBe(6000);
   });
   it('reads the client addresses to forward to from MARQUEE_BOOKING_ADDRS, naming the variable on errors', () => {
