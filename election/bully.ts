@@ -40,14 +40,22 @@ interface SlaveState {
   probedAt: number | undefined;
 }
 
+/** An earlier master may be serving on some node's acks until `until` (our tick); holder if known. */
+interface PriorLease {
+  readonly until: number;
+  readonly holder: NodeId | undefined;
+}
+
 interface Proposal {
   readonly term: Term;
   /** true while only probing (pre-vote); false once the real COORDINATOR is out. */
   probe: boolean;
-  /** The earliest tick this node may serve if the proposal wins (earlier masters' leases). */
-  notBefore: number;
-  /** Who accepted (the probe, then the proposal), with where their logs end. */
-  acks: Map<NodeId, { position: LogPosition; notBefore: number }>;
+  /** The tick the real COORDINATOR first went out: an acceptance proves contact no earlier. */
+  sentAt: number;
+  /** Leases earlier masters may hold on our own acks. */
+  ownPriorLease: PriorLease;
+  /** Who accepted (the probe, then the proposal), with where their logs end and the leases they granted. */
+  acks: Map<NodeId, { position: LogPosition; priorLease: PriorLease }>;
   /** Someone in our own term said no (typically: it still follows a live master). */
   refused: boolean;
   /** The probe was already asked again early once, after a lower id refused it (onCoordinatorAck). */
@@ -78,8 +86,10 @@ interface MasterState {
   readonly electedAt: number;
   /** Per peer: send tick (master's clock) of the latest heartbeat it acknowledged in this term. */
   readonly leaseFrom: Map<NodeId, number>;
+  /** The proposal that won: late acceptances still arrive (one may void a prior lease). */
+  readonly proposal: Proposal;
   /** Earlier masters may be serving on leases granted by our voters until this tick. */
-  readonly servingNotBefore: number;
+  servingNotBefore: number;
   catchUp: { readonly request: CatchUpRequest; readonly deadline: number } | undefined;
   nextHeartbeatAt: number;
 }
@@ -349,19 +359,18 @@ export class BullyNode {
     // Every write acknowledged so far is on a majority, so some member of ours has it: fetch from
     // the most up-to-date one before serving.
     let best: { node: NodeId; position: LogPosition } = { node: this.id, position: this.log.position() };
-    let servingNotBefore = proposal.notBefore;
-    for (const [node, ack] of proposal.acks) {
+    for (const [node, ack] of proposal.acks)
       if (comparePositions(ack.position, best.position) > 0) best = { node, position: ack.position };
-      servingNotBefore = Math.max(servingNotBefore, ack.notBefore);
-    }
+    const servingNotBefore = this.servingNotBefore(proposal);
     const request: CatchUpRequest | undefined =
       best.node === this.id ? undefined : { fromNode: best.node, upToIndex: best.position.lastIndex };
     const st: MasterState = {
       role: 'master',
       electedAt: this.now,
-      // The lease starts empty: COORDINATOR acks prove a vote, and the first heartbeat round trip
-      // proves contact at a known send time.
-      leaseFrom: new Map(),
+      // Each acceptance of the COORDINATOR is a lease grant made after `sentAt` (the voter restarted
+      // its failure timer and reports our lease to any other proposer): as good as a heartbeat ack.
+      leaseFrom: new Map([...proposal.acks.keys()].map((id) => [id, proposal.sentAt])),
+      proposal,
       servingNotBefore,
       catchUp:
         request === undefined ? undefined : { request, deadline: this.now + this.config.catchUpTimeoutTicks },
@@ -475,7 +484,8 @@ export class BullyNode {
     const proposal: Proposal = {
       term: this.term + 1,
       probe: true,
-      notBefore: 0,
+      sentAt: this.now,
+      ownPriorLease: { until: 0, holder: undefined },
       acks: new Map(),
       refused: false,
       hurried: false,
@@ -490,7 +500,9 @@ export class BullyNode {
   private proposeForReal(st: CandidateState, proposal: Proposal): void {
     proposal.probe = false;
     proposal.acks = new Map();
-    proposal.notBefore = this.now + this.priorLeaseTicks(this.id, proposal.term);
+    proposal.sentAt = this.now;
+    const own = this.priorLease(this.id, proposal.term);
+    proposal.ownPriorLease = { until: this.now + own.ticks, holder: own.holder };
     st.deadline = this.now + this.config.coordinatorTimeoutTicks;
     if (majority(this.config) === 1) return this.becomeMaster(proposal);
     this.sendCoordinator(proposal, this.otherIds);
@@ -629,7 +641,7 @@ export class BullyNode {
     }
     // A probe changes nothing here; the yes carries the proposed term so the proposer can match it.
     if (m.probe) return this.send({ ...reply, term: m.term, accepted: true, priorLeaseTicks: 0 });
-    const priorLeaseTicks = this.priorLeaseTicks(m.from, m.term);
+    const prior = this.priorLease(m.from, m.term);
     this.term = m.term;
     this.votedFor = m.from;
     this.masterId = undefined; // confirmed by its first heartbeat, once it has won
@@ -641,7 +653,12 @@ export class BullyNode {
       this.becomeSlave();
     }
     this.grant(m.from, m.term);
-    this.send({ ...reply, accepted: true, priorLeaseTicks });
+    this.send({
+      ...reply,
+      accepted: true,
+      priorLeaseTicks: prior.ticks,
+      ...(prior.holder === undefined ? {} : { priorLeaseHolder: prior.holder }),
+    });
   }
 
   private mayAccept(m: CoordinatorMessage): boolean {
@@ -668,6 +685,14 @@ export class BullyNode {
   private onCoordinatorAck(m: CoordinatorAckMessage): void {
     const st = this.role.state;
     const proposal = st.role === 'candidate' ? st.proposal : undefined;
+    if (m.accepted && st.role === 'master' && !m.probe && m.term === st.proposal.term) {
+      // A voter past the majority we won with. If it is the master we took over from, it has now
+      // stepped down: its lease need not be waited out any more (the planned hand-over).
+      this.recordAck(st.proposal, m);
+      st.servingNotBefore = this.servingNotBefore(st.proposal);
+      st.leaseFrom.set(m.from, Math.max(st.leaseFrom.get(m.from) ?? -Infinity, st.proposal.sentAt));
+      return;
+    }
     if (m.accepted) {
       // Count a yes only for what we are asking now; a late yes to something we moved past is noise.
       if (
@@ -677,11 +702,7 @@ export class BullyNode {
         m.probe !== proposal.probe
       )
         return;
-      const prior = proposal.acks.get(m.from)?.notBefore ?? -Infinity;
-      proposal.acks.set(m.from, {
-        position: { lastTerm: m.lastTerm, lastIndex: m.lastIndex },
-        notBefore: Math.max(prior, this.now + m.priorLeaseTicks),
-      });
+      this.recordAck(proposal, m);
       if (1 + proposal.acks.size < majority(this.config)) return;
       return proposal.probe ? this.proposeForReal(st, proposal) : this.becomeMaster(proposal);
     }
@@ -704,6 +725,22 @@ export class BullyNode {
         st.deadline = Math.min(st.deadline, this.now + this.config.heartbeatTicks);
       }
     }
+  }
+
+  private recordAck(proposal: Proposal, m: CoordinatorAckMessage): void {
+    const prior = proposal.acks.get(m.from)?.priorLease;
+    const until = this.now + m.priorLeaseTicks;
+    proposal.acks.set(m.from, {
+      position: { lastTerm: m.lastTerm, lastIndex: m.lastIndex },
+      // A re-sent ack: keep the longer wait, and the holder only if both name the same one.
+      priorLease:
+        prior === undefined
+          ? { until, holder: m.priorLeaseHolder }
+          : {
+              until: Math.max(prior.until, until),
+              holder: prior.holder === m.priorLeaseHolder ? prior.holder : undefined,
+            },
+    });
   }
 
   private liveMaster(): NodeId | undefined {
@@ -737,16 +774,31 @@ export class BullyNode {
   }
 
   /**
-   * How long a master other than (to, term) may still be serving on an ack of ours: a master serves
-   * at most leaseTicks after sending what we acked, and we acked no earlier than it was sent.
+   * How long a master other than (to, term) may still be serving on an ack of ours, and who: a master
+   * serves at most leaseTicks after sending what we acked, and we acked no earlier than it was sent.
    * failureTicks (> leaseTicks) leaves a margin for tick phase between machines.
    */
-  private priorLeaseTicks(to: NodeId, term: Term): number {
+  private priorLease(to: NodeId, term: Term): { ticks: number; holder: NodeId | undefined } {
     const last =
       this.lastGrant.to === to && this.lastGrant.term === term ? this.grantBeforeLast : this.lastGrant;
     // A master whose process is gone serves on no lease (peerDown); an unknown one may (restart).
-    if (last === undefined || (last.to !== undefined && this.downPeers.has(last.to))) return 0;
-    return Math.max(0, this.config.failureTicks - (this.now - last.at));
+    if (last === undefined || (last.to !== undefined && this.downPeers.has(last.to)))
+      return { ticks: 0, holder: undefined };
+    return { ticks: Math.max(0, this.config.failureTicks - (this.now - last.at)), holder: last.to };
+  }
+
+  /**
+   * The first tick a winning proposal may serve at: after every prior lease its majority reported,
+   * except leases held by a node that accepted the proposal itself (it persisted the new term and
+   * stepped down before acking, so it serves no more: a planned hand-over waits no lease) or by us.
+   */
+  private servingNotBefore(proposal: Proposal): number {
+    const over = (lease: PriorLease): boolean =>
+      lease.holder !== undefined && (lease.holder === this.id || proposal.acks.has(lease.holder));
+    let notBefore = over(proposal.ownPriorLease) ? 0 : proposal.ownPriorLease.until;
+    for (const ack of proposal.acks.values())
+      if (!over(ack.priorLease)) notBefore = Math.max(notBefore, ack.priorLease.until);
+    return notBefore;
   }
 
   // ---- plumbing --------------------------------------------------------------------------------------

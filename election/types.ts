@@ -68,6 +68,12 @@ export interface CoordinatorAckMessage extends Envelope, LogPosition {
   readonly probe: boolean;
   readonly accepted: boolean;
   readonly priorLeaseTicks: number;
+  /**
+   * The master that `priorLeaseTicks` is for, when known. If that node itself accepts the proposal,
+   * it has adopted the new term and stopped serving: its lease need not be waited out (a planned
+   * hand-over to a returning higher id then costs one round trip, not a lease).
+   */
+  readonly priorLeaseHolder?: NodeId;
 }
 
 /** Master → all, every heartbeatTicks. `round` is the master's own tick at send time. */

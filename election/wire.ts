@@ -33,6 +33,7 @@ export function toEnvelope(message: Message): ElectionEnvelope {
             lastTerm: message.lastTerm,
             lastIndex: message.lastIndex,
             priorLeaseTicks: message.priorLeaseTicks,
+            priorLeaseHolder: message.priorLeaseHolder ?? 0,
           },
         },
       };
@@ -77,6 +78,10 @@ export function fromEnvelope(envelope: ElectionEnvelope): Message {
         lastTerm: count('coordinator_ack.last_term', body.value.lastTerm),
         lastIndex: count('coordinator_ack.last_index', body.value.lastIndex),
         priorLeaseTicks: count('coordinator_ack.prior_lease_ticks', body.value.priorLeaseTicks),
+        // proto3's 0 for an unset uint32: the holder is unknown, which is never a node id.
+        ...(body.value.priorLeaseHolder === 0
+          ? {}
+          : { priorLeaseHolder: nodeId('coordinator_ack.prior_lease_holder', body.value.priorLeaseHolder) }),
       };
     case 'heartbeat':
       return {
@@ -98,6 +103,11 @@ function isNodeId(value: number): boolean {
 
 function isCount(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
+}
+
+function nodeId(field: string, value: number): number {
+  if (!isNodeId(value)) throw new InvalidArgumentError(field, `must be a node id (got ${value})`);
+  return value;
 }
 
 function count(field: string, value: number): number {

@@ -17,6 +17,16 @@ const every: Message[] = [
     lastIndex: 40,
     priorLeaseTicks: 5,
   },
+  {
+    ...head,
+    type: 'coordinatorAck',
+    probe: false,
+    accepted: true,
+    lastTerm: 6,
+    lastIndex: 40,
+    priorLeaseTicks: 12,
+    priorLeaseHolder: 1,
+  },
   { ...head, type: 'heartbeat', commitIndex: 39, round: 1234 },
   { ...head, type: 'heartbeatAck', round: 1234 },
 ];

@@ -115,6 +115,11 @@ export interface CoordinatorAck {
   lastIndex: number;
   /** How many more ticks an earlier master may still be serving on this node's acks. */
   priorLeaseTicks: number;
+  /**
+   * Who that earlier master is (0: unknown, e.g. just restarted). A holder that itself accepted the
+   * proposal has stepped down, so the new master need not wait its lease out.
+   */
+  priorLeaseHolder: number;
 }
 
 /** Master → all, every heartbeat interval. `round` is the master's own tick counter at send time. */
@@ -616,7 +621,7 @@ export const Coordinator: MessageFns<Coordinator> = {
 };
 
 function createBaseCoordinatorAck(): CoordinatorAck {
-  return { probe: false, accepted: false, lastTerm: 0, lastIndex: 0, priorLeaseTicks: 0 };
+  return { probe: false, accepted: false, lastTerm: 0, lastIndex: 0, priorLeaseTicks: 0, priorLeaseHolder: 0 };
 }
 
 export const CoordinatorAck: MessageFns<CoordinatorAck> = {
@@ -635,6 +640,9 @@ export const CoordinatorAck: MessageFns<CoordinatorAck> = {
     }
     if (message.priorLeaseTicks !== 0) {
       writer.uint32(40).uint64(message.priorLeaseTicks);
+    }
+    if (message.priorLeaseHolder !== 0) {
+      writer.uint32(48).uint32(message.priorLeaseHolder);
     }
     return writer;
   },
@@ -692,6 +700,14 @@ export const CoordinatorAck: MessageFns<CoordinatorAck> = {
             message.priorLeaseTicks = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.priorLeaseHolder = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -723,6 +739,11 @@ export const CoordinatorAck: MessageFns<CoordinatorAck> = {
         : isSet(object.prior_lease_ticks)
         ? globalThis.Number(object.prior_lease_ticks)
         : 0,
+      priorLeaseHolder: isSet(object.priorLeaseHolder)
+        ? globalThis.Number(object.priorLeaseHolder)
+        : isSet(object.prior_lease_holder)
+        ? globalThis.Number(object.prior_lease_holder)
+        : 0,
     };
   },
 
@@ -743,6 +764,9 @@ export const CoordinatorAck: MessageFns<CoordinatorAck> = {
     if (message.priorLeaseTicks !== 0) {
       obj.priorLeaseTicks = Math.round(message.priorLeaseTicks);
     }
+    if (message.priorLeaseHolder !== 0) {
+      obj.priorLeaseHolder = Math.round(message.priorLeaseHolder);
+    }
     return obj;
   },
 
@@ -756,6 +780,7 @@ export const CoordinatorAck: MessageFns<CoordinatorAck> = {
     message.lastTerm = object.lastTerm ?? 0;
     message.lastIndex = object.lastIndex ?? 0;
     message.priorLeaseTicks = object.priorLeaseTicks ?? 0;
+    message.priorLeaseHolder = object.priorLeaseHolder ?? 0;
     return message;
   },
 };
