@@ -48,6 +48,11 @@ export interface ElectionNodeOptions {
   readonly clock: LamportClock;
   /** Replication figures for ClusterService.Status (the booking node's ReplicationNode). */
   readonly replicationStatus?: () => ReplicationFigures;
+  /**
+   * Whether this node would accept a write right now, for ClusterService.Status: the booking node's
+   * answer (election lease, replication serving its term, etcd gate). Default: the election's alone.
+   */
+  readonly canServeWrites?: () => boolean;
   /** The node holding the etcd fallback lease (0: none, or etcd not in use), for ClusterService.Status. */
   readonly etcdLeaseHolder?: () => number;
   /** Largest peer message accepted (the replication endpoint receives snapshots); default 4 MiB. */
@@ -138,6 +143,7 @@ export async function startElectionNode(options: ElectionNodeOptions): Promise<E
             {
               status: async () => ({
                 ...toNodeStatus(runner.status(), options.replicationStatus?.()),
+                ...(options.canServeWrites === undefined ? {} : { canServeWrites: options.canServeWrites() }),
                 etcdLeaseHolder: options.etcdLeaseHolder?.() ?? 0,
               }),
             },

@@ -84,6 +84,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
   // The election starts after the node (its server carries the node's endpoint): until then, no fence.
   let electionTerm = (): number => 0;
   let etcdHolder = (): number => 0;
+  let writable = (): boolean => false;
   let observeTerm = (term: number): void =>
     logger.warn({ term }, 'replication saw a newer term before the election started');
   const node = new ReplicationNode({
@@ -118,6 +119,8 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
       maxReceiveMessageBytes: MAX_SNAPSHOT_BYTES,
       replicationStatus: () => node.status(),
       etcdLeaseHolder: () => etcdHolder(),
+      // What Status says is what a write would meet here (npm start's "up" waits for it).
+      canServeWrites: () => writable(),
       services: [node.service()],
     });
   } catch (error) {
@@ -186,6 +189,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
   });
 
   const canServeWrites = (): boolean => bullyCanServe() && (gate?.allowsWrites() ?? true);
+  writable = canServeWrites;
   const notMaster = (): UnavailableError => {
     const { masterId } = runner.status();
     if (masterId === undefined)

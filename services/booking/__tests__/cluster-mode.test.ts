@@ -166,4 +166,17 @@ describe('booking cluster mode (MARQUEE_PEERS, three nodes)', () => {
     const violations = checkInvariants({ nodes: snapshots, masterId: 2, acknowledged, elections });
     expect(violations.map((v) => v.message)).toEqual([]);
   }, 60_000);
+
+  it("Status says a node serves writes only when a write there would be accepted (what npm start's 'up' waits for)", async () => {
+    const cluster = member(2).server!.cluster!;
+    expect((await clusterStatus(2)).canServeWrites).toBe(true);
+    // The election still names node 2 master, but its replication is not serving the term (as in the
+    // moment between winning and taking over): a write would be refused, so Status must say so.
+    const { term } = await clusterStatus(2);
+    await cluster.node.stepDown('test: replication not serving yet');
+    expect(cluster.canServeWrites()).toBe(false);
+    expect(await clusterStatus(2)).toMatchObject({ role: NodeRole.NODE_ROLE_MASTER, canServeWrites: false });
+    await cluster.node.becomeMaster(term);
+    expect((await clusterStatus(2)).canServeWrites).toBe(true);
+  });
 });
