@@ -25,6 +25,8 @@ export interface SessionOptions {
   workers: number;
   /** How many demo shows to book from. */
   shows?: number;
+  /** Book from these shows instead of the demo ones. */
+  showIds?: readonly string[];
   /** Progress lines (workload counters every few seconds, step announcements). */
   log?: (line: string) => void;
 }
@@ -272,7 +274,8 @@ export class ChaosSession {
     });
     await workload.register();
     await workload.loadShows(
-      await findDemoShows(this.options.description.catalogAddress, this.options.shows),
+      this.options.showIds ??
+        (await findDemoShows(this.options.description.catalogAddress, this.options.shows)),
     );
     workload.start();
     this.workload = workload;
