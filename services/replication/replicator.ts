@@ -228,7 +228,7 @@ export class Replicator {
     return retryAtOnce(before, after) ? 'more' : 'stuck';
   }
 
-  private async sendSnapshot(id: NodeId, peer: ReplicationPeer): Promise<'more' | 'idle'> {
+  private async sendSnapshot(id: NodeId, peer: ReplicationPeer): Promise<'more' | 'idle' | 'stuck'> {
     const snapshot = await this.options.log.takeSnapshot(this.options.machine);
     this.update(id, onSent);
     this.options.logger.info({ slave: id, lastIndex: snapshot.lastIndex }, 'replication: sending a snapshot');
@@ -247,7 +247,8 @@ export class Replicator {
     if (this.stopped) return 'idle';
     if (!result.success) {
       this.update(id, onFailure);
-      return 'idle';
+      // Refused in our own term: sending it again on every write's kick would only be refused again.
+      return 'stuck';
     }
     this.update(id, (p) => onSnapshotInstalled(p, result.matchIndex, this.now()));
     this.advanceCommit();
