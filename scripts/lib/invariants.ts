@@ -512,10 +512,9 @@ const TABLES: readonly TableName[] = ['seats', 'pools', 'bookings'];
 
 /**
  * The replicated state as canonical rows, key → value (both JSON), per table. What is left out, and why:
- * - FREE seats with no booking and pools with nothing held or sold. A node copies a show from the
- *   catalog into its own database on the show's first access there (Inventory), which is node-local:
- *   a slave that served a seat map has the show's rows, a master that never saw it does not. An
- *   untouched seat or pool means the same as an absent one, so neither enters the checksum.
+ * - FREE seats with no booking and pools with nothing held or sold: an untouched seat or pool means
+ *   the same as an absent one, so neither enters the checksum. (Shows are materialised through the
+ *   log now, on the master only; before, a slave that served a seat map copied the show by itself.)
  * - Times (held_until, created_at, cancelled_at, shows.materialized_at) and the node-local tables
  *   (idempotency, purged by each node's sweeper on its own schedule; users; payments, which mirror
  *   the processor rather than the inventory). The invariants are about who owns which seat and

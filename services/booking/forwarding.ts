@@ -11,6 +11,7 @@ import { PEER_AUTH_METADATA_KEY, requirePeer } from '../common/peer-auth';
 import type { ClusterSecret } from '../common/peer-auth';
 import { LAMPORT_METADATA_KEY } from '../common/lamport';
 import type { BookingCluster } from './cluster';
+import { MasterOnlyError } from './replication';
 
 /*
  * Any node accepts any call (DESIGN "Booking group"): in cluster mode a call this node cannot serve
@@ -37,7 +38,9 @@ type Routes<S> = { readonly [K in keyof AsyncHandlers<S>]: Route };
 /**
  * Every RPC, once (the types make a new RPC fail to compile until it is listed here).
  * Availability (the seat map) is read locally: it may lag the master by a heartbeat, which browsing
- * tolerates, and every decision that can oversell is made on the master by HoldSeats anyway.
+ * tolerates, and every decision that can oversell is made on the master by HoldSeats anyway. A local
+ * read that fails with MasterOnlyError (its show is not materialised on this slave yet) goes to the
+ * master as a write would: only the master may materialise it.
  */
 export const ROUTES = {
   AccountService: {
@@ -191,9 +194,18 @@ export class Forwarder {
             logger: this.options.logger,
           });
         const decision = decide(route, this.view(), by);
-        if (decision.kind === 'local') return handler(request, context);
         if (decision.kind === 'refuse') return Promise.reject(decision.error);
-        return this.forward(service, name, decision.address, request, context);
+        if (decision.kind === 'forward')
+          return this.forward(service, name, decision.address, request, context);
+        return handler(request, context).catch((error: unknown) => {
+          // A local read that would have to write first (a show not materialised here): the master's.
+          if (!(error instanceof MasterOnlyError)) throw error;
+          const fallback = decide('write', this.view(), by);
+          if (fallback.kind === 'refuse') throw fallback.error;
+          if (fallback.kind === 'forward')
+            return this.forward(service, name, fallback.address, request, context);
+          return handler(request, context); // this node has become the master meanwhile
+        });
       };
     }
     return wrapped as AsyncHandlers<S>;

@@ -2,7 +2,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { Logger } from '../common/logger';
 import type { Pool } from '../common/mysql';
 import { UnavailableError } from '../common/errors';
-import { BOOKING_OPS, acknowledge, appendOp } from './replication';
+import { BOOKING_OPS, MasterOnlyError, acknowledge, appendOp } from './replication';
 import type { BookingReplication } from './replication';
 import type { ShowInventory, ShowSource } from './show-source';
 import { sql, sqlTime, transact } from './sql';
@@ -33,9 +33,11 @@ const INSERT_CHUNK = 1000;
 /**
  * Makes a catalog show bookable with no manual step: the first access fetches it from the
  * ShowSource and copies its seats and pools into our database (INSERT IGNORE in one transaction,
- * so concurrent first accesses, here or on another node, leave exactly one copy). After that the
- * show's static data is cached in process: a hold checks seat ids and prices without a query.
- * A show is materialized once; later catalog edits do not change what is already on sale.
+ * so concurrent first accesses leave exactly one copy). After that the show's static data is cached
+ * in process: a hold checks seat ids and prices without a query. A show is materialized once; later
+ * catalog edits do not change what is already on sale. With replication only the master
+ * materializes, as a replicated write; a slave gets the show from the log, and before that refuses
+ * with MasterOnlyError (the forwarder then asks the master).
  */
 export class Inventory {
   private readonly cache = new Map<string, Promise<ShowCatalog>>();
@@ -46,10 +48,7 @@ export class Inventory {
     private readonly clock: () => number,
     private readonly logger: Logger,
     private readonly maxCachedShows = 200,
-    /**
-     * When present, the master materialises a show as a replicated write; a slave copies it locally
-     * only (INSERT IGNORE of the same catalog rows, as the replicated op does).
-     */
+    /** When present, a show is materialised only on the master, as a replicated write. */
     private readonly replication?: BookingReplication,
   ) {}
 
@@ -72,6 +71,11 @@ export class Inventory {
   private async load(showId: string, deadline: Date | number): Promise<ShowCatalog> {
     const existing = await this.read(showId);
     if (existing) return existing;
+    // Rows a slave wrote by itself would exist on it alone: every node's state comes from the log.
+    if (this.replication && !this.replication.isMaster())
+      throw new MasterOnlyError(
+        `this node is not the master and show ${JSON.stringify(showId)} is not materialized here yet; only the master materializes a show`,
+      );
     const show = await this.source.getShow(showId, deadline);
     await this.materialize(show);
     const materialized = await this.read(showId);
@@ -117,7 +121,9 @@ export class Inventory {
 
   private async materialize(show: ShowInventory): Promise<void> {
     const now = sqlTime(this.clock());
-    const replication = this.replication?.isMaster() ? this.replication : undefined;
+    // Always through the log when replicated: a node deposed since load() checked fails the append
+    // and its transaction rolls back, rather than writing the show without an entry.
+    const replication = this.replication;
     const index = await transact(
       this.pool,
       () => `show ${show.showId}`,

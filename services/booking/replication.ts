@@ -17,7 +17,7 @@ import type { Tx } from './sql';
  */
 
 export interface BookingReplication {
-  /** Whether this node is the master now (a slave materialises shows locally, without an entry). */
+  /** Whether this node is the master now: only the master writes state (a slave applies the log). */
   isMaster(): boolean;
   /**
    * The log append as statements for the write's final batch (sent with its COMMIT); throws
@@ -61,6 +61,13 @@ export class NotAcknowledgedError extends UnavailableError {
     );
   }
 }
+
+/**
+ * A read that would first have to write state (materialise a show) on a node that is not the master:
+ * every node's state comes from the log, so only the master may. UNAVAILABLE; in cluster mode the
+ * call is sent on to the master instead (forwarding.ts).
+ */
+export class MasterOnlyError extends UnavailableError {}
 
 /** Waits for the ack policy of `index` (no-op without replication or index). */
 export async function acknowledge(

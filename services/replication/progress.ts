@@ -7,7 +7,10 @@ import type { AckPolicy, NodeId } from './types';
  */
 
 export interface Progress {
-  /** Highest index known to be in the slave's log and matching ours. */
+  /**
+   * Highest index known to be in the slave's log and matching ours. Only a refusal that proves the
+   * slave lost its log (lostState) lowers it.
+   */
   readonly match: number;
   /** The next index to send. Always > match. */
   readonly next: number;
@@ -33,7 +36,7 @@ export function onFailure(progress: Progress): Progress {
   return { ...progress, inflight: Math.max(0, progress.inflight - 1) };
 }
 
-/** The slave's log matches ours up to `matchIndex`. Match never goes back: answers can be stale. */
+/** The slave's log matches ours up to `matchIndex`. An older, smaller match in an answer does not lower it. */
 export function onAccepted(progress: Progress, matchIndex: number, now: number): Progress {
   const match = Math.max(progress.match, matchIndex);
   return {
@@ -45,24 +48,60 @@ export function onAccepted(progress: Progress, matchIndex: number, now: number):
   };
 }
 
+/** What a slave's refusal of an Append tells (AppendResponse, with the request it answers). */
+export interface Rejection {
+  /** prevIndex of the refused Append. */
+  readonly prevIndex: number;
+  /** Where the slave asks us to resume; 0 when it gave no hint (a refusal of us, not of our entries). */
+  readonly conflictIndex: number;
+  /** The slave's applied state holds an entry our log does not: only a snapshot can undo it. */
+  readonly snapshotNeeded: boolean;
+  /** Our last index when the Append was sent. */
+  readonly lastIndex: number;
+}
+
 /**
- * The slave refused entries from `next`: resume at its hint, but never at or below what it already
- * matched, and always strictly lower than before so that probing terminates.
+ * Whether a refusal proves the slave's log no longer holds what we recorded as matched: it refused
+ * our entries at or below `match`, or asks to resume at or below it. A slave whose disk kept its
+ * log never does; one restarted on a wiped database or an old backup does, and from then on every
+ * Append built on the old `match` would be refused. raft's tracker assumes durable logs and keeps
+ * match; we cannot.
  */
-export function onRejected(
-  progress: Progress,
-  conflictIndex: number,
-  snapshotNeeded: boolean,
-  now: number,
-): Progress {
-  const lower = Math.min(conflictIndex, progress.next - 1);
-  return {
-    ...progress,
-    next: snapshotNeeded ? progress.next : Math.max(progress.match + 1, lower, 1),
-    inflight: Math.max(0, progress.inflight - 1),
-    lastAckAt: now,
-    snapshotNeeded,
-  };
+export function lostState(progress: Progress, rejection: Rejection): boolean {
+  const hint = rejection.conflictIndex;
+  return rejection.prevIndex <= progress.match || (hint > 0 && hint <= progress.match);
+}
+
+/**
+ * The slave refused the Append that began after `rejection.prevIndex`. An answer to an older request,
+ * or a refusal without a hint, changes nothing but the in-flight count. Otherwise: when it proves the
+ * slave lost state, nothing of its log is known to match any more (match 0); a slave whose state holds
+ * entries we never had (it says so, or asks to resume past our whole log) gets a snapshot; else we
+ * resume at its hint, which is strictly lower than before (probing terminates) unless the slave has a
+ * snapshot of its own beyond our probe, which it then skips.
+ */
+export function onRejected(progress: Progress, rejection: Rejection, now: number): Progress {
+  const answered = { ...progress, inflight: Math.max(0, progress.inflight - 1), lastAckAt: now };
+  const stale = rejection.prevIndex !== progress.next - 1;
+  const noHint = rejection.conflictIndex === 0 && !rejection.snapshotNeeded;
+  if (stale || noHint) return answered;
+  const match = lostState(progress, rejection) ? 0 : progress.match;
+  if (rejection.snapshotNeeded || rejection.conflictIndex > rejection.lastIndex + 1)
+    return { ...answered, match, snapshotNeeded: true };
+  const next =
+    rejection.conflictIndex > rejection.prevIndex
+      ? rejection.conflictIndex
+      : Math.max(match + 1, rejection.conflictIndex);
+  return { ...answered, match, next, snapshotNeeded: false };
+}
+
+/**
+ * Whether to send again at once after `before` became `after` on a refusal: only when the answer
+ * moved the probe (a new next, or a snapshot to send). Otherwise the same request would be refused
+ * the same way, as fast as the network allows: wait for the heartbeat instead.
+ */
+export function retryAtOnce(before: Progress, after: Progress): boolean {
+  return after.snapshotNeeded || after.next !== before.next;
 }
 
 /** A snapshot ending at `index` is installed: the slave's log now matches ours up to there. */

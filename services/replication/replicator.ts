@@ -10,9 +10,10 @@ import {
   onSent,
   onSnapshotInstalled,
   policySatisfied,
+  retryAtOnce,
   slaveLag,
 } from './progress';
-import type { Progress, SlaveLag } from './progress';
+import type { Progress, Rejection, SlaveLag } from './progress';
 import type { ReplicationPeer } from './transport';
 import type { AckPolicy, NodeId, StateMachine } from './types';
 
@@ -159,7 +160,7 @@ export class Replicator {
   private async run(id: NodeId, peer: ReplicationPeer): Promise<void> {
     const logger = this.options.logger.child({ slave: id });
     while (!this.stopped) {
-      let outcome: 'more' | 'idle' | 'failed';
+      let outcome: 'more' | 'idle' | 'stuck' | 'failed';
       try {
         outcome = await this.shipOnce(id, peer);
       } catch (error) {
@@ -168,13 +169,14 @@ export class Replicator {
         outcome = 'failed';
       }
       if (outcome === 'more') continue;
-      // After a failure only the heartbeat retries: kicks would hammer a dead peer once per write.
+      // After a failure or a refusal that taught nothing only the heartbeat retries: kicks would
+      // repeat the same call once per write.
       await this.sleep(id, this.options.heartbeatMs, outcome === 'idle');
     }
   }
 
-  private async shipOnce(id: NodeId, peer: ReplicationPeer): Promise<'more' | 'idle'> {
-    const { log, logger } = this.options;
+  private async shipOnce(id: NodeId, peer: ReplicationPeer): Promise<'more' | 'idle' | 'stuck'> {
+    const { log } = this.options;
     const state = await log.state();
     this.ownLast = Math.max(this.ownLast, state.lastIndex);
     this.advanceCommit();
@@ -202,23 +204,31 @@ export class Replicator {
     );
     if (result.term > this.term) return this.deposed(result.term);
     if (this.stopped) return 'idle';
-    if (result.success) {
-      this.update(id, (p) => onAccepted(p, result.matchIndex, this.now()));
-      this.advanceCommit();
-    } else {
-      this.update(id, (p) => onRejected(p, result.conflictIndex, result.snapshotNeeded, this.now()));
-      logger.debug(
-        { slave: id, prevIndex, conflict: result.conflictIndex },
-        'replication: slave log differs',
-      );
-      return 'more';
+    if (!result.success) {
+      const { conflictIndex, snapshotNeeded } = result;
+      return this.rejected(id, { prevIndex, conflictIndex, snapshotNeeded, lastIndex: state.lastIndex });
     }
+    this.update(id, (p) => onAccepted(p, result.matchIndex, this.now()));
+    this.advanceCommit();
     await this.compactIfDue();
     const after = this.get(id);
     return after.next <= this.ownLast || sentCommit < this.commit ? 'more' : 'idle';
   }
 
-  private async sendSnapshot(id: NodeId, peer: ReplicationPeer): Promise<'more' | 'idle'> {
+  /** A refused Append: probe again at once only if the answer taught us where to (progress.ts). */
+  private rejected(id: NodeId, rejection: Rejection): 'more' | 'stuck' {
+    const before = this.get(id);
+    const after = onRejected(before, rejection, this.now());
+    this.progress.set(id, after);
+    const details = { slave: id, ...rejection, match: before.match, next: after.next };
+    if (after.match < before.match)
+      // Its disk was wiped or restored from an older copy: it is rebuilt from where its log ends.
+      this.options.logger.warn(details, 'replication: slave no longer holds entries it had matched');
+    else this.options.logger.debug(details, 'replication: slave log differs');
+    return retryAtOnce(before, after) ? 'more' : 'stuck';
+  }
+
+  private async sendSnapshot(id: NodeId, peer: ReplicationPeer): Promise<'more' | 'idle' | 'stuck'> {
     const snapshot = await this.options.log.takeSnapshot(this.options.machine);
     this.update(id, onSent);
     this.options.logger.info({ slave: id, lastIndex: snapshot.lastIndex }, 'replication: sending a snapshot');
@@ -237,7 +247,8 @@ export class Replicator {
     if (this.stopped) return 'idle';
     if (!result.success) {
       this.update(id, onFailure);
-      return 'idle';
+      // Refused in our own term: sending it again on every write's kick would only be refused again.
+      return 'stuck';
     }
     this.update(id, (p) => onSnapshotInstalled(p, result.matchIndex, this.now()));
     this.advanceCommit();

@@ -79,6 +79,23 @@ describe('follower (slave side) against MariaDB', () => {
     expect(gap).toMatchObject({ success: false, conflictIndex: 3, snapshotNeeded: false });
   });
 
+  it('an empty log (a wiped slave) asks for index 1; a log that starts after a snapshot, for the entry after it', async () => {
+    const heartbeat = { term: 4, leaderId: 1, prevTerm: 4, entries: [], commitIndex: 9 };
+    // The master reaches back to 1 or, once that is compacted, sends a snapshot.
+    expect(await follower.append({ ...heartbeat, prevIndex: 19_258 })).toMatchObject({
+      success: false,
+      conflictIndex: 1,
+      snapshotNeeded: false,
+    });
+    const snapshot = { term: 4, leaderId: 1, lastIndex: 10, lastTerm: 4, commitIndex: 10, rows: [] };
+    expect(await follower.installSnapshot(snapshot)).toMatchObject({ success: true, matchIndex: 10 });
+    for (const prevIndex of [3, 30])
+      expect(await follower.append({ ...heartbeat, prevIndex })).toMatchObject({
+        success: false,
+        conflictIndex: 11,
+      });
+  });
+
   it('drops a conflicting uncommitted suffix and takes the new master’s entries', async () => {
     await follower.append({
       term: 1,

@@ -1,5 +1,6 @@
 import {
   commitIndex,
+  lostState,
   initialProgress,
   onAccepted,
   onFailure,
@@ -8,8 +9,10 @@ import {
   onSnapshotInstalled,
   policySatisfied,
   quorum,
+  retryAtOnce,
   slaveLag,
 } from '../progress';
+import type { Progress, Rejection } from '../progress';
 
 describe('replication progress (pure)', () => {
   it('a new slave is probed from the master’s last index + 1 with nothing matched', () => {
@@ -31,16 +34,100 @@ describe('replication progress (pure)', () => {
     expect(p).toMatchObject({ match: 5, next: 6, lastAckAt: 200 });
   });
 
-  it('a rejection moves next down to the hint but never to or below match, and always strictly down', () => {
-    const p = onAccepted(initialProgress(10), 4, 0); // match 4, next 11
-    expect(onRejected(p, 8, false, 1).next).toBe(8);
-    expect(onRejected(p, 2, false, 1).next).toBe(5);
-    expect(onRejected({ ...p, next: 9 }, 20, false, 1).next).toBe(8);
+  /** A refusal of the Append sent from `p.next`, with our log ending at 20. */
+  const refusal = (p: Progress, conflictIndex: number, snapshotNeeded = false): Rejection => ({
+    prevIndex: p.next - 1,
+    conflictIndex,
+    snapshotNeeded,
+    lastIndex: 20,
+  });
+
+  it('a rejection above match moves next down to the hint, never to or below match, keeping match', () => {
+    const p = onSent(onAccepted(initialProgress(10), 4, 0)); // match 4, next 11
+    expect(onRejected(p, refusal(p, 8), 1)).toEqual({
+      match: 4,
+      next: 8,
+      inflight: 0,
+      lastAckAt: 1,
+      snapshotNeeded: false,
+    });
+    expect(onRejected({ ...p, next: 9 }, refusal({ ...p, next: 9 }, 5), 1)).toMatchObject({
+      match: 4,
+      next: 5,
+    });
+  });
+
+  it('a slave that asks to resume at or below its match lost its log (wiped): match drops and probing restarts at its hint', () => {
+    const p = onSent(onAccepted(initialProgress(19_258), 19_258, 0)); // match 19258, next 19259
+    const wiped = onRejected(
+      p,
+      { prevIndex: 19_258, conflictIndex: 1, snapshotNeeded: false, lastIndex: 19_258 },
+      1,
+    );
+    expect(wiped).toMatchObject({ match: 0, next: 1, snapshotNeeded: false, inflight: 0 });
+    expect(retryAtOnce(p, wiped)).toBe(true);
+    // Restored from an older backup whose log ends at 7000: resume right after it.
+    const restored = onRejected(
+      p,
+      { prevIndex: 19_258, conflictIndex: 7001, snapshotNeeded: false, lastIndex: 19_300 },
+      1,
+    );
+    expect(restored).toMatchObject({ match: 0, next: 7001 });
+    expect(
+      lostState(p, { prevIndex: 19_258, conflictIndex: 7001, snapshotNeeded: false, lastIndex: 19_300 }),
+    ).toBe(true);
+  });
+
+  it('a refused heartbeat at match proves lost state even without a lower hint', () => {
+    const p = onSent(onAccepted(initialProgress(5), 5, 0)); // match 5, next 6: the heartbeat's prevIndex is 5
+    expect(lostState(p, refusal(p, 6))).toBe(true);
+    expect(onRejected(p, refusal(p, 6), 1)).toMatchObject({ match: 0, next: 6 });
+  });
+
+  it('an ordinary probe of a new slave is not lost state: match stays', () => {
+    const p = onSent(initialProgress(10)); // match 0, next 11
+    expect(lostState(p, refusal(p, 3))).toBe(false);
+    expect(onRejected(p, refusal(p, 3), 1)).toMatchObject({ match: 0, next: 3 });
+  });
+
+  it('a refusal without a hint (not of our entries) or to an older request changes nothing and is not retried at once', () => {
+    const p = onSent(onAccepted(initialProgress(10), 4, 0));
+    const noHint = onRejected(p, refusal(p, 0), 1);
+    expect(noHint).toEqual({ ...p, inflight: 0, lastAckAt: 1 });
+    expect(retryAtOnce(p, noHint)).toBe(false);
+    const stale = onRejected(p, { prevIndex: 3, conflictIndex: 2, snapshotNeeded: false, lastIndex: 20 }, 1);
+    expect(stale).toEqual({ ...p, inflight: 0, lastAckAt: 1 });
+    expect(retryAtOnce(p, stale)).toBe(false);
+  });
+
+  it('a slave whose own snapshot lies beyond our probe is resumed after it; beyond our whole log it gets a snapshot', () => {
+    const p = onSent(onAccepted(initialProgress(10), 4, 0)); // next 11
+    expect(onRejected(p, refusal(p, 15), 1)).toMatchObject({ match: 4, next: 15, snapshotNeeded: false });
+    expect(onRejected(p, refusal(p, 22), 1)).toMatchObject({ match: 4, next: 11, snapshotNeeded: true });
+  });
+
+  it('probing terminates: every refusal with a hint at or below prevIndex lowers next, down to a snapshot or index 1', () => {
+    let p = onSent(onAccepted(initialProgress(100), 60, 0)); // match 60, next 101
+    const seen: number[] = [];
+    // A slave that always answers "my log ends at 0" (hint 1): one round trip reaches the start.
+    while (!p.snapshotNeeded && p.next > 1) {
+      const before = p;
+      p = onRejected(
+        p,
+        { prevIndex: p.next - 1, conflictIndex: 1, snapshotNeeded: false, lastIndex: 100 },
+        1,
+      );
+      expect(retryAtOnce(before, p)).toBe(true);
+      seen.push(p.next);
+    }
+    expect(seen).toEqual([1]);
   });
 
   it('a rejection asking for a snapshot keeps next and flags the snapshot; installing it clears the flag', () => {
-    const p = onRejected(onSent(initialProgress(10)), 0, true, 5);
+    const sent = onSent(initialProgress(10));
+    const p = onRejected(sent, refusal(sent, 0, true), 5);
     expect(p).toMatchObject({ next: 11, snapshotNeeded: true, inflight: 0, lastAckAt: 5 });
+    expect(retryAtOnce(sent, p)).toBe(true);
     expect(onSnapshotInstalled(p, 9, 6)).toEqual({
       match: 9,
       next: 10,
