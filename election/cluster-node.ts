@@ -102,8 +102,8 @@ export async function startElectionNode(options: ElectionNodeOptions): Promise<E
     secret,
     clock,
     logger: logger.child({ component: 'election-transport' }),
-    // Two heartbeat intervals: by then the next heartbeat (or retry) has overtaken this message.
-    deadlineMs: 2 * config.heartbeatTicks * tickMs,
+    deadlineMs: config.failureTicks * tickMs,
+    initialReconnectBackoffMs: 2 * config.heartbeatTicks * tickMs,
   });
   const runner = new ElectionRunner({
     config,

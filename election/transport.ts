@@ -31,8 +31,15 @@ export interface GrpcElectionTransportOptions {
   readonly secret: ClusterSecret;
   readonly clock: LamportClock;
   readonly logger: Logger;
-  /** Deadline of one Deliver; a late election message is a lost one. Typically 2 × the heartbeat interval. */
+  /**
+   * Deadline of one Deliver. A late message is still useful: a heartbeat ack renews the lease from its
+   * round (the send time), and a late heartbeat still proves the master alive. So it is the silence
+   * timeout, not a heartbeat: a short deadline made a busy node drop the very messages that keep the
+   * group together (a call still queued behind booking work when it ran out was never handled).
+   */
   readonly deadlineMs: number;
+  /** First pause before redialling a peer that went away (a restarted peer is back that soon). */
+  readonly initialReconnectBackoffMs?: number;
   /**
    * Longest pause between reconnect attempts to a dead peer. grpc-js's default (120 s) would keep a
    * restarted peer out of the election for minutes; a refused connect on a LAN costs next to nothing.
@@ -58,7 +65,7 @@ export class GrpcElectionTransport implements MessageSender {
     this.logger = options.logger;
     const backoff = options.maxReconnectBackoffMs ?? 1000;
     const channel = {
-      'grpc.initial_reconnect_backoff_ms': Math.min(backoff, options.deadlineMs),
+      'grpc.initial_reconnect_backoff_ms': Math.min(backoff, options.initialReconnectBackoffMs ?? backoff),
       'grpc.max_reconnect_backoff_ms': backoff,
     };
     for (const [id, address] of options.peers) {
