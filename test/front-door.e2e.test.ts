@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -30,6 +30,7 @@ import { callUnary } from '../services/common/grpc-client';
 import { startStack } from '../scripts/lib/stack';
 import type { RunningStack } from '../scripts/lib/stack';
 import { StackControlClient } from '../scripts/lib/stack-control';
+import { errorText, retryOnCandidates } from '../scripts/lib/chaos/retry';
 import { testMysqlUrl } from './databases';
 
 const run = promisify(execFile);
@@ -42,6 +43,9 @@ const databases = [
   ...[1, 2, 3].map((id) => `${bookingPrefix}_${id}`),
 ];
 const dataDir = path.join(repoRoot, '.data', 'test', `stack-${suffix}`);
+/** While this file exists, the first booking node to answer nginx a ConfirmBooking dies just before answering. */
+const crashArmFile = path.join(dataDir, 'crash-before-answer.armed');
+const CONFIRM_PATH = '/marquee.booking.v1.BookingService/ConfirmBooking';
 const credentials = grpc.credentials.createInsecure();
 
 let stack: RunningStack;
@@ -63,6 +67,9 @@ beforeAll(async () => {
       MARQUEE_CATALOG_DB: databases[0]!,
       MARQUEE_RECOMMENDATION_DB: databases[1]!,
       MARQUEE_RECOMMENDATION_CATALOG_REFRESH_MS: '1000',
+      // Off until a test creates the file (services/common/fault-injection.ts).
+      MARQUEE_FAULT_CRASH_BEFORE_ANSWER: CONFIRM_PATH,
+      MARQUEE_FAULT_ARM_FILE: crashArmFile,
     },
   });
   catalog = new CatalogServiceClient(stack.grpcAddress, credentials);
@@ -115,10 +122,13 @@ async function eventually<T>(check: () => Promise<T>, ms = 10000): Promise<T> {
 }
 
 async function adminToken(): Promise<{ token: string }> {
-  const admin = await callUnary(accounts.login.bind(accounts), {
-    email: stack.description.adminEmail,
-    password: stack.description.adminPassword,
-  });
+  // Through viaFrontDoor: a restarted higher-id node taking over (the tests before) is an election.
+  const admin = await viaFrontDoor(({ accounts: any }) =>
+    callUnary(any.login.bind(any), {
+      email: stack.description.adminEmail,
+      password: stack.description.adminPassword,
+    }),
+  );
   return { token: admin.token };
 }
 
@@ -424,4 +434,80 @@ describe('the control API (what a chaos tool drives)', () => {
     expect(restarted.pid).not.toBe(oldPid);
     expect((await control.nodes()).map((n) => n.state)).toEqual(['running', 'running', 'running']);
   });
+});
+
+describe("a booking node killed between a write's commit and its answer", () => {
+  it('the client, retrying the unknown outcome with the same key through nginx, ends with one booking and a success', async () => {
+    const control = new StackControlClient(stack.controlUrl!);
+    const showId = await createShow(await adminToken(), 'The Lost Answer');
+    const session = await viaFrontDoor(({ accounts: master }) =>
+      callUnary(
+        master.register.bind(master),
+        { email: `lost-${suffix}@example.com`, password: 'correct horse battery', displayName: 'Lost' },
+        { headers: { 'idempotency-key': `register-lost-${suffix}` } },
+      ),
+    );
+    const asBuyer = { token: session.token };
+    const available = await viaFrontDoor(({ booking: any }) =>
+      callUnary(any.getAvailability.bind(any), { showId }, asBuyer),
+    );
+    const hold = await viaFrontDoor(({ booking: master }) =>
+      callUnary(
+        master.holdSeats.bind(master),
+        { showId, seatIds: [available.seats[0]!.seatId], ga: [], idempotencyKey: `lost-hold-${suffix}` },
+        asBuyer,
+      ),
+    );
+
+    // Armed: the node nginx sends the first ConfirmBooking to (the master, or a slave the master
+    // answered) dies once the booking is committed and acknowledged, before its answer leaves.
+    writeFileSync(crashArmFile, '');
+    const failures: string[] = [];
+    const request = {
+      holdId: hold.id,
+      card: { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2099, cvc: '123', holderName: 'Lost' },
+      idempotencyKey: `lost-confirm-${suffix}`,
+    };
+    // The scripts' retry policy (the chaos workload's), over the gRPC front door only.
+    const outcome = await retryOnCandidates(
+      async () => {
+        try {
+          return await callUnary(booking.confirmBooking.bind(booking), request, asBuyer);
+        } catch (error) {
+          failures.push(errorText(error));
+          throw error;
+        }
+      },
+      () => [stack.grpcAddress],
+      {
+        // The retry may need a new master: a takeover's first write took over 10 s under full load.
+        budgetMs: 30_000,
+        now: Date.now,
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      },
+    );
+
+    expect(existsSync(crashArmFile)).toBe(false);
+    const dead = (await control.nodes()).filter((n) => n.state !== 'running');
+    expect(dead).toHaveLength(1);
+    // The first attempt did not learn the outcome; a later one got the first answer.
+    expect(outcome.attempts).toBeGreaterThan(1);
+    expect(failures.length).toBe(outcome.attempts - 1);
+    expect(outcome.value.state).toBe(BookingState.BOOKING_STATE_CONFIRMED);
+    expect(outcome.value.holdId).toBe(hold.id);
+    await eventually(async () => {
+      const mine = await callUnary(
+        booking.listMyBookings.bind(booking),
+        { pageSize: 10, pageToken: '' },
+        asBuyer,
+      );
+      expect(mine.bookings.map((b) => b.id)).toEqual([outcome.value.id]);
+    }, 20_000);
+
+    const restarted = await control.restart(dead[0]!.id);
+    expect(restarted.state).toBe('running');
+    process.stderr.write(
+      `killed between commit and answer: node ${dead[0]!.id}; the client saw ${failures.join(' | ')}\n`,
+    );
+  }, 90_000);
 });

@@ -12,6 +12,8 @@ import { InvalidArgumentError, toGrpcStatus } from './errors';
 import { HealthRegistry, healthService } from './health';
 import { reflectionServices } from './reflection';
 import { LamportClock } from './lamport';
+import { crashBeforeAnswerInterceptor } from './fault-injection';
+import type { CrashBeforeAnswer } from './fault-injection';
 import { lamportServerInterceptor } from './lamport-interceptors';
 import { grpcMetricsInterceptor } from './metrics';
 import type { Metrics } from './metrics';
@@ -178,6 +180,8 @@ export interface StartServerOptions {
   maxReceiveMessageBytes?: number;
   /** The process's metrics: every call is counted and timed (marquee_grpc_*). */
   metrics?: Metrics;
+  /** A test fault (fault-injection.ts): die after a call succeeded, before answering it. */
+  crashBeforeAnswer?: CrashBeforeAnswer;
 }
 
 /** Starts a gRPC server with health checking and reflection; port 0 picks a free port. */
@@ -190,6 +194,10 @@ export async function startGrpcServer(options: StartServerOptions): Promise<Runn
       ...(options.metrics ? [grpcMetricsInterceptor(options.metrics)] : []),
       // The one place Lamport stamps are read and written on the server side; handlers never see them.
       lamportServerInterceptor(options.clock ?? new LamportClock(), options.logger),
+      // Outermost: sees the handler's status while the Lamport interceptor still holds the reply.
+      ...(options.crashBeforeAnswer
+        ? [crashBeforeAnswerInterceptor(options.crashBeforeAnswer, options.logger)]
+        : []),
     ],
   });
   const names = options.services.map((s) => s.name);
