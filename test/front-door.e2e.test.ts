@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -510,4 +510,60 @@ describe("a booking node killed between a write's commit and its answer", () => 
       `killed between commit and answer: node ${dead[0]!.id}; the client saw ${failures.join(' | ')}\n`,
     );
   }, 90_000);
+});
+
+/** Every live process below `root` (children, grandchildren: nginx's workers), from /proc. */
+function descendants(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parentOf.set(Number(entry), ppid);
+    } catch {
+      // Exited while we looked: not a descendant any more.
+    }
+  }
+  const below = new Set<number>([root]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, ppid] of parentOf)
+      if (below.has(ppid) && !below.has(pid)) {
+        below.add(pid);
+        grew = true;
+      }
+  }
+  below.delete(root);
+  return [...below];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie is dead but not yet reaped by its parent.
+  return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+describe('stopping the stack (what npm start does on Ctrl-C or SIGTERM)', () => {
+  it('leaves no process it started alive, a node restarted through the control API included', async () => {
+    const control = new StackControlClient(stack.controlUrl!);
+    const restarted = await control.restart(2);
+    expect(restarted.state).toBe('running');
+    // What the stack started (the test's own MariaDB is not among them), and everything below.
+    const roots = [...stack.processes.map((p) => p.pid), ...(await control.nodes()).map((n) => n.pid!)];
+    const started = [...roots, ...roots.flatMap(descendants)];
+    expect(started).toContain(restarted.pid);
+    expect(started.filter(alive)).toEqual(started);
+
+    await stack.stop();
+
+    const named = (pid: number): string =>
+      `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()}`;
+    expect(started.filter(alive).map(named)).toEqual([]);
+  }, 60_000);
 });
