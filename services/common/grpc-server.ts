@@ -10,7 +10,9 @@ import type {
 import type { Logger } from 'pino';
 import { InvalidArgumentError, toGrpcStatus } from './errors';
 import { HealthRegistry, healthService } from './health';
-import { reflectionServices } from './reflection';
+import { descriptorIndex, reflectionServices } from './reflection';
+import { misencodedField } from './wire-check';
+import type { FieldDescriptorProto } from 'ts-proto-descriptors';
 import { LamportClock } from './lamport';
 import { crashBeforeAnswerInterceptor } from './fault-injection';
 import type { CrashBeforeAnswer } from './fault-injection';
@@ -57,6 +59,10 @@ const BAD_REQUEST = Symbol('bad request');
 interface UndecodableRequest {
   [BAD_REQUEST]: string;
 }
+const BAD_FIELD = Symbol('misencoded field');
+interface MisencodedRequest {
+  [BAD_FIELD]: { field: string; problem: string };
+}
 
 /**
  * Adapts async handlers to grpc-js callbacks once: the callback is called exactly once, with the
@@ -73,7 +79,13 @@ export function adaptService<S>(
   for (const [name, method] of Object.entries(definition)) {
     const handler = (handlers as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)[name];
     if (!handler) throw new Error(`no handler for ${method.path}`);
-    safeDefinition[name] = { ...method, requestDeserialize: tolerantDeserializer(method.requestDeserialize) };
+    safeDefinition[name] = {
+      ...method,
+      requestDeserialize: tolerantDeserializer(
+        method.requestDeserialize,
+        descriptorIndex().requestFields(method.path),
+      ),
+    };
     implementation[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
       // The call's own span continues the caller's trace (its traceparent) and is active while the
       // handler runs: the handler's outgoing calls and log lines belong to it.
@@ -116,6 +128,10 @@ export function adaptService<S>(
         finish(new InvalidArgumentError('request', `could not be decoded: ${request[BAD_REQUEST]}`));
         return;
       }
+      if (isMisencoded(request)) {
+        finish(new InvalidArgumentError(request[BAD_FIELD].field, request[BAD_FIELD].problem));
+        return;
+      }
       let promise: Promise<unknown>;
       try {
         promise = handler(request, {
@@ -136,8 +152,14 @@ export function adaptService<S>(
   return { definition: safeDefinition as ServiceDefinition, implementation };
 }
 
-function tolerantDeserializer(deserialize: (bytes: Buffer) => unknown): (bytes: Buffer) => unknown {
+function tolerantDeserializer(
+  deserialize: (bytes: Buffer) => unknown,
+  fields: readonly FieldDescriptorProto[] | undefined,
+): (bytes: Buffer) => unknown {
   return (bytes) => {
+    // A field with the wrong wire type would be skipped as unknown, and then reported as missing.
+    const misencoded = fields ? misencodedField(bytes, fields) : undefined;
+    if (misencoded) return { [BAD_FIELD]: misencoded } satisfies MisencodedRequest;
     try {
       return deserialize(bytes);
     } catch (error) {
@@ -151,6 +173,10 @@ function tolerantDeserializer(deserialize: (bytes: Buffer) => unknown): (bytes: 
 
 function isUndecodable(request: unknown): request is UndecodableRequest {
   return typeof request === 'object' && request !== null && BAD_REQUEST in request;
+}
+
+function isMisencoded(request: unknown): request is MisencodedRequest {
+  return typeof request === 'object' && request !== null && BAD_FIELD in request;
 }
 
 export interface ServiceRegistration {
