@@ -247,6 +247,30 @@ describe('the front door (nginx → catalog, booking group)', () => {
     expect(error.code).toBe(grpc.status.UNIMPLEMENTED);
   });
 
+  it('takes bursts of 500 concurrent calls on one HTTP/2 connection, 1,500 in all, refusing none', async () => {
+    // One channel, one connection, grpc-js defaults: it opens as many streams at once as nginx allows
+    // (http2_max_concurrent_streams) and keeps the connection for as many calls as nginx allows
+    // (keepalive_requests; at nginx's default of 1000 the calls past it were refused).
+    // Its own connection: clients of one address otherwise share one, and earlier calls would count.
+    const health = new HealthClient(stack.grpcAddress, credentials, { 'grpc.use_local_subchannel_pool': 1 });
+    const check = (): Promise<string> =>
+      new Promise((resolve) =>
+        health.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 60_000 }, (error) =>
+          resolve(error ? `${grpc.status[error.code]}: ${error.details}` : 'OK'),
+        ),
+      );
+    try {
+      const failed: string[] = [];
+      for (let burst = 0; burst < 3; burst++) {
+        const codes = await Promise.all(Array.from({ length: 500 }, check));
+        failed.push(...codes.filter((c) => c !== 'OK'));
+      }
+      expect(failed).toEqual([]);
+    } finally {
+      health.close();
+    }
+  }, 120_000);
+
   it('stamps responses with the Lamport clock (x-lamport) through the front door', async () => {
     const health = new HealthClient(stack.grpcAddress, credentials);
     const stamp = await new Promise<string | undefined>((resolve, reject) => {
