@@ -512,4 +512,45 @@ describe('An answer and its status leave together', () => {
       server.forceShutdown();
     }
   });
+  it('a streamed reply makes the stamps ahead durable before each message, so its status needs no write after the last one', async () => {
+    const events: Event[] = [];
+    const clock = await PersistentLamportClock.open(new RecordingStore(events), { block: 1 });
+    const logger = pino({ level: 'silent' });
+    const server = new grpc.Server({
+      interceptors: [transportRecorder(events), ...lamportServerOptions(clock, logger).interceptors],
+    });
+    const STREAM = '/marquee.test.v1.Lamport/Stream';
+    server.addService(
+      { stream: { ...unary(STREAM), responseStream: true } },
+      {
+        stream: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+          for (const word of ['a', 'b', 'c']) call.write(Buffer.from(word));
+          call.end();
+        },
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    const client = plainClient(`127.0.0.1:${port}`);
+    try {
+      events.length = 0;
+      const received: string[] = [];
+      const status = await new Promise<StatusObject>((resolve) => {
+        const call = client.makeServerStreamRequest(STREAM, identity, identity, Buffer.from('go'));
+        call.on('data', (chunk: Buffer) => received.push(chunk.toString()));
+        call.on('error', () => undefined);
+        call.on('status', resolve);
+      });
+      expect(received).toEqual(['a', 'b', 'c']);
+      expect(status.code).toBe(Code.OK);
+      const lastMessage = events.lastIndexOf('message');
+      expect(events[lastMessage + 1]).toBe(`status ${String(stampOf(status.metadata))}`);
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  });
 });
