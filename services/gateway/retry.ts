@@ -108,7 +108,8 @@ function exhausted(what: string, error: unknown, attempts: number, elapsedMs: nu
     error.code === Code.UNAVAILABLE
       ? `${what} is unavailable (node down or an election in progress)`
       : error.code === Code.DEADLINE_EXCEEDED
-        ? `${what} did not answer in time`
+        ? // A deadline leaves the outcome unknown too: say how to find out.
+          `${what} did not answer in time (a write may have taken effect: retry with the same Idempotency-Key)`
         : `${what} kept refusing the call`;
   return new HttpError(error.code, `${situation}; gave up after ${tried}: ${error.details}`);
 }

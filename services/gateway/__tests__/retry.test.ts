@@ -132,6 +132,22 @@ describe('the retry rule', () => {
     expect(time.now()).toBeLessThanOrEqual(1_000_000 + policy.budgetMs);
   });
 
+  it('a deadline still running out when the budget is spent is a 504 that says how to find out', async () => {
+    const time = fakeTime();
+    const error = (await withRetries(
+      'the booking group',
+      policy,
+      async () => {
+        throw failure(Code.DEADLINE_EXCEEDED, 'Deadline exceeded');
+      },
+      time,
+    ).catch((e: unknown) => e)) as HttpError;
+    expect(error.code).toBe(Code.DEADLINE_EXCEEDED);
+    expect(error.message).toMatch(
+      /^the booking group did not answer in time \(a write may have taken effect: retry with the same Idempotency-Key\); gave up after/,
+    );
+  });
+
   it('a zero budget means one attempt', async () => {
     const time = fakeTime();
     let attempts = 0;
