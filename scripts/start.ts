@@ -20,6 +20,7 @@ import {
   startStack,
 } from './lib/stack';
 import type { StackOptions } from './lib/stack';
+import { whenParentGone } from './lib/processes';
 
 const repoRoot = path.join(__dirname, '..');
 const dataDir = path.join(repoRoot, '.data', 'local');
@@ -80,6 +81,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // The terminal closed.
+  process.on('SIGHUP', () => shutdown('SIGHUP'));
+  // npm (or whatever started us) is gone without passing a signal on: stop rather than run orphaned.
+  whenParentGone(() => shutdown('parent process gone'));
   // MariaDB, catalog, recommendation, the gateways and nginx are not chaos targets: without one the
   // stack is broken.
   for (const child of stack.processes) {

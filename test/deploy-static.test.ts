@@ -325,6 +325,15 @@ describe('nginx.conf', () => {
   });
 
   it.each(['nginx.conf', 'deploy/nginx.compose.conf'])(
+    '%s lets a gRPC client with default settings run 1024 calls at once and 100000 per connection',
+    (file) => {
+      const grpcServer = serverBlock(read(file), /50050 http2/);
+      expect(grpcServer).toMatch(/^\s*http2_max_concurrent_streams 1024;$/m);
+      expect(grpcServer).toMatch(/^\s*keepalive_requests 100000;$/m);
+    },
+  );
+
+  it.each(['nginx.conf', 'deploy/nginx.compose.conf'])(
     '%s routes RecommendationService to the recommendation upstream with a bounded read timeout',
     (file) => {
       const grpcServer = serverBlock(read(file), /50050 http2/);

@@ -38,6 +38,7 @@ import { freePort, startProcess } from '../lib/processes';
 import { waitForServing } from '../lib/stack';
 import { createShows } from './lib/catalog';
 import { procCpuMs } from './lib/cpu';
+import { retryOnCandidates } from '../lib/chaos/retry';
 import { callWithMetadata } from './lib/grpc';
 import { percentile } from './lib/stats';
 import { histogramSvg } from './lib/svg';
@@ -308,20 +309,25 @@ async function bookingPhase(
         const client = clients[id % clients.length]!;
         const started = performance.now();
         try {
-          const hold = await callWithMetadata(
-            client.holdSeats.bind(client),
-            {
-              showId: seat.showId,
-              seatIds: [seat.seatId],
-              ga: [],
-              idempotencyKey: `bench-hold-${index}`,
-            },
-            metadata[id]!,
+          // Both writes carry idempotency keys, so they are repeated by the scripts' one retry policy.
+          const hold = await repeated(() =>
+            callWithMetadata(
+              client.holdSeats.bind(client),
+              {
+                showId: seat.showId,
+                seatIds: [seat.seatId],
+                ga: [],
+                idempotencyKey: `bench-hold-${index}`,
+              },
+              metadata[id]!,
+            ),
           );
-          await callWithMetadata(
-            client.confirmBooking.bind(client),
-            { holdId: hold.id, card, idempotencyKey: `bench-pay-${index}` },
-            metadata[id]!,
+          await repeated(() =>
+            callWithMetadata(
+              client.confirmBooking.bind(client),
+              { holdId: hold.id, card, idempotencyKey: `bench-pay-${index}` },
+              metadata[id]!,
+            ),
           );
           latencies.push(performance.now() - started);
         } catch (error) {
@@ -481,3 +487,16 @@ main().catch((error: unknown) => {
   );
   process.exitCode = 1;
 });
+
+/**
+ * One call repeated on a retryable or unknown outcome (scripts/lib/chaos/retry.ts, the rule all the
+ * scripts share) within 10 s; the bench has one address per client, so every attempt goes there.
+ */
+async function repeated<T>(call: () => Promise<T>): Promise<T> {
+  const outcome = await retryOnCandidates(call, () => ['the booking node'], {
+    budgetMs: 10_000,
+    now: () => performance.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  });
+  return outcome.value;
+}

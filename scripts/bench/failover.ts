@@ -56,6 +56,7 @@ import type { RunningStack } from '../lib/stack';
 import { BENCH_GA_AREA, bearer, createShows } from './lib/catalog';
 import { procCpuMs, selfCpuMs } from './lib/cpu';
 import type { CpuReader } from './lib/cpu';
+import { mayRetry } from '../../services/common/errors';
 import { callWithMetadata, statusName } from './lib/grpc';
 import { summarize } from './lib/stats';
 import type { Summary } from './lib/stats';
@@ -147,16 +148,6 @@ const log = (text: string): void => void process.stderr.write(`${text}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const now = (): number => performance.now();
 const ms = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(0)} ms` : 'n/a');
-
-/** Codes worth retrying with the same idempotency key: the group is changing masters. */
-const RETRYABLE = new Set([
-  'UNAVAILABLE',
-  'DEADLINE_EXCEEDED',
-  'ABORTED',
-  'CANCELLED',
-  'UNKNOWN',
-  'INTERNAL',
-]);
 
 function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
   const counts = new Map<string, number>();
@@ -351,7 +342,8 @@ class BookingLoad {
           this.abandoned++;
           return;
         }
-        if (!RETRYABLE.has(code)) break;
+        // The shared rule (services/common/errors.ts): both calls carry idempotency keys.
+        if (!mayRetry(error, true)) break;
         await sleep(25);
       }
     }

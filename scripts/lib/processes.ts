@@ -13,6 +13,38 @@ export interface ManagedProcess {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
 
+/*
+ * Children still running, by PID. Should this process end before it stopped them (an uncaught
+ * error, process.exit on some path), its 'exit' hook SIGKILLs them: a child left behind gets PID 1
+ * as parent and nobody stops it (issue 13: a booking node blocked in Atomics.wait, which runs no
+ * signal handler and no timer, outlived `npm start`). The hook must be synchronous: 'exit' runs no
+ * more event-loop turns. Only SIGKILL of this process itself escapes it, which is why `npm start`
+ * runs under plain `node --import tsx`, not the tsx CLI: on Ctrl-C the CLI SIGKILLs its child when
+ * that child does not confirm the signal within about 60 ms, which a busy launcher on two shared
+ * cores easily misses.
+ */
+const running = new Map<number, string>();
+let hooked = false;
+
+function reapOnExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const pid of running.keys()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone between its exit and our bookkeeping.
+      }
+    }
+  });
+}
+
+/** PIDs of the children startProcess started that have not exited yet (for tests and diagnostics). */
+export function runningChildren(): ReadonlyMap<number, string> {
+  return running;
+}
+
 /** Starts `command` with its stdout/stderr appended to `logFile`. */
 export function startProcess(
   name: string,
@@ -36,6 +68,9 @@ export function startProcess(
     child.once('error', () => resolve(-1));
   });
   const pid = child.pid;
+  reapOnExit();
+  running.set(pid, name);
+  void exited.then(() => running.delete(pid));
   return {
     name,
     pid,
@@ -115,4 +150,34 @@ export async function freePort(): Promise<number> {
     return port;
   }
   throw new Error(`no free port found in ${PORT_RANGE.low}-${PORT_RANGE.high} after 200 tries`);
+}
+
+/**
+ * Calls `onGone` once this process's parent has gone (it was reparented, to PID 1 or a subreaper).
+ * `npm start` needs it: npm runs the script through `sh -c`, and a SIGTERM sent to npm stops npm and
+ * the shell but never reaches the launcher, which would run on with the whole stack. Polled, since
+ * Linux tells a process nothing when its parent dies; the timer does not keep the process alive.
+ */
+export function whenParentGone(
+  onGone: () => void,
+  options: { parentPid?: () => number; everyMs?: number } = {},
+): { check(): void; stop(): void } {
+  const parentPid = options.parentPid ?? (() => process.ppid);
+  const original = parentPid();
+  let done = false;
+  const check = (): void => {
+    if (done || parentPid() === original) return;
+    done = true;
+    clearInterval(timer);
+    onGone();
+  };
+  const timer = setInterval(check, options.everyMs ?? 500);
+  timer.unref();
+  return {
+    check,
+    stop: () => {
+      done = true;
+      clearInterval(timer);
+    },
+  };
 }

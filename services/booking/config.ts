@@ -1,3 +1,4 @@
+import type { CrashBeforeAnswer } from '../common/fault-injection';
 import {
   ConfigError,
   readAddress,
@@ -74,6 +75,8 @@ export interface BookingConfig {
   cluster: Readonly<BookingClusterConfig> | undefined;
   /** GET /metrics (MARQUEE_METRICS_PORT); undefined: not served. */
   metrics: MetricsEndpointConfig | undefined;
+  /** Tests only: die between a call's success and its answer (MARQUEE_FAULT_CRASH_BEFORE_ANSWER). */
+  crashBeforeAnswer: CrashBeforeAnswer | undefined;
 }
 
 /** Parses the booking node's settings once, fills defaults, validates and freezes them. */
@@ -109,7 +112,26 @@ export function loadConfig(env: Env): Readonly<BookingConfig> {
     lamportFile: readLamportFile(env),
     cluster: readCluster(env, nodeId),
     metrics: readMetricsEndpoint(env, 'MARQUEE_METRICS_PORT', 'MARQUEE_METRICS_HOST', host),
+    crashBeforeAnswer: readCrashBeforeAnswer(env),
   });
+}
+
+/**
+ * MARQUEE_FAULT_CRASH_BEFORE_ANSWER (a gRPC method path) and MARQUEE_FAULT_ARM_FILE, both or neither:
+ * a test fault (services/common/fault-injection.ts), off by default.
+ */
+function readCrashBeforeAnswer(env: Env): CrashBeforeAnswer | undefined {
+  const method = readString(env, 'MARQUEE_FAULT_CRASH_BEFORE_ANSWER', '');
+  const armFile = readString(env, 'MARQUEE_FAULT_ARM_FILE', '');
+  if (method === '' && armFile === '') return undefined;
+  if (!/^\/[\w.]+\/\w+$/.test(method))
+    throw new ConfigError(
+      'MARQUEE_FAULT_CRASH_BEFORE_ANSWER',
+      'must be a gRPC method path such as /pkg.Service/Method',
+    );
+  if (armFile === '')
+    throw new ConfigError('MARQUEE_FAULT_ARM_FILE', 'is required with MARQUEE_FAULT_CRASH_BEFORE_ANSWER');
+  return { method, armFile };
 }
 
 const ACK_POLICIES: readonly AckPolicy[] = ['async', 'majority', 'all'];

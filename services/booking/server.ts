@@ -23,7 +23,7 @@ import { MysqlBookingStore } from './store';
 import { Sweeper } from './sweeper';
 import { LamportClock } from '../common/lamport';
 import { grpcClientOptions } from '../common/grpc-client';
-import { Forwarder } from './forwarding';
+import { FORWARDED_BY_HEADER, Forwarder } from './forwarding';
 import { Metrics, startMetricsServer } from '../common/metrics';
 import type { MetricsServer } from '../common/metrics';
 
@@ -160,6 +160,9 @@ export async function startBookingServer(options: BookingServerOptions): Promise
       logger,
       clock: lamport,
       metrics,
+      ...(config.crashBeforeAnswer
+        ? { crashBeforeAnswer: { ...config.crashBeforeAnswer, unlessHeader: FORWARDED_BY_HEADER } }
+        : {}),
       services: [
         { name: 'marquee.booking.v1.AccountService', ...account },
         { name: 'marquee.booking.v1.BookingService', ...booking },

@@ -105,6 +105,37 @@ export const RETRYABLE_CODES: ReadonlySet<Code> = new Set([
   Code.DEADLINE_EXCEEDED,
 ]);
 
+/*
+ * The retry rule for every client the project ships (README "Retries"; docs/ARCHITECTURE.md):
+ *  - RETRYABLE_CODES: the server says so (no master yet, a lost race) or the deadline passed.
+ *  - UNKNOWN_OUTCOME_CODES: the call may or may not have taken effect. grpc-js makes these up when
+ *    the transport fails mid-call ("Received RST_STREAM with code 2" from nginx when a node dies
+ *    after committing; "Call ended without gRPC status"; a stream cancelled by the transport).
+ *    A server of this project sends INTERNAL/UNKNOWN itself only for a bug, and a client cannot
+ *    reliably tell the two apart (a proxy turns one into the other), so it does not try: a call
+ *    that is safe to repeat is repeated in either case. For a write with an idempotency key the
+ *    retry returns the first answer if the first attempt committed, and fails the same way again
+ *    if it did not (a real bug), until the client's retry budget is spent.
+ * "Safe to repeat" is a read, or a write that carries an idempotency key. A write without one is
+ * never repeated on an unknown outcome: the caller must look before trying again.
+ */
+export const UNKNOWN_OUTCOME_CODES: ReadonlySet<Code> = new Set([
+  Code.INTERNAL,
+  Code.UNKNOWN,
+  Code.CANCELLED,
+]);
+
+/** May a call that failed with `error` be sent again (with the same idempotency key, if a write)? */
+export function mayRetry(error: unknown, safeToRepeat: boolean): boolean {
+  if (!isGrpcError(error)) return false;
+  return RETRYABLE_CODES.has(error.code) || (safeToRepeat && UNKNOWN_OUTCOME_CODES.has(error.code));
+}
+
+/** Did the call fail without the client learning whether it took effect? */
+export function isUnknownOutcome(error: unknown): boolean {
+  return isGrpcError(error) && UNKNOWN_OUTCOME_CODES.has(error.code);
+}
+
 export function isGrpcError(error: unknown): error is ServiceError {
   return (
     typeof error === 'object' &&

@@ -10,8 +10,12 @@ import type {
 import type { Logger } from 'pino';
 import { InvalidArgumentError, toGrpcStatus } from './errors';
 import { HealthRegistry, healthService } from './health';
-import { reflectionServices } from './reflection';
+import { descriptorIndex, reflectionServices } from './reflection';
+import { misencodedField } from './wire-check';
+import type { FieldDescriptorProto } from 'ts-proto-descriptors';
 import { LamportClock } from './lamport';
+import { crashBeforeAnswerInterceptor } from './fault-injection';
+import type { CrashBeforeAnswer } from './fault-injection';
 import { lamportServerInterceptor } from './lamport-interceptors';
 import { grpcMetricsInterceptor } from './metrics';
 import type { Metrics } from './metrics';
@@ -55,6 +59,10 @@ const BAD_REQUEST = Symbol('bad request');
 interface UndecodableRequest {
   [BAD_REQUEST]: string;
 }
+const BAD_FIELD = Symbol('misencoded field');
+interface MisencodedRequest {
+  [BAD_FIELD]: { field: string; problem: string };
+}
 
 /**
  * Adapts async handlers to grpc-js callbacks once: the callback is called exactly once, with the
@@ -71,7 +79,13 @@ export function adaptService<S>(
   for (const [name, method] of Object.entries(definition)) {
     const handler = (handlers as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)[name];
     if (!handler) throw new Error(`no handler for ${method.path}`);
-    safeDefinition[name] = { ...method, requestDeserialize: tolerantDeserializer(method.requestDeserialize) };
+    safeDefinition[name] = {
+      ...method,
+      requestDeserialize: tolerantDeserializer(
+        method.requestDeserialize,
+        descriptorIndex().requestFields(method.path),
+      ),
+    };
     implementation[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
       // The call's own span continues the caller's trace (its traceparent) and is active while the
       // handler runs: the handler's outgoing calls and log lines belong to it.
@@ -114,6 +128,10 @@ export function adaptService<S>(
         finish(new InvalidArgumentError('request', `could not be decoded: ${request[BAD_REQUEST]}`));
         return;
       }
+      if (isMisencoded(request)) {
+        finish(new InvalidArgumentError(request[BAD_FIELD].field, request[BAD_FIELD].problem));
+        return;
+      }
       let promise: Promise<unknown>;
       try {
         promise = handler(request, {
@@ -134,8 +152,14 @@ export function adaptService<S>(
   return { definition: safeDefinition as ServiceDefinition, implementation };
 }
 
-function tolerantDeserializer(deserialize: (bytes: Buffer) => unknown): (bytes: Buffer) => unknown {
+function tolerantDeserializer(
+  deserialize: (bytes: Buffer) => unknown,
+  fields: readonly FieldDescriptorProto[] | undefined,
+): (bytes: Buffer) => unknown {
   return (bytes) => {
+    // A field with the wrong wire type would be skipped as unknown, and then reported as missing.
+    const misencoded = fields ? misencodedField(bytes, fields) : undefined;
+    if (misencoded) return { [BAD_FIELD]: misencoded } satisfies MisencodedRequest;
     try {
       return deserialize(bytes);
     } catch (error) {
@@ -149,6 +173,10 @@ function tolerantDeserializer(deserialize: (bytes: Buffer) => unknown): (bytes: 
 
 function isUndecodable(request: unknown): request is UndecodableRequest {
   return typeof request === 'object' && request !== null && BAD_REQUEST in request;
+}
+
+function isMisencoded(request: unknown): request is MisencodedRequest {
+  return typeof request === 'object' && request !== null && BAD_FIELD in request;
 }
 
 export interface ServiceRegistration {
@@ -178,6 +206,8 @@ export interface StartServerOptions {
   maxReceiveMessageBytes?: number;
   /** The process's metrics: every call is counted and timed (marquee_grpc_*). */
   metrics?: Metrics;
+  /** A test fault (fault-injection.ts): die after a call succeeded, before answering it. */
+  crashBeforeAnswer?: CrashBeforeAnswer;
 }
 
 /** Starts a gRPC server with health checking and reflection; port 0 picks a free port. */
@@ -190,6 +220,10 @@ export async function startGrpcServer(options: StartServerOptions): Promise<Runn
       ...(options.metrics ? [grpcMetricsInterceptor(options.metrics)] : []),
       // The one place Lamport stamps are read and written on the server side; handlers never see them.
       lamportServerInterceptor(options.clock ?? new LamportClock(), options.logger),
+      // Outermost: sees the handler's status while the Lamport interceptor still holds the reply.
+      ...(options.crashBeforeAnswer
+        ? [crashBeforeAnswerInterceptor(options.crashBeforeAnswer, options.logger)]
+        : []),
     ],
   });
   const names = options.services.map((s) => s.name);

@@ -1,5 +1,12 @@
 import { InterceptingCall, Metadata, ServerInterceptingCall, status as Code } from '@grpc/grpc-js';
-import type { Interceptor, Listener, ServerInterceptor, StatusObject } from '@grpc/grpc-js';
+import type {
+  Interceptor,
+  Listener,
+  Responder,
+  ServerInterceptingCallInterface,
+  ServerInterceptor,
+  StatusObject,
+} from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { LAMPORT_METADATA_KEY, parseLamportStamp } from './lamport';
 import type { LamportClock } from './lamport';
@@ -141,14 +148,27 @@ export function lamportClientInterceptor(clock: LamportClock, logger: Logger): I
   };
 }
 
+type PartialStatus = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
+
 /**
- * Server side. Put it FIRST in the server's interceptor list: grpc-js wraps the first one nearest
- * the network, so statuses produced by later interceptors (an auth check) are stamped as well.
+ * Server side. Put it first among the server's interceptors that may set a status: grpc-js makes
+ * the first in the list the one nearest the network, so statuses produced by later ones (an auth
+ * check) pass through it and are stamped. Only watchers (metrics) belong nearer the network.
+ *
+ * An answer and its status leave together (DESIGN, Liveness): a reply whose message has gone out
+ * but whose status has not looks, to a client whose server dies in between, like a reset stream
+ * (INTERNAL), though the write committed. So nothing here may wait on I/O between the two:
+ *  - a single-message reply (unary, client-streaming) is held whole: headers, message and status are
+ *    stamped at the status, the clock's durable write (if one is needed) is awaited before anything
+ *    leaves, and then all three are handed to the transport back to back, synchronously;
+ *  - a streaming reply cannot be held, so before each message leaves the durable mark is pushed
+ *    STREAM_HEADROOM stamps past the clock; the status's stamp is then already durable unless the
+ *    clock jumped further than that in between (a far-ahead peer), the one case where it still waits.
  */
 export function lamportServerInterceptor(clock: LamportClock, logger: Logger): ServerInterceptor {
   return (methodDescriptor, call) => {
     const method = methodDescriptor.path;
-    return new ServerInterceptingCall(call, {
+    const observing: Responder = {
       start: (next) => {
         next({
           onReceiveMetadata: (metadata, nextMetadata) => {
@@ -157,36 +177,148 @@ export function lamportServerInterceptor(clock: LamportClock, logger: Logger): S
           },
         });
       },
-      sendMetadata: (metadata, next) => {
-        const outgoing = metadata.clone();
-        stampForSend(
-          clock,
-          logger,
-          method,
-          (stamp) => {
-            outgoing.set(LAMPORT_METADATA_KEY, String(stamp));
-            next(outgoing);
-          },
-          // Headers cannot carry a status; the trailers will fail the call (sendStatus below).
-          () => next(outgoing),
-        );
-      },
-      sendStatus: (status, next) => {
-        // grpc-js accepts statuses without metadata (a bare callback({ code, details })).
-        const outgoing = status.metadata?.clone() ?? new Metadata();
-        stampForSend(
-          clock,
-          logger,
-          method,
-          (stamp) => {
-            outgoing.set(LAMPORT_METADATA_KEY, String(stamp));
-            next({ ...status, metadata: outgoing });
-          },
-          (error) => next({ code: Code.UNAVAILABLE, details: unavailable(error), metadata: outgoing }),
-        );
-      },
-    });
+    };
+    return methodDescriptor.responseStream
+      ? streamingReply(call, observing, clock, logger, method)
+      : new WholeReply(call, observing, clock, logger, method);
   };
+}
+
+/** Stamps the status a server is about to send; `fail` gets UNAVAILABLE instead when the stamp cannot be made durable. */
+function stampStatus(
+  clock: LamportClock,
+  logger: Logger,
+  method: string,
+  status: PartialStatus,
+  send: (status: PartialStatus) => void,
+  fail: (status: PartialStatus) => void = send,
+): void {
+  // grpc-js accepts statuses without metadata (a bare callback({ code, details })).
+  const outgoing = status.metadata?.clone() ?? new Metadata();
+  stampForSend(
+    clock,
+    logger,
+    method,
+    (stamp) => {
+      outgoing.set(LAMPORT_METADATA_KEY, String(stamp));
+      send({ ...status, metadata: outgoing });
+    },
+    (error) => fail({ code: Code.UNAVAILABLE, details: unavailable(error), metadata: outgoing }),
+  );
+}
+
+/**
+ * A reply of one message: nothing goes on until the status, then everything at once. The handler's
+ * message callback is called at once, as grpc-js's unary path sends the status from inside it.
+ */
+class WholeReply extends ServerInterceptingCall {
+  private headers: Metadata | undefined;
+  private message: { value: unknown } | undefined;
+  private ended = false;
+
+  constructor(
+    next: ServerInterceptingCallInterface,
+    responder: Responder,
+    private readonly clock: LamportClock,
+    private readonly logger: Logger,
+    private readonly method: string,
+  ) {
+    super(next, responder);
+  }
+
+  override sendMetadata(metadata: Metadata): void {
+    // grpc-js ignores all but the first headers; so does this.
+    this.headers ??= metadata.clone();
+  }
+
+  override sendMessage(message: unknown, callback: () => void): void {
+    this.message = { value: message };
+    callback();
+  }
+
+  override sendStatus(status: PartialStatus): void {
+    if (this.ended) return;
+    this.ended = true;
+    const headers = this.headers ?? (this.message ? new Metadata() : undefined);
+    let headerStamp: number | undefined;
+    try {
+      // Two sends, two ticks: headers before trailers, as on the wire.
+      if (headers) headerStamp = this.clock.tick();
+    } catch (error) {
+      this.logger.error(
+        { method: this.method, err: error },
+        'Lamport clock cannot stamp a send; failing the call',
+      );
+      super.sendStatus({ code: Code.UNAVAILABLE, details: unavailable(error), metadata: new Metadata() });
+      return;
+    }
+    // The trailers' stamp is the higher one, so its durability covers the headers' too.
+    stampStatus(
+      this.clock,
+      this.logger,
+      this.method,
+      status,
+      (stamped) => {
+        if (headers && headerStamp !== undefined) {
+          headers.set(LAMPORT_METADATA_KEY, String(headerStamp));
+          super.sendMetadata(headers);
+        }
+        // The base call reports a failed write through its own status; nothing to do when it completes.
+        if (this.message) super.sendMessage(this.message.value, () => undefined);
+        super.sendStatus(stamped);
+      },
+      // Nothing has left yet, so the whole reply becomes the failure: no unstamped answer goes out.
+      (failure) => super.sendStatus(failure),
+    );
+  }
+}
+
+/** How far past the clock a streaming reply's messages push the durable mark (see above). */
+const STREAM_HEADROOM = 256;
+
+function streamingReply(
+  next: ServerInterceptingCallInterface,
+  observing: Responder,
+  clock: LamportClock,
+  logger: Logger,
+  method: string,
+): ServerInterceptingCall {
+  return new ServerInterceptingCall(next, {
+    ...observing,
+    sendMetadata: (metadata, nextMetadata) => {
+      const outgoing = metadata.clone();
+      stampForSend(
+        clock,
+        logger,
+        method,
+        (stamp) => {
+          outgoing.set(LAMPORT_METADATA_KEY, String(stamp));
+          nextMetadata(outgoing);
+        },
+        // Headers cannot carry a status; the trailers will fail the call (sendStatus below).
+        () => nextMetadata(outgoing),
+      );
+    },
+    sendMessage: (message, nextMessage) => {
+      const gate = clock.whenDurable(Math.min(clock.now() + STREAM_HEADROOM, Number.MAX_SAFE_INTEGER - 1));
+      if (gate === undefined) {
+        nextMessage(message);
+        return;
+      }
+      gate.then(
+        () => nextMessage(message),
+        (error: unknown) => {
+          // The message carries no stamp, so it may still go; the status will fail the call closed.
+          logger.error(
+            { method, err: error },
+            'Lamport headroom for a streamed message could not be persisted',
+          );
+          nextMessage(message);
+        },
+      );
+    },
+    sendStatus: (status, nextStatus) => stampStatus(clock, logger, method, status, nextStatus),
+  });
 }
 
 /** What to spread into `new Server({...})`: `new Server({ ...options, ...lamportServerOptions(clock, logger) })`. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { ServerDuplexStream, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { FileDescriptorProto } from 'ts-proto-descriptors';
-import type { DescriptorProto } from 'ts-proto-descriptors';
+import type { DescriptorProto, FieldDescriptorProto } from 'ts-proto-descriptors';
 import * as v1 from '../../proto/gen/grpc/reflection/v1/reflection';
 import * as v1alpha from '../../proto/gen/grpc/reflection/v1alpha/reflection';
 
@@ -16,6 +16,9 @@ export class DescriptorIndex {
   private readonly files = new Map<string, FileDescriptorProto>();
   private readonly encoded = new Map<string, Uint8Array>();
   private readonly fileOfSymbol = new Map<string, string>();
+  private readonly messages = new Map<string, DescriptorProto>();
+  /** gRPC path (/pkg.Service/Method) → fully-qualified input type. */
+  private readonly inputOf = new Map<string, string>();
   readonly serviceNames: string[] = [];
 
   constructor(setBytes: Uint8Array) {
@@ -30,7 +33,10 @@ export class DescriptorIndex {
         const name = prefix + service.name;
         this.serviceNames.push(name);
         this.fileOfSymbol.set(name, file.name);
-        for (const method of service.method) this.fileOfSymbol.set(`${name}.${method.name}`, file.name);
+        for (const method of service.method) {
+          this.fileOfSymbol.set(`${name}.${method.name}`, file.name);
+          this.inputOf.set(`/${name}/${method.name}`, method.inputType.replace(/^\./, ''));
+        }
       }
     }
   }
@@ -38,6 +44,7 @@ export class DescriptorIndex {
   private indexMessage(prefix: string, message: DescriptorProto, fileName: string): void {
     const name = prefix + message.name;
     this.fileOfSymbol.set(name, fileName);
+    this.messages.set(name, message);
     for (const nested of message.nestedType) this.indexMessage(`${name}.`, nested, fileName);
     for (const enumType of message.enumType) this.fileOfSymbol.set(`${name}.${enumType.name}`, fileName);
   }
@@ -58,6 +65,12 @@ export class DescriptorIndex {
       const bytes = this.encoded.get(name);
       return bytes ? [bytes] : [];
     });
+  }
+
+  /** The fields of a method's request message, by gRPC path; undefined for a method not described. */
+  requestFields(path: string): FieldDescriptorProto[] | undefined {
+    const input = this.inputOf.get(path);
+    return input === undefined ? undefined : this.messages.get(input)?.field;
   }
 
   fileContainingSymbol(symbol: string): string | undefined {

@@ -1,14 +1,18 @@
 import { status as Code } from '@grpc/grpc-js';
-import { RETRYABLE_CODES, isGrpcError } from '../common/errors';
+import { isGrpcError, isUnknownOutcome, mayRetry } from '../common/errors';
 import { HttpError } from './http-errors';
 
 /*
- * The retry rule (README "Retries"). An upstream call is tried on one booking node after another
- * (round robin) while it fails with a retryable code — UNAVAILABLE (node down, election in progress,
- * write not yet acknowledged), ABORTED (a lost race the server asks to retry), DEADLINE_EXCEEDED —
- * with exponential backoff, until the retry budget is spent. Writes carry the SAME idempotency key
- * on every attempt, so a retry of a write that did land returns the first answer instead of writing
- * again: a buyer clicking "Book" during a failover gets one booking, not an error and not two.
+ * The retry rule (README "Retries"; the rule itself is mayRetry in services/common/errors.ts). An
+ * upstream call is tried on one booking node after another (round robin) while it fails with a
+ * retryable code — UNAVAILABLE (node down, election in progress, write not yet acknowledged),
+ * ABORTED (a lost race the server asks to retry), DEADLINE_EXCEEDED — or with an unknown outcome
+ * (INTERNAL, UNKNOWN, CANCELLED: a stream reset when a node died after committing), with
+ * exponential backoff, until the retry budget is spent. Every call made through withRetries is safe
+ * to repeat: a read, or a write carrying the SAME idempotency key on every attempt, so a retry of a
+ * write that did land returns the first answer instead of writing again: a buyer clicking "Book"
+ * during a failover gets one booking, not an error and not two. (Catalog writes carry no key and
+ * are not sent through here.)
  *
  * Time: the first attempt always gets the full per-call deadline; a retry starts only while the
  * budget lasts and its deadline is cut to what is left of it. A call therefore ends within
@@ -43,8 +47,9 @@ export interface RetryHooks {
 /** Shortest deadline worth starting a retry with; less than this is left unspent. */
 const MIN_ATTEMPT_MS = 50;
 
+/** For calls that are safe to repeat, the only kind withRetries makes. */
 export function isRetryable(error: unknown): boolean {
-  return isGrpcError(error) && RETRYABLE_CODES.has(error.code);
+  return mayRetry(error, true);
 }
 
 /** The backoff pause before retry number `retry` (1, 2, ...): 50, 100, 200 ... ms, capped, jittered to 50–100 %. */
@@ -91,11 +96,20 @@ export async function withRetries<T>(
 function exhausted(what: string, error: unknown, attempts: number, elapsedMs: number): unknown {
   if (!isGrpcError(error)) return error;
   const tried = attempts === 1 ? '1 attempt' : `${attempts} attempts in ${(elapsedMs / 1000).toFixed(1)} s`;
+  // The write may have landed: never a 500, which says it failed. 503 says "try again", and the same
+  // Idempotency-Key (the answer carries it) returns the first answer if it did.
+  if (isUnknownOutcome(error))
+    return new HttpError(
+      Code.UNAVAILABLE,
+      `${what} did not say whether the call took effect; retry with the same Idempotency-Key ` +
+        `(gave up after ${tried}: ${error.details})`,
+    );
   const situation =
     error.code === Code.UNAVAILABLE
       ? `${what} is unavailable (node down or an election in progress)`
       : error.code === Code.DEADLINE_EXCEEDED
-        ? `${what} did not answer in time`
+        ? // A deadline leaves the outcome unknown too: say how to find out.
+          `${what} did not answer in time (a write may have taken effect: retry with the same Idempotency-Key)`
         : `${what} kept refusing the call`;
   return new HttpError(error.code, `${situation}; gave up after ${tried}: ${error.details}`);
 }

@@ -188,6 +188,9 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post('/api/auth/register', async (request, reply) => {
     const body = objectBody(request.body, ['email', 'password', 'displayName']);
     const key = idempotencyKey(request.headers);
+    // Set before the call: an answer whose outcome is unknown (503) tells a client that sent no key
+    // which key to retry with.
+    void reply.header('idempotency-key', key);
     const session = await upstream<Session>(
       upstreams.booking(
         (n) => n.accounts.register.bind(n.accounts),
@@ -199,7 +202,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
         { headers: { 'idempotency-key': key } },
       ),
     );
-    void reply.code(201).header('idempotency-key', key);
+    void reply.code(201);
     return sessionView(session);
   });
 
@@ -239,6 +242,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     if (seatIds.length === 0 && ga.length === 0)
       throw invalid('seatIds', 'name at least one seat (seatIds) or general-admission places (ga)');
     const key = idempotencyKey(request.headers);
+    void reply.header('idempotency-key', key);
     const hold = await upstream<Hold>(
       upstreams.booking(
         (n) => n.booking.holdSeats.bind(n.booking),
@@ -247,13 +251,14 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       ),
       { seatIds, areaIds: ga.map((g) => g.areaId) },
     );
-    void reply.code(201).header('idempotency-key', key);
+    void reply.code(201);
     return holdView(hold);
   });
 
   app.delete<{ Params: { holdId: string } }>('/api/holds/:holdId', async (request, reply) => {
     const token = bearerToken(request.headers);
     const key = idempotencyKey(request.headers);
+    void reply.header('idempotency-key', key);
     const hold = await upstream<Hold>(
       upstreams.booking(
         (n) => n.booking.releaseHold.bind(n.booking),
@@ -261,7 +266,6 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
         { token },
       ),
     );
-    void reply.header('idempotency-key', key);
     return holdView(hold);
   });
 
@@ -271,6 +275,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     if (body.card === undefined || body.card === null) throw invalid('card', 'is required');
     const card = objectAt(body.card, 'card', ['number', 'expMonth', 'expYear', 'cvc', 'holderName']);
     const key = idempotencyKey(request.headers);
+    void reply.header('idempotency-key', key);
     const booking = await upstream<Booking>(
       upstreams.booking(
         (n) => n.booking.confirmBooking.bind(n.booking),
@@ -288,7 +293,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
         { token },
       ),
     );
-    void reply.code(201).header('idempotency-key', key);
+    void reply.code(201);
     return bookingView(booking);
   });
 
@@ -321,6 +326,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     const token = bearerToken(request.headers);
     objectBody(request.body, [], false);
     const key = idempotencyKey(request.headers);
+    void reply.header('idempotency-key', key);
     const booking = await upstream<Booking>(
       upstreams.booking(
         (n) => n.booking.cancelBooking.bind(n.booking),
@@ -328,7 +334,6 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
         { token },
       ),
     );
-    void reply.header('idempotency-key', key);
     return bookingView(booking);
   });
 

@@ -1,9 +1,10 @@
 import { status as Code } from '@grpc/grpc-js';
-import { RETRYABLE_CODES, isGrpcError } from '../../../services/common/errors';
+import { isGrpcError, mayRetry } from '../../../services/common/errors';
 
 /*
  * What a real client does while the group elects a master: send the write to the node it believes
- * is master; on UNAVAILABLE / DEADLINE_EXCEEDED / ABORTED send the SAME request (same idempotency
+ * is master; on UNAVAILABLE / DEADLINE_EXCEEDED / ABORTED, or an unknown outcome (INTERNAL / UNKNOWN /
+ * CANCELLED: a stream reset when a node died after committing), send the SAME request (same idempotency
  * key: the caller builds the request once, `attempt` only gets an address) to the next candidate —
  * the master a refusing slave named, else the next address in the current preference order — until
  * a bounded budget runs out. Time and sleep are injected so the rule is testable without a network.
@@ -51,8 +52,9 @@ export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The project's rule (services/common/errors.ts) for a call that is safe to repeat: every write here carries a key. */
 export function isRetryable(error: unknown): boolean {
-  return isGrpcError(error) && RETRYABLE_CODES.has(error.code);
+  return mayRetry(error, true);
 }
 
 /** A slave's refusal ("node 1 is not the master ..."): definitely not applied. */

@@ -132,6 +132,22 @@ describe('booking config', () => {
     expect(loadConfig({ MARQUEE_NODE_ID: '3' }).database).toBe('marquee_booking_3');
     expect(config.cluster).toBeUndefined();
   });
+  it('the crash-before-answer test fault is off by default and needs a method path and an arm file', () => {
+    expect(loadConfig({}).crashBeforeAnswer).toBeUndefined();
+    const method = '/marquee.booking.v1.BookingService/ConfirmBooking';
+    expect(
+      loadConfig({ MARQUEE_FAULT_CRASH_BEFORE_ANSWER: method, MARQUEE_FAULT_ARM_FILE: '/tmp/armed' })
+        .crashBeforeAnswer,
+    ).toEqual({ method, armFile: '/tmp/armed' });
+    expect(() => loadConfig({ MARQUEE_FAULT_CRASH_BEFORE_ANSWER: method })).toThrow(/MARQUEE_FAULT_ARM_FILE/);
+    expect(() =>
+      loadConfig({
+        MARQUEE_FAULT_CRASH_BEFORE_ANSWER: 'ConfirmBooking',
+        MARQUEE_FAULT_ARM_FILE: '/tmp/armed',
+      }),
+    ).toThrow(/MARQUEE_FAULT_CRASH_BEFORE_ANSWER/);
+  });
+
   it('reads cluster mode from MARQUEE_PEERS, naming the variable on errors', () => {
     const peers = '1=127.0.0.1:50171,2=127.0.0.1:50172,3=127.0.0.1:50173';
     const secret = 'a-cluster-secret-of-some-length';

@@ -466,6 +466,15 @@ describe('requests that do not decode', () => {
     );
   });
 
+  it('names a field sent with the wrong wire type instead of calling it missing', async () => {
+    // event_id (field 1, a string) sent as the varint 7: a decoder skips it, so it read as absent.
+    await expectGrpcError(
+      unary('getEvent', Buffer.from([0x08, 0x07])),
+      status.INVALID_ARGUMENT,
+      'event_id: could not be decoded: field 1 was sent as varint (wire type 0), but it is a string',
+    );
+  });
+
   it('answers INVALID_ARGUMENT to an amount beyond the safe integer range', async () => {
     // The hand encoding is right: with a small amount it decodes to the show we meant.
     expect(CreateShowRequest.decode(encodeShowWithAmount(event.id, venue.id, 4500n)).show?.prices).toEqual([

@@ -428,3 +428,129 @@ describe('Lamport interceptors with a persisted clock', () => {
     }
   });
 });
+
+describe('An answer and its status leave together', () => {
+  type Event = string;
+
+  /** A store whose every write takes an event-loop turn, recorded with what it made durable. */
+  class RecordingStore implements LamportStore {
+    readonly inner = new MemoryLamportStore();
+    constructor(private readonly events: Event[]) {}
+    load(): Promise<number> {
+      return this.inner.load();
+    }
+    async reserve(upTo: number): Promise<void> {
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.inner.reserve(upTo);
+      this.events.push(`durable ${upTo}`);
+    }
+  }
+
+  /** Nearest the network: records what reaches the transport, in order. */
+  function transportRecorder(events: Event[]): grpc.ServerInterceptor {
+    return (_descriptor, call) =>
+      new grpc.ServerInterceptingCall(call, {
+        sendMetadata: (metadata, next) => {
+          events.push(`headers ${String(metadata.get(LAMPORT_METADATA_KEY)[0])}`);
+          next(metadata);
+        },
+        sendMessage: (message, next) => {
+          events.push('message');
+          next(message);
+        },
+        sendStatus: (status, next) => {
+          events.push(`status ${String(status.metadata?.get(LAMPORT_METADATA_KEY)[0])}`);
+          next(status);
+        },
+      });
+  }
+
+  it('a reply whose stamp needs a durable write waits before its message, then message and status go back to back', async () => {
+    const events: Event[] = [];
+    // A block of 1: every stamp needs its own write, so the trailers' stamp is never durable in advance.
+    const clock = await PersistentLamportClock.open(new RecordingStore(events), { block: 1 });
+    const logger = pino({ level: 'silent' });
+    const server = new grpc.Server({
+      interceptors: [transportRecorder(events), ...lamportServerOptions(clock, logger).interceptors],
+    });
+    const adapted = adaptService<LamportTestServer>(
+      definition,
+      {
+        echo: (request) => {
+          events.push('handler');
+          return Promise.resolve(request);
+        },
+        fail: () => Promise.reject(new FailedPreconditionError('unused')),
+      },
+      logger,
+    );
+    server.addService(adapted.definition, adapted.implementation);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    const client = plainClient(`127.0.0.1:${port}`);
+    try {
+      events.length = 0;
+      const outcome = await call(client, ECHO);
+      expect(outcome.response?.toString()).toBe('ping');
+      const trailerStamp = stampOf(outcome.status.metadata) ?? Infinity;
+
+      const message = events.indexOf('message');
+      expect(message).toBeGreaterThan(0);
+      // Nothing, the clock's disk write included, comes between the message and its status.
+      expect(events[message + 1]).toBe(`status ${trailerStamp}`);
+      // The write that covers the trailers' stamp finished before the message left.
+      const durableBefore = events
+        .slice(0, message)
+        .filter((e) => e.startsWith('durable '))
+        .map((e) => Number(e.slice('durable '.length)));
+      expect(Math.max(...durableBefore)).toBeGreaterThanOrEqual(trailerStamp);
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  });
+  it('a streamed reply makes the stamps ahead durable before each message, so its status needs no write after the last one', async () => {
+    const events: Event[] = [];
+    const clock = await PersistentLamportClock.open(new RecordingStore(events), { block: 1 });
+    const logger = pino({ level: 'silent' });
+    const server = new grpc.Server({
+      interceptors: [transportRecorder(events), ...lamportServerOptions(clock, logger).interceptors],
+    });
+    const STREAM = '/marquee.test.v1.Lamport/Stream';
+    server.addService(
+      { stream: { ...unary(STREAM), responseStream: true } },
+      {
+        stream: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+          for (const word of ['a', 'b', 'c']) call.write(Buffer.from(word));
+          call.end();
+        },
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    const client = plainClient(`127.0.0.1:${port}`);
+    try {
+      events.length = 0;
+      const received: string[] = [];
+      const status = await new Promise<StatusObject>((resolve) => {
+        const call = client.makeServerStreamRequest(STREAM, identity, identity, Buffer.from('go'));
+        call.on('data', (chunk: Buffer) => received.push(chunk.toString()));
+        call.on('error', () => undefined);
+        call.on('status', resolve);
+      });
+      expect(received).toEqual(['a', 'b', 'c']);
+      expect(status.code).toBe(Code.OK);
+      const lastMessage = events.lastIndexOf('message');
+      expect(events[lastMessage + 1]).toBe(`status ${String(stampOf(status.metadata))}`);
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  });
+});

@@ -89,6 +89,65 @@ describe('the retry rule', () => {
     expect(time.now()).toBeLessThanOrEqual(start + policy.budgetMs);
   });
 
+  it.each([
+    [Code.INTERNAL, 'Received RST_STREAM with code 2'],
+    [Code.UNKNOWN, 'Received RST_STREAM with code 2 (Call ended without gRPC status)'],
+    [Code.CANCELLED, 'Received RST_STREAM with code 8'],
+  ])(
+    'an unknown outcome (%p, %p: the node may have committed) is retried, and the retry returns the first answer',
+    async (code, details) => {
+      const time = fakeTime();
+      let attempts = 0;
+      const result = await withRetries(
+        'the booking group',
+        policy,
+        async () => {
+          attempts += 1;
+          if (attempts === 1) throw failure(code, details);
+          return 'bk_1';
+        },
+        time,
+      );
+      expect(result).toBe('bk_1');
+      expect(attempts).toBe(2);
+    },
+  );
+
+  it('an outcome still unknown when the budget is spent is a 503 to retry with the same key, never a 500', async () => {
+    const time = fakeTime();
+    const outcome = withRetries(
+      'the booking group',
+      policy,
+      async () => {
+        throw failure(Code.INTERNAL, 'Received RST_STREAM with code 2');
+      },
+      time,
+    );
+    const error = (await outcome.catch((e: unknown) => e)) as HttpError;
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.code).toBe(Code.UNAVAILABLE);
+    expect(error.message).toMatch(
+      /^the booking group did not say whether the call took effect; retry with the same Idempotency-Key \(gave up after \d+ attempts/,
+    );
+    expect(time.now()).toBeLessThanOrEqual(1_000_000 + policy.budgetMs);
+  });
+
+  it('a deadline still running out when the budget is spent is a 504 that says how to find out', async () => {
+    const time = fakeTime();
+    const error = (await withRetries(
+      'the booking group',
+      policy,
+      async () => {
+        throw failure(Code.DEADLINE_EXCEEDED, 'Deadline exceeded');
+      },
+      time,
+    ).catch((e: unknown) => e)) as HttpError;
+    expect(error.code).toBe(Code.DEADLINE_EXCEEDED);
+    expect(error.message).toMatch(
+      /^the booking group did not answer in time \(a write may have taken effect: retry with the same Idempotency-Key\); gave up after/,
+    );
+  });
+
   it('a zero budget means one attempt', async () => {
     const time = fakeTime();
     let attempts = 0;

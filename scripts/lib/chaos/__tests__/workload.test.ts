@@ -90,6 +90,21 @@ describe('retryOnCandidates (what a client does during an election)', () => {
     expect((failure as RetryFailed).inDoubt).toBe(true);
   });
 
+  it('a stream reset by nginx when the node died after committing (INTERNAL) is retried with the same request, in doubt', async () => {
+    const time = fakeTime();
+    const calls: string[] = [];
+    const outcome = await retryOnCandidates(
+      async (address) => {
+        calls.push(address);
+        if (calls.length === 1) throw grpcError(Code.INTERNAL, 'Received RST_STREAM with code 2');
+        return 'bk_1';
+      },
+      () => ['n1', 'n2'],
+      { budgetMs: 10_000, ...time },
+    );
+    expect(outcome).toEqual({ value: 'bk_1', address: 'n2', attempts: 2 });
+  });
+
   it('a refusal alone is not in doubt; the budget bounds the whole call', async () => {
     const time = fakeTime();
     const failure = (await retryOnCandidates(

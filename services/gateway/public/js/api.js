@@ -2,7 +2,8 @@
  * The gateway's JSON API (services/gateway/openapi.json). One `call` does what every request needs:
  * the bearer token, an Idempotency-Key on writes (kept across this client's own retries, so a retried
  * "Book" books once), a calm notice when a call is slow (the gateway itself retries through an
- * election for up to ~10 s), a retry after a 503/504 or a lost connection, and one error type.
+ * election for up to ~10 s), a retry when the outcome is unknown or the group asks for one, and one
+ * error type.
  */
 import * as session from './session.js';
 
@@ -37,6 +38,8 @@ export const events = new EventTarget();
 
 const SLOW_AFTER_MS = 1500;
 const RETRY_DELAYS_MS = [1000, 3000];
+/** HTTP answers after which a call is repeated (see `call`); 0 stands for a lost connection. */
+const OUTCOME_UNKNOWN_STATUSES = new Set([0, 502, 503, 504]);
 let callIds = 0;
 
 /** Difference between the server's clock and ours, from the Date header, for hold countdowns. */
@@ -85,10 +88,15 @@ async function attempt(method, path, headers, body, signal) {
 
 /**
  * `call('POST', '/api/holds', {body, auth: true, signal})` → the parsed answer, or throws ApiError.
- * Retries 503, 504 and network failures twice; writes carry the same Idempotency-Key each time.
+ * Retries twice, writes with the same Idempotency-Key each time, when the answer says nothing about
+ * the outcome: a lost connection (0), 502 (nginx: the gateway died mid-request), 503 (the group is
+ * electing, or could not tell whether the write landed), 504. A repeated write returns the first
+ * answer, so a "Book" that committed ends as a booking, never as an error. A 500 is a real failure
+ * the server reported and is not retried. (The gateway's own gRPC retry rule: services/common/errors.ts.)
  * `quiet`: a background refresh — no slow notice and no retries (the next refresh is the retry).
+ * `once`: a write the server does not deduplicate by key (catalog admin): never repeated.
  */
-export async function call(method, path, { body, auth = false, signal, quiet = false } = {}) {
+export async function call(method, path, { body, auth = false, signal, quiet = false, once = false } = {}) {
   const headers = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (auth) {
@@ -112,8 +120,8 @@ export async function call(method, path, { body, auth = false, signal, quiet = f
     for (let tries = 0; ; tries++) {
       const answer = await attempt(method, path, headers, payload, signal);
       if (answer.status >= 200 && answer.status < 300) return answer.body;
-      const retryable = answer.status === 0 || answer.status === 503 || answer.status === 504;
-      if (retryable && !quiet && tries < RETRY_DELAYS_MS.length) {
+      const retryable = OUTCOME_UNKNOWN_STATUSES.has(answer.status);
+      if (retryable && !quiet && !once && tries < RETRY_DELAYS_MS.length) {
         if (!slow) {
           slow = true;
           events.dispatchEvent(new CustomEvent('slow', { detail: id }));
@@ -168,9 +176,9 @@ export const cancelBooking = (bookingId) =>
 
 // ---- admin (the catalog refuses these unless the token has the admin role)
 export const venues = (signal) => call('GET', `/api/venues${query({ pageSize: 100 })}`, { signal });
-export const createEvent = (event) => call('POST', '/api/events', { body: event, auth: true });
+export const createEvent = (event) => call('POST', '/api/events', { body: event, auth: true, once: true });
 export const createShow = (eventId, show) =>
-  call('POST', `/api/events/${enc(eventId)}/shows`, { body: show, auth: true });
+  call('POST', `/api/events/${enc(eventId)}/shows`, { body: show, auth: true, once: true });
 
 /** For an import's failure line: the status the gateway would have answered for its code. */
 const LINE_ERROR_STATUS = {
