@@ -46,7 +46,7 @@ import type { Hold } from '../../proto/gen/marquee/booking/v1/booking';
 import { ClusterServiceClient, NodeRole } from '../../proto/gen/marquee/cluster/v1/cluster';
 import type { NodeStatus } from '../../proto/gen/marquee/cluster/v1/cluster';
 import { openDatabase } from '../../services/common/mysql';
-import { BookingStateMachine } from '../../services/booking/state-machine';
+import { allSnapshotRows } from '../../services/booking/state-machine';
 import { startPrivateMariaDb } from '../lib/mariadb';
 import type { PrivateMariaDb } from '../lib/mariadb';
 import { freePort, startProcess } from '../lib/processes';
@@ -512,10 +512,10 @@ async function snapshotSize(mysqlUrl: string, database: string): Promise<{ rows:
   try {
     const connection = await pool.getConnection();
     try {
-      const rows = await new BookingStateMachine().snapshot(connection);
+      const rows = await allSnapshotRows(connection);
       return {
         rows: rows.length,
-        bytes: rows.reduce<number>((sum, row) => sum + Buffer.byteLength(JSON.stringify(row)) + 3, 0),
+        bytes: rows.reduce<number>((sum, row) => sum + Buffer.byteLength(JSON.stringify(row.r)) + 3, 0),
       };
     } finally {
       connection.release();

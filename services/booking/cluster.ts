@@ -6,7 +6,7 @@ import { UnavailableError } from '../common/errors';
 import type { LamportClock } from '../common/lamport';
 import type { Pool } from '../common/mysql';
 import { ReplicationNode } from '../replication/node';
-import { MAX_SNAPSHOT_BYTES } from '../replication/transport';
+import { MAX_PEER_MESSAGE_BYTES } from '../replication/transport';
 import type { ReplicationStatus } from '../replication/node';
 import type { NodeId } from '../replication/types';
 import type { BookingClusterConfig, EtcdLeaseConfig } from './config';
@@ -114,7 +114,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
       logger: options.logger,
       clock: lamport,
       logView: node.logView(),
-      maxReceiveMessageBytes: MAX_SNAPSHOT_BYTES,
+      maxReceiveMessageBytes: MAX_PEER_MESSAGE_BYTES,
       replicationStatus: () => node.status(),
       etcdLeaseHolder: () => etcdHolder(),
       services: [node.service()],

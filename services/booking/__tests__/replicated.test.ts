@@ -25,7 +25,7 @@ import { BOOKING_SCHEMA } from '../schema';
 import { startBookingServer } from '../server';
 import type { BookingServer } from '../server';
 import { StaticShowSource } from '../show-source';
-import { BookingStateMachine } from '../state-machine';
+import { BookingStateMachine, SNAPSHOT_TABLES, allSnapshotRows } from '../state-machine';
 import { DECLINED_CARD, GOOD_CARD, call, expectError, makeShow, queryRows } from './harness';
 
 /*
@@ -245,7 +245,7 @@ function acknowledge(booking: Booking): void {
 async function replicatedRows(node: BookingNode): Promise<unknown[]> {
   const connection = await node.pool.getConnection();
   try {
-    const rows = (await new BookingStateMachine().snapshot(connection)) as { t: string; r: unknown[] }[];
+    const rows = await allSnapshotRows(connection);
     return rows.filter((row) => !(row.t === 'users' && row.r[6] === 'admin'));
   } finally {
     connection.release();
@@ -369,12 +369,20 @@ describe('replicated booking store (three nodes, majority)', () => {
       const source = await master.pool.getConnection();
       const into = await target.pool.getConnection();
       try {
-        const rows = await machine.snapshot(source);
+        const rows = await allSnapshotRows(source);
         await into.query('START TRANSACTION');
-        await machine.restore(into, rows);
+        for (const table of SNAPSHOT_TABLES)
+          await machine.writeSnapshot(
+            into,
+            table,
+            table,
+            rows.filter((row) => row.t === table).map((row) => row.r),
+          );
         await into.query('COMMIT');
-        expect(await machine.snapshot(into)).toEqual(rows);
-        await expect(machine.restore(into, [{ t: 'seats', r: [1] }])).rejects.toThrow('not a known');
+        expect(await allSnapshotRows(into)).toEqual(rows);
+        await expect(machine.writeSnapshot(into, 'seats', 'seats', [[1]])).rejects.toThrow(
+          'not a row of seats',
+        );
       } finally {
         source.release();
         into.release();

@@ -1,6 +1,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import type { PoolConnection } from '../../common/mysql';
-import type { LogEntry, StateMachine } from '../types';
+import { pageQuery } from '../keyset';
+import type { LogEntry, SnapshotKey, SnapshotRow, StateMachine } from '../types';
 
 /** The tests' state: a key/value table. `append` is order-sensitive, so a reordering shows in the checksum. */
 export const KV_SCHEMA = [
@@ -31,17 +32,32 @@ export class KvMachine implements StateMachine {
     await applyKv(connection, { op: entry.op, k, v });
   }
 
-  async snapshot(connection: PoolConnection): Promise<unknown[]> {
-    const [rows] = await connection.query<RowDataPacket[]>('SELECT k, v FROM kv ORDER BY k');
-    return rows.map((row) => ({ k: String(row.k), v: String(row.v) }));
+  readonly snapshotTables = ['kv'];
+
+  async readSnapshot(
+    connection: PoolConnection,
+    table: string,
+    after: SnapshotKey | undefined,
+    limit: number,
+  ): Promise<SnapshotRow[]> {
+    if (table !== 'kv') throw new Error(`no table ${table}`);
+    const page = pageQuery('kv', 'k, v', ['k'], after, limit);
+    const [rows] = await connection.query<RowDataPacket[]>(page.sql, page.values);
+    return rows.map((row) => ({ key: [String(row.k)], row: { k: String(row.k), v: String(row.v) } }));
   }
 
-  async restore(connection: PoolConnection, rows: readonly unknown[]): Promise<void> {
-    await connection.query('DELETE FROM kv');
-    for (const row of rows) {
+  async writeSnapshot(
+    connection: PoolConnection,
+    table: string,
+    into: string,
+    rows: readonly unknown[],
+  ): Promise<void> {
+    if (table !== 'kv') throw new Error(`no table ${table}`);
+    const values = rows.map((row) => {
       const { k, v } = row as { k?: unknown; v?: unknown };
       if (typeof k !== 'string' || typeof v !== 'string') throw new Error('snapshot row is not {k, v}');
-      await connection.query('INSERT INTO kv (k, v) VALUES (?, ?)', [k, v]);
-    }
+      return [k, v];
+    });
+    if (values.length > 0) await connection.query(`INSERT INTO \`${into}\` (k, v) VALUES ?`, [values]);
   }
 }
