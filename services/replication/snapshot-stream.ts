@@ -35,6 +35,31 @@ export async function nextWithin<T>(
   }
 }
 
+/** `work`'s outcome, or SnapshotStalledError after `idleMs` (the timer is cleared either way). */
+export function within<T>(work: Promise<T>, idleMs: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new SnapshotStalledError(what, idleMs)), idleMs);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** `work`'s outcome, or the call's end error if the call ends first. */
+export function unlessGone<T>(work: Promise<T>, gone: Promise<Error>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    work.then(resolve, reject);
+    void gone.then(reject);
+  });
+}
+
 /** The parts of a grpc-js writable call the backpressure wait needs. */
 export interface DrainableStream {
   write(message: unknown): boolean;

@@ -42,7 +42,7 @@ import type {
 } from './catch-up';
 import type { AppendArgs, AppendResult, Follower } from './follower';
 import type { ChunkResult, OfferResult, SnapshotInstaller } from './snapshot-install';
-import { SnapshotStalledError, callEnd, nextWithin, writeWithBackpressure } from './snapshot-stream';
+import { callEnd, nextWithin, unlessGone, within, writeWithBackpressure } from './snapshot-stream';
 import type { NodeId, SnapshotChunk } from './types';
 import {
   fromAppendRequest,
@@ -97,7 +97,7 @@ export class GrpcReplicationPeer implements ReplicationPeer {
     address: string,
     private readonly secret: ClusterSecret,
     clock: LamportClock,
-    logger: Logger,
+    private readonly logger: Logger,
     /** A restarted slave must not wait out grpc-js's default 120 s reconnect backoff. */
     maxReconnectBackoffMs = 1000,
     maxMessageBytes = MAX_PEER_MESSAGE_BYTES,
@@ -138,29 +138,53 @@ export class GrpcReplicationPeer implements ReplicationPeer {
     options: SnapshotStreamOptions,
   ): Promise<ChunkResult> {
     const { gone, end } = callEnd();
-    let answer: Promise<SnapshotResponse> | undefined;
+    let answer: { error: ServiceError | null; response: SnapshotResponse } | undefined;
     const call = this.client.installSnapshot(this.secret.metadata(), {}, (error, response) => {
+      answer = { error, response };
       end(error ?? new UnavailableError('the slave answered before the last chunk'));
-      answer = error ? Promise.reject(error) : Promise.resolve(response);
     });
+    const outcome = (given: NonNullable<typeof answer>): SnapshotResponse => {
+      if (given.error) throw given.error;
+      return given.response;
+    };
     const abort = (): void => call.cancel();
     options.signal.addEventListener('abort', abort);
     const pump = async (): Promise<SnapshotResponse> => {
+      const iterator = chunks[Symbol.asyncIterator]();
+      let drained = false;
       try {
-        for await (const chunk of chunks) {
-          if (answer) break;
-          await writeWithBackpressure(call, toWireChunk({ ...sender, chunk }), options.idleMs, gone);
+        // Reading the next chunk is raced with the call's end: a slave that gave up is noticed even
+        // while the sender's database is slow to produce the next batch.
+        for (;;) {
+          const next = await unlessGone(iterator.next(), gone);
+          if (next.done) break;
+          await writeWithBackpressure(
+            call,
+            toWireChunk({ ...sender, chunk: next.value }),
+            options.idleMs,
+            gone,
+          );
         }
+        drained = true;
         call.end();
         // The slave answers once the last chunk is installed; that is progress too, so the same bound.
-        await Promise.race([gone, idle(options.idleMs, 'no answer to the last chunk')]);
+        await within(gone, options.idleMs, 'no answer to the last chunk');
         if (answer === undefined) throw new UnavailableError('snapshot stream ended without an answer');
-        return await answer;
+        return outcome(answer);
       } catch (error) {
+        // The slave answered before the end (a newer term, a chunk it refused): that is the outcome.
+        if (answer) return outcome(answer);
         call.cancel();
         throw error;
       } finally {
         options.signal.removeEventListener('abort', abort);
+        // Hands the read point back (the generator lingers it); it may still be mid-batch, so not awaited.
+        if (!drained)
+          iterator
+            .return?.()
+            .catch((error: unknown) =>
+              this.logger.warn({ err: error }, 'replication: closing a snapshot reader failed'),
+            );
       }
     };
     return pump().then(fromSnapshotResponse);
@@ -287,11 +311,17 @@ export function replicationService(options: {
         await iterator.return?.();
       }
     };
+    let cancelled = false;
+    call.on('cancelled', () => (cancelled = true));
     run().then(
       (response) => callback(null, response),
       (error: unknown) => {
-        logger.info({ err: error }, 'replication: a snapshot stream from the master failed');
-        callback(toGrpcStatus(error, logger), null);
+        // A master that cancels (its term ended, it gave up) breaks our read with a stream error; what
+        // is staged stays for its resume, and nobody is left to answer.
+        const gone = cancelled || (error as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE';
+        const failure = gone ? new UnavailableError('the master cancelled the snapshot stream') : error;
+        logger.info({ err: failure }, 'replication: a snapshot stream from the master stopped');
+        callback(toGrpcStatus(failure, logger), null);
       },
     );
   };
@@ -318,10 +348,4 @@ export function replicationService(options: {
     definition: { ...adapted.definition, installSnapshot, fetchSnapshot } as unknown as ServiceDefinition,
     implementation: { ...adapted.implementation, installSnapshot: install, fetchSnapshot: fetch },
   };
-}
-
-function idle(ms: number, what: string): Promise<never> {
-  return new Promise((_, reject) => {
-    setTimeout(() => reject(new SnapshotStalledError(what, ms)), ms).unref();
-  });
 }

@@ -105,7 +105,7 @@ export class TestCluster {
       return node.replication.appendInTransaction(connection, {
         lamport: 1,
         op: change.op,
-        payload: JSON.stringify({ k: change.k, v: change.v }),
+        payload: JSON.stringify({ ...change, op: undefined }),
       });
     });
   }

@@ -8,11 +8,24 @@ export const KV_SCHEMA = [
   'CREATE TABLE IF NOT EXISTS kv (k VARCHAR(64) NOT NULL PRIMARY KEY, v TEXT NOT NULL) ENGINE=InnoDB',
 ];
 
-export type KvChange = { op: 'kv.put'; k: string; v: string } | { op: 'kv.append'; k: string; v: string };
+export type KvChange =
+  | { op: 'kv.put'; k: string; v: string }
+  | { op: 'kv.append'; k: string; v: string }
+  // `count` rows `${k}000001`... each holding `v`: a large state in one entry (snapshot tests).
+  | { op: 'kv.fill'; k: string; v: string; count: number };
 
 /** Makes the change on `connection` (the master's side of the same transaction as the entry). */
 export async function applyKv(connection: PoolConnection, change: KvChange): Promise<void> {
-  if (change.op === 'kv.put') {
+  if (change.op === 'kv.fill') {
+    const rows = Array.from({ length: change.count }, (_, i) => [
+      `${change.k}${String(i + 1).padStart(6, '0')}`,
+      change.v,
+    ]);
+    for (let i = 0; i < rows.length; i += 500)
+      await connection.query('INSERT INTO kv (k, v) VALUES ? ON DUPLICATE KEY UPDATE v = VALUES(v)', [
+        rows.slice(i, i + 500),
+      ]);
+  } else if (change.op === 'kv.put') {
     await connection.query('INSERT INTO kv (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)', [
       change.k,
       change.v,
@@ -27,7 +40,8 @@ export async function applyKv(connection: PoolConnection, change: KvChange): Pro
 
 export class KvMachine implements StateMachine {
   async apply(connection: PoolConnection, entry: LogEntry): Promise<void> {
-    const { k, v } = JSON.parse(entry.payload) as { k: string; v: string };
+    const { k, v, count } = JSON.parse(entry.payload) as { k: string; v: string; count?: number };
+    if (entry.op === 'kv.fill') return applyKv(connection, { op: entry.op, k, v, count: count ?? 0 });
     if (entry.op !== 'kv.put' && entry.op !== 'kv.append') throw new Error(`unknown op ${entry.op}`);
     await applyKv(connection, { op: entry.op, k, v });
   }
