@@ -26,6 +26,17 @@ import type {
 
 type ColumnKind = 'text' | 'number' | 'time' | 'binary';
 
+interface TableSpec {
+  key: string[];
+  /**
+   * Key columns that are ENUMs. InnoDB orders an ENUM by its index (SEAT before GA), and compares it
+   * with a number by that index but with a string as text: a snapshot page carries such a column's
+   * index in its key, so "after this key" follows the order the rows come in.
+   */
+  enumKey?: string[];
+  columns: Column[];
+}
+
 interface Column {
   name: string;
   kind: ColumnKind;
@@ -35,7 +46,7 @@ interface Column {
 const c = (name: string, kind: ColumnKind = 'text', nullable = false): Column => ({ name, kind, nullable });
 
 /** Every booking table, its primary key and columns, in BOOKING_SCHEMA order: what a snapshot carries. */
-const TABLES: Readonly<Record<string, { key: string[]; columns: Column[] }>> = {
+const TABLES: Readonly<Record<string, TableSpec>> = {
   users: {
     key: ['id'],
     columns: [
@@ -98,6 +109,7 @@ const TABLES: Readonly<Record<string, { key: string[]; columns: Column[] }>> = {
   },
   hold_items: {
     key: ['hold_id', 'kind', 'item_id'],
+    enumKey: ['kind'],
     columns: [
       c('hold_id'),
       c('kind'),
@@ -199,16 +211,17 @@ export class BookingStateMachine implements StateMachine {
     after: SnapshotKey | undefined,
     limit: number,
   ): Promise<KeyedRow[]> {
-    const { key, columns } = tableOf(table);
-    const select = columns
-      .map((col) =>
+    const { key, enumKey = [], columns } = tableOf(table);
+    const select = [
+      ...columns.map((col) =>
         col.kind === 'time' ? `CAST(${quote(col.name)} AS CHAR) AS ${quote(col.name)}` : quote(col.name),
-      )
-      .join(', ');
+      ),
+      ...enumKey.map((name) => `${quote(name)} + 0 AS ${quote(`${name}_index`)}`),
+    ].join(', ');
     const page = pageQuery(quote(table), select, key.map(quote), after, limit);
     const [found] = await connection.query<RowDataPacket[]>(page.sql, page.values);
     return found.map((row) => ({
-      key: key.map((name) => String(row[name])),
+      key: key.map((name) => (enumKey.includes(name) ? Number(row[`${name}_index`]) : String(row[name]))),
       row: columns.map((col) => toSnapshotValue(row[col.name], col)),
     }));
   }
@@ -233,7 +246,7 @@ export class BookingStateMachine implements StateMachine {
   }
 }
 
-function tableOf(table: string): { key: string[]; columns: Column[] } {
+function tableOf(table: string): TableSpec {
   const found = SNAPSHOT_TABLES.includes(table) ? TABLES[table] : undefined;
   if (!found) throw new Error(`booking snapshot: ${JSON.stringify(table)} is not a booking table`);
   return found;
