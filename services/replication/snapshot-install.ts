@@ -89,6 +89,12 @@ interface ReceiveRecord extends RowDataPacket {
 }
 
 const quote = (name: string): string => `\`${name}\``;
+
+/** Seconds the swap's RENAME waits for the live tables' readers before it fails (and is retried). */
+const RENAME_WAIT_S = 30;
+
+/** Rows between two progress lines of a transfer in the receiver's log. */
+const PROGRESS_ROWS = 100_000;
 export const stagingTable = (table: string): string => `${table}_staging`;
 const oldTable = (table: string): string => `${table}_old`;
 
@@ -190,6 +196,12 @@ export class SnapshotInstaller {
           ],
         );
       });
+      const stored = row.rowCount + rows.length;
+      if (Math.floor(stored / PROGRESS_ROWS) > Math.floor(row.rowCount / PROGRESS_ROWS))
+        this.options.logger.info(
+          { snapshotId: chunk.snapshotId, rows: stored, table: chunk.table },
+          'replication: snapshot rows staged',
+        );
       if (!chunk.done) return { term, success: true, matchIndex: 0 };
       const complete = await this.read();
       if (!complete?.complete)
@@ -302,8 +314,10 @@ export class SnapshotInstaller {
     const connection = await this.options.log.pool.getConnection();
     try {
       await connection.query(`DROP TABLE IF EXISTS ${tables.map((t) => quote(oldTable(t))).join(', ')}`);
+      // The rename waits for readers of the live tables (a long change-stream read, say) while we hold
+      // the state row: bound it, and let the master's next offer retry the swap rather than stall here.
       await connection.query(
-        `RENAME TABLE ${tables.map((t) => `${quote(t)} TO ${quote(oldTable(t))}, ${quote(stagingTable(t))} TO ${quote(t)}`).join(', ')}`,
+        `SET STATEMENT lock_wait_timeout = ${RENAME_WAIT_S} FOR RENAME TABLE ${tables.map((t) => `${quote(t)} TO ${quote(oldTable(t))}, ${quote(stagingTable(t))} TO ${quote(t)}`).join(', ')}`,
       );
     } finally {
       connection.release();
