@@ -222,6 +222,26 @@ describe('streamed snapshots', () => {
     expect(fresh?.resume).toEqual({ table: '', key: undefined });
   }, 90_000);
 
+  it('a slave restarted mid-snapshot resumes where its database says it got to', async () => {
+    let open: () => void = () => undefined;
+    const plan: Plan = { ...newPlan(), gate: new Promise<void>((resolve) => (open = resolve)) };
+    const { c } = await cluster(plan);
+    await largeStateWithNode3Behind(c);
+    await c.restart(3);
+    await c.eventually(async () => expect(plan.gateReached).toBe(true));
+    const stored = await staged(c.node(3).pool);
+    // The process restarts (its stream dies with it); what it staged is in its database.
+    plan.gate = undefined;
+    await c.restart(3);
+    open();
+    await expectInstalledLike(c, 3, 1);
+    const offers = plan.offers.filter((offer) => offer.to === 3);
+    expect(stored).toBeGreaterThan(0);
+    expect(
+      offers.slice(1).some((o) => o.snapshotId === offers[0]?.snapshotId && o.resume.table === 'kv'),
+    ).toBe(true);
+  }, 90_000);
+
   it('a catch-up pull whose stream drops resumes on the same read point', async () => {
     const plan = { ...newPlan(), drops: 1 };
     const { c, pullAs } = await cluster(plan);
