@@ -306,7 +306,14 @@ export class SnapshotInstaller {
     );
     if (learnt) this.options.onLeader(row.term, row.leaderId);
     await this.options.afterCommit?.();
-    await this.dropOld();
+    // Dropping a million-row table takes a while and the sender is waiting for our answer: the old
+    // tables are garbage from here on (the next swap and every start drop them too).
+    this.dropOld().catch((error: unknown) =>
+      logger.warn(
+        { err: error },
+        'replication: dropping the tables a snapshot replaced failed; retried at the next swap',
+      ),
+    );
   }
 
   /** Step 3: one RENAME for every table, so readers see the old state or the new, never a mix. */
