@@ -265,6 +265,7 @@ export class Replicator {
       return 'idle';
     }
     this.snapshotOf.delete(id);
+    await snapshots.finish(snapshotId);
     this.update(id, (p) => onSnapshotInstalled(p, result.matchIndex, this.now()));
     this.advanceCommit();
     return 'more';

@@ -94,8 +94,9 @@ export class SnapshotSource {
 
   /**
    * The point's chunks from `from` (START, or where a receiver got to) through the final `done`
-   * chunk. Stopping early (the consumer's `return`, on a dropped stream) leaves the point open for
-   * `lingerMs`; reaching `done` closes it.
+   * chunk. Afterwards — stopped early by the consumer's `return` on a dropped stream, or after `done`
+   * whose answer may yet be lost — the point stays open for `lingerMs`, so a resume continues on it
+   * (after `done`, with just the `done` chunk: the receiver retries its swap). `finish` closes it.
    */
   async *chunks(point: ReadPoint, from: SnapshotCursor): AsyncGenerator<SnapshotChunk> {
     const open = this.points.get(point.header.snapshotId);
@@ -109,16 +110,19 @@ export class SnapshotSource {
       throw new Error(`snapshot ${point.header.snapshotId} is closed`);
     }
     clearTimeout(open.linger);
-    let finished = false;
     try {
       yield* this.read(open, from);
-      finished = true;
     } finally {
       release();
-      if (finished) await this.close(open);
-      else if (!open.closed)
+      if (!open.closed)
         open.linger = setTimeout(() => void this.closeLogged(open), this.options.lingerMs).unref();
     }
+  }
+
+  /** The receiver installed snapshot `snapshotId`: its read point is no longer needed. */
+  async finish(snapshotId: string): Promise<void> {
+    const point = this.points.get(snapshotId);
+    if (point) await this.close(point);
   }
 
   /** Closes every read point (the node is stopping). */
