@@ -249,6 +249,7 @@ export class Replicator {
       this.update(id, onFailure);
       return 'idle';
     }
+    if (offer.installed) return this.snapshotInstalled(id, snapshotId, lastIndex);
     logger.info(
       { slave: id, snapshotId, lastIndex, resumeTable: offer.resume.table, resumeKey: offer.resume.key },
       'replication: sending a snapshot',
@@ -264,9 +265,13 @@ export class Replicator {
       this.update(id, onFailure);
       return 'idle';
     }
+    return this.snapshotInstalled(id, snapshotId, result.matchIndex);
+  }
+
+  private async snapshotInstalled(id: NodeId, snapshotId: string, matchIndex: number): Promise<'more'> {
     this.snapshotOf.delete(id);
-    await snapshots.finish(snapshotId);
-    this.update(id, (p) => onSnapshotInstalled(p, result.matchIndex, this.now()));
+    await this.options.snapshots.finish(snapshotId);
+    this.update(id, (p) => onSnapshotInstalled(p, matchIndex, this.now()));
     this.advanceCommit();
     return 'more';
   }

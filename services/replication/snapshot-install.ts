@@ -51,6 +51,11 @@ export interface SnapshotInstallerOptions {
 export interface OfferResult {
   readonly term: number;
   readonly accepted: boolean;
+  /**
+   * This node's state already reflects the log through the offered position (same index and term:
+   * the same history), typically because the answer to an install was lost: nothing to send.
+   */
+  readonly installed: boolean;
   /** Where the sender continues: after what this node stored of the same snapshot, or START. */
   readonly resume: SnapshotCursor;
 }
@@ -126,8 +131,12 @@ export class SnapshotInstaller {
     });
   }
 
-  /** A master offers snapshot `snapshotId`: check its term (recording a newer one) and say where to start. */
-  offer(term: number, leaderId: NodeId, snapshotId: string): Promise<OfferResult> {
+  /** A master offers a snapshot: check its term (recording a newer one) and say where to start. */
+  offer(
+    term: number,
+    leaderId: NodeId,
+    offered: Pick<SnapshotHeader, 'snapshotId' | 'lastIndex' | 'lastTerm'>,
+  ): Promise<OfferResult> {
     return this.serial(async () => {
       const { log } = this.options;
       let learnt = false;
@@ -148,9 +157,17 @@ export class SnapshotInstaller {
         this.options.onLeader(term, leaderId);
         await this.options.afterCommit?.();
       }
-      if (refusedBy !== undefined) return { term: refusedBy, accepted: false, resume: START };
+      if (refusedBy !== undefined)
+        return { term: refusedBy, accepted: false, installed: false, resume: START };
+      if (await this.holds(offered.lastIndex, offered.lastTerm))
+        return { term, accepted: true, installed: true, resume: START };
       const row = await this.read();
-      return { term, accepted: true, resume: row?.snapshotId === snapshotId ? row.cursor : START };
+      return {
+        term,
+        accepted: true,
+        installed: false,
+        resume: row?.snapshotId === offered.snapshotId ? row.cursor : START,
+      };
     });
   }
 
@@ -212,6 +229,15 @@ export class SnapshotInstaller {
       if (fence > term) return { term: fence, success: false, matchIndex: 0 };
       return { term, success: true, matchIndex: complete.lastIndex };
     });
+  }
+
+  /** Whether the applied state already includes the log through (index, term): log matching says same history. */
+  private async holds(index: number, term: number): Promise<boolean> {
+    const { log } = this.options;
+    const state = await log.state();
+    if (state.appliedIndex < index) return false;
+    const ours = index === state.snapshotIndex ? state.snapshotTerm : await log.termAt(index);
+    return ours === term;
   }
 
   private fence(): number {

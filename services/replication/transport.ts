@@ -274,7 +274,7 @@ export function replicationService(options: {
       offerSnapshot: async (request, context) => {
         authorize(context, ReplicationServiceService.offerSnapshot.path);
         const offer = fromOfferRequest(request);
-        return toOfferResponse(await installer.offer(offer.term, offer.leaderId, offer.snapshotId));
+        return toOfferResponse(await installer.offer(offer.term, offer.leaderId, offer));
       },
       fetch: async (request, context) => {
         authorize(context, ReplicationServiceService.fetch.path);

@@ -98,6 +98,7 @@ export function toOfferResponse(result: OfferResult): OfferSnapshotResponse {
     accepted: result.accepted,
     resumeTable: result.resume.table,
     resumeKey: encodeKey(result.resume.key),
+    installed: result.installed,
   };
 }
 
@@ -105,6 +106,7 @@ export function fromOfferResponse(response: OfferSnapshotResponse): OfferResult 
   return {
     term: response.term,
     accepted: response.accepted,
+    installed: response.installed,
     resume: { table: response.resumeTable, key: decodeKey(response.resumeKey, 'resume_key') },
   };
 }

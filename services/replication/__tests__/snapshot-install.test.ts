@@ -107,6 +107,14 @@ describe('snapshot installer', () => {
     });
     expect(await node.log.entries(1, 100)).toEqual([]);
     expect(await node.installer().stored()).toBeUndefined();
+    // Offered again (the answer was lost): nothing to send. A different history at 40 is not "held".
+    expect(await node.installer().offer(3, 1, { ...HEADER, snapshotId: 'snap-2' })).toMatchObject({
+      accepted: true,
+      installed: true,
+    });
+    expect(
+      await node.installer().offer(3, 1, { snapshotId: 'snap-3', lastIndex: 40, lastTerm: 2 }),
+    ).toMatchObject({ accepted: true, installed: false, resume: { table: '' } });
   });
 
   it.each([

@@ -111,6 +111,11 @@ export interface OfferSnapshotResponse {
   resumeTable: string;
   /** JSON array, or '' for the start of resume_table */
   resumeKey: string;
+  /**
+   * The slave's state already holds the log up to last_index (an earlier answer was lost): nothing
+   * to send, the master counts it as installed.
+   */
+  installed: boolean;
 }
 
 export interface SnapshotResponse {
@@ -1043,7 +1048,7 @@ export const OfferSnapshotRequest: MessageFns<OfferSnapshotRequest> = {
 };
 
 function createBaseOfferSnapshotResponse(): OfferSnapshotResponse {
-  return { term: 0, accepted: false, resumeTable: "", resumeKey: "" };
+  return { term: 0, accepted: false, resumeTable: "", resumeKey: "", installed: false };
 }
 
 export const OfferSnapshotResponse: MessageFns<OfferSnapshotResponse> = {
@@ -1059,6 +1064,9 @@ export const OfferSnapshotResponse: MessageFns<OfferSnapshotResponse> = {
     }
     if (message.resumeKey !== "") {
       writer.uint32(34).string(message.resumeKey);
+    }
+    if (message.installed !== false) {
+      writer.uint32(40).bool(message.installed);
     }
     return writer;
   },
@@ -1108,6 +1116,14 @@ export const OfferSnapshotResponse: MessageFns<OfferSnapshotResponse> = {
             message.resumeKey = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.installed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1134,6 +1150,7 @@ export const OfferSnapshotResponse: MessageFns<OfferSnapshotResponse> = {
         : isSet(object.resume_key)
         ? globalThis.String(object.resume_key)
         : "",
+      installed: isSet(object.installed) ? globalThis.Boolean(object.installed) : false,
     };
   },
 
@@ -1151,6 +1168,9 @@ export const OfferSnapshotResponse: MessageFns<OfferSnapshotResponse> = {
     if (message.resumeKey !== "") {
       obj.resumeKey = message.resumeKey;
     }
+    if (message.installed !== false) {
+      obj.installed = message.installed;
+    }
     return obj;
   },
 
@@ -1163,6 +1183,7 @@ export const OfferSnapshotResponse: MessageFns<OfferSnapshotResponse> = {
     message.accepted = object.accepted ?? false;
     message.resumeTable = object.resumeTable ?? "";
     message.resumeKey = object.resumeKey ?? "";
+    message.installed = object.installed ?? false;
     return message;
   },
 };
