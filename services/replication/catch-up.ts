@@ -235,7 +235,13 @@ async function pullSnapshot(options: PullOptions): Promise<number> {
       if (chunk.done) return chunk.lastIndex;
     }
   } finally {
-    await iterator.return?.();
+    // Not awaited: after an idle timeout a read is still pending and return would wait for it; the
+    // transport's stream cancels its call on return, whenever that comes.
+    iterator
+      .return?.()
+      .catch((error: unknown) =>
+        options.logger.debug({ err: error }, 'replication: closing a catch-up snapshot stream failed'),
+      );
   }
 }
 

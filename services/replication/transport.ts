@@ -308,7 +308,13 @@ export function replicationService(options: {
           if (!result.success || chunk.done) return toSnapshotResponse(result);
         }
       } finally {
-        await iterator.return?.();
+        // Not awaited: after an idle timeout a read is still pending, and the stream's return waits
+        // for it; the answer (our error status) must go now, and it ends the call for both sides.
+        iterator
+          .return?.()
+          .catch((error: unknown) =>
+            logger.debug({ err: error }, 'replication: closing a snapshot stream we stopped reading'),
+          );
       }
     };
     let cancelled = false;

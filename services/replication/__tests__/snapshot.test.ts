@@ -222,6 +222,26 @@ describe('streamed snapshots', () => {
     expect(fresh?.resume).toEqual({ table: '', key: undefined });
   }, 90_000);
 
+  it('a stream silent for the idle timeout is dropped by the slave and resumed where it got to', async () => {
+    let open: () => void = () => undefined;
+    const plan: Plan = { ...newPlan(), gate: new Promise<void>((resolve) => (open = resolve)) };
+    const { c } = await cluster(plan, { snapshotIdleMs: 500 });
+    await largeStateWithNode3Behind(c);
+    await c.restart(3);
+    await c.eventually(async () => expect(plan.gateReached).toBe(true));
+    // Nothing else happens while the stream is silent: a second offer means a side gave up on it.
+    await c.eventually(async () =>
+      expect(plan.offers.filter((offer) => offer.to === 3).length).toBeGreaterThan(1),
+    );
+    plan.gate = undefined;
+    open();
+    await expectInstalledLike(c, 3, 1);
+    const offers = plan.offers.filter((offer) => offer.to === 3);
+    expect(
+      offers.slice(1).some((o) => o.snapshotId === offers[0]?.snapshotId && o.resume.table === 'kv'),
+    ).toBe(true);
+  }, 90_000);
+
   it('a slave restarted mid-snapshot resumes where its database says it got to', async () => {
     let open: () => void = () => undefined;
     const plan: Plan = { ...newPlan(), gate: new Promise<void>((resolve) => (open = resolve)) };
