@@ -6,7 +6,7 @@ import { UnavailableError } from '../common/errors';
 import type { LamportClock } from '../common/lamport';
 import type { Pool } from '../common/mysql';
 import { ReplicationNode } from '../replication/node';
-import { MAX_SNAPSHOT_BYTES } from '../replication/transport';
+import { MAX_PEER_MESSAGE_BYTES } from '../replication/transport';
 import type { ReplicationStatus } from '../replication/node';
 import type { NodeId } from '../replication/types';
 import type { BookingClusterConfig, EtcdLeaseConfig } from './config';
@@ -116,7 +116,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
       logger: options.logger,
       clock: lamport,
       logView: node.logView(),
-      maxReceiveMessageBytes: MAX_SNAPSHOT_BYTES,
+      maxReceiveMessageBytes: MAX_PEER_MESSAGE_BYTES,
       replicationStatus: () => node.status(),
       etcdLeaseHolder: () => etcdHolder(),
       // What Status says is what a write would meet here (npm start's "up" waits for it).

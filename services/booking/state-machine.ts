@@ -1,6 +1,7 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { PoolConnection } from '../common/mysql';
-import type { LogEntry, StateMachine } from '../replication/types';
+import { pageQuery } from '../replication/keyset';
+import type { LogEntry, SnapshotKey, SnapshotRow as KeyedRow, StateMachine } from '../replication/types';
 import { BOOKING_OPS } from './replication';
 import type {
   BookingCancelledPayload,
@@ -25,6 +26,17 @@ import type {
 
 type ColumnKind = 'text' | 'number' | 'time' | 'binary';
 
+interface TableSpec {
+  key: string[];
+  /**
+   * Key columns that are ENUMs. InnoDB orders an ENUM by its index (SEAT before GA), and compares it
+   * with a number by that index but with a string as text: a snapshot page carries such a column's
+   * index in its key, so "after this key" follows the order the rows come in.
+   */
+  enumKey?: string[];
+  columns: Column[];
+}
+
 interface Column {
   name: string;
   kind: ColumnKind;
@@ -33,10 +45,10 @@ interface Column {
 
 const c = (name: string, kind: ColumnKind = 'text', nullable = false): Column => ({ name, kind, nullable });
 
-/** Every booking table and column, in BOOKING_SCHEMA order: what snapshot reads and restore writes. */
-const TABLES: Readonly<Record<string, { key: string; columns: Column[] }>> = {
+/** Every booking table, its primary key and columns, in BOOKING_SCHEMA order: what a snapshot carries. */
+const TABLES: Readonly<Record<string, TableSpec>> = {
   users: {
-    key: 'id',
+    key: ['id'],
     columns: [
       c('id'),
       c('email'),
@@ -49,11 +61,11 @@ const TABLES: Readonly<Record<string, { key: string; columns: Column[] }>> = {
     ],
   },
   shows: {
-    key: 'show_id',
+    key: ['show_id'],
     columns: [c('show_id'), c('currency'), c('starts_at'), c('materialized_at', 'time')],
   },
   seats: {
-    key: 'show_id, seat_id',
+    key: ['show_id', 'seat_id'],
     columns: [
       c('show_id'),
       c('seat_id'),
@@ -68,7 +80,7 @@ const TABLES: Readonly<Record<string, { key: string; columns: Column[] }>> = {
     ],
   },
   ga_pools: {
-    key: 'show_id, area_id',
+    key: ['show_id', 'area_id'],
     columns: [
       c('show_id'),
       c('area_id'),
@@ -82,7 +94,7 @@ const TABLES: Readonly<Record<string, { key: string; columns: Column[] }>> = {
     ],
   },
   holds: {
-    key: 'id',
+    key: ['id'],
     columns: [
       c('id'),
       c('user_id'),
@@ -96,7 +108,8 @@ const TABLES: Readonly<Record<string, { key: string; columns: Column[] }>> = {
     ],
   },
   hold_items: {
-    key: 'hold_id, kind, item_id',
+    key: ['hold_id', 'kind', 'item_id'],
+    enumKey: ['kind'],
     columns: [
       c('hold_id'),
       c('kind'),
@@ -107,7 +120,7 @@ const TABLES: Readonly<Record<string, { key: string; columns: Column[] }>> = {
     ],
   },
   bookings: {
-    key: 'id',
+    key: ['id'],
     columns: [
       c('id'),
       c('user_id'),
@@ -123,7 +136,7 @@ const TABLES: Readonly<Record<string, { key: string; columns: Column[] }>> = {
     ],
   },
   payments: {
-    key: 'id',
+    key: ['id'],
     columns: [
       c('id'),
       c('kind'),
@@ -137,7 +150,7 @@ const TABLES: Readonly<Record<string, { key: string; columns: Column[] }>> = {
     ],
   },
   idempotency: {
-    key: 'user_id, `key`',
+    key: ['user_id', 'key'],
     columns: [
       c('user_id'),
       c('key'),
@@ -152,10 +165,13 @@ const TABLES: Readonly<Record<string, { key: string; columns: Column[] }>> = {
 /** The booking tables a snapshot covers. */
 export const SNAPSHOT_TABLES: readonly string[] = Object.keys(TABLES);
 
-/** One snapshot row: the table and its values in TABLES column order (times as text, binaries base64). */
+/** A snapshot row's values, in TABLES column order (times as text, binaries base64). */
+type RowValues = (string | number | null)[];
+
+/** One row of the whole state, with its table: for comparing nodes in tests and benches. */
 export interface SnapshotRow {
   t: string;
-  r: (string | number | null)[];
+  r: RowValues;
 }
 
 const RESTORE_CHUNK = 500;
@@ -187,41 +203,72 @@ export class BookingStateMachine implements StateMachine {
     }
   }
 
-  async snapshot(connection: PoolConnection): Promise<unknown[]> {
-    const rows: SnapshotRow[] = [];
-    for (const [table, { key, columns }] of Object.entries(TABLES)) {
-      const select = columns
-        .map((col) =>
-          col.kind === 'time' ? `CAST(${quote(col.name)} AS CHAR) AS ${quote(col.name)}` : quote(col.name),
-        )
-        .join(', ');
-      const [found] = await connection.query<RowDataPacket[]>(
-        `SELECT ${select} FROM ${table} ORDER BY ${key}`,
-      );
-      for (const row of found)
-        rows.push({ t: table, r: columns.map((col) => toSnapshotValue(row[col.name], col)) });
-    }
-    return rows;
+  readonly snapshotTables = SNAPSHOT_TABLES;
+
+  async readSnapshot(
+    connection: PoolConnection,
+    table: string,
+    after: SnapshotKey | undefined,
+    limit: number,
+  ): Promise<KeyedRow[]> {
+    const { key, enumKey = [], columns } = tableOf(table);
+    const select = [
+      ...columns.map((col) =>
+        col.kind === 'time' ? `CAST(${quote(col.name)} AS CHAR) AS ${quote(col.name)}` : quote(col.name),
+      ),
+      ...enumKey.map((name) => `${quote(name)} + 0 AS ${quote(`${name}_index`)}`),
+    ].join(', ');
+    const page = pageQuery(quote(table), select, key.map(quote), after, limit);
+    const [found] = await connection.query<RowDataPacket[]>(page.sql, page.values);
+    return found.map((row) => ({
+      key: key.map((name) => (enumKey.includes(name) ? Number(row[`${name}_index`]) : String(row[name]))),
+      row: columns.map((col) => toSnapshotValue(row[col.name], col)),
+    }));
   }
 
-  async restore(connection: PoolConnection, rows: readonly unknown[]): Promise<void> {
-    const byTable = new Map<string, unknown[][]>(SNAPSHOT_TABLES.map((t) => [t, []]));
-    rows.forEach((raw, i) => {
-      const { t, r } = (raw ?? {}) as Partial<SnapshotRow>;
-      const table = typeof t === 'string' ? TABLES[t] : undefined;
-      if (!table || !Array.isArray(r) || r.length !== table.columns.length)
-        throw new Error(`booking snapshot row ${i} is not a known table's row`);
-      byTable.get(t!)!.push(r.map((value, j) => fromSnapshotValue(value, table.columns[j]!, i)));
+  async writeSnapshot(
+    connection: PoolConnection,
+    table: string,
+    into: string,
+    rows: readonly unknown[],
+  ): Promise<void> {
+    const { columns } = tableOf(table);
+    const values = rows.map((r, i) => {
+      if (!Array.isArray(r) || r.length !== columns.length)
+        throw new Error(`booking snapshot row ${i} is not a row of ${table}`);
+      return r.map((value: unknown, j) => fromSnapshotValue(value, columns[j]!, i));
     });
-    for (const table of SNAPSHOT_TABLES) await connection.query(`DELETE FROM ${table}`);
-    for (const [table, values] of byTable) {
-      const columns = TABLES[table]!.columns.map((col) => quote(col.name)).join(', ');
-      for (let i = 0; i < values.length; i += RESTORE_CHUNK)
-        await connection.query(`INSERT INTO ${table} (${columns}) VALUES ?`, [
-          values.slice(i, i + RESTORE_CHUNK),
-        ]);
+    const names = columns.map((col) => quote(col.name)).join(', ');
+    for (let i = 0; i < values.length; i += RESTORE_CHUNK)
+      await connection.query(`INSERT INTO ${quote(into)} (${names}) VALUES ?`, [
+        values.slice(i, i + RESTORE_CHUNK),
+      ]);
+  }
+}
+
+function tableOf(table: string): TableSpec {
+  const found = SNAPSHOT_TABLES.includes(table) ? TABLES[table] : undefined;
+  if (!found) throw new Error(`booking snapshot: ${JSON.stringify(table)} is not a booking table`);
+  return found;
+}
+
+/**
+ * Every replicated row of the node, table by table (the whole state in memory: for tests and benches
+ * that compare nodes, never for replication, which streams).
+ */
+export async function allSnapshotRows(connection: PoolConnection, batch = 5000): Promise<SnapshotRow[]> {
+  const machine = new BookingStateMachine();
+  const rows: SnapshotRow[] = [];
+  for (const t of SNAPSHOT_TABLES) {
+    let after: SnapshotKey | undefined;
+    for (;;) {
+      const page = await machine.readSnapshot(connection, t, after, batch);
+      for (const { row } of page) rows.push({ t, r: row as RowValues });
+      after = page.at(-1)?.key;
+      if (page.length < batch) break;
     }
   }
+  return rows;
 }
 
 function toSnapshotValue(value: unknown, col: Column): string | number | null {

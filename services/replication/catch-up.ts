@@ -2,7 +2,12 @@ import type { Logger } from 'pino';
 import { UnavailableError } from '../common/errors';
 import type { Follower } from './follower';
 import type { ReplicationLog } from './log-store';
-import type { LogEntry, NodeId, StateMachine } from './types';
+import type { SnapshotInstaller, StoredTransfer } from './snapshot-install';
+import { START } from './snapshot-source';
+import type { SnapshotSource } from './snapshot-source';
+import { nextWithin } from './snapshot-stream';
+import type { LogEntry, NodeId } from './types';
+import type { SentChunk } from './wire';
 
 /*
  * Catch-up before serving (election/README.md): a node elected master of term T may lack entries
@@ -31,21 +36,21 @@ export interface FetchResult {
 export interface FetchSnapshotArgs {
   readonly term: number;
   readonly requesterId: NodeId;
+  /** What the caller stored of an earlier snapshot: continue after it if that read point is still open. */
+  readonly resume?: StoredTransfer;
 }
 
-export interface FetchSnapshotResult {
-  readonly term: number;
-  readonly lastIndex: number;
-  readonly lastTerm: number;
-  readonly commitIndex: number;
-  readonly rows: readonly unknown[];
+/** How long a snapshot stream may go without a chunk, and when to give up altogether. */
+export interface SnapshotStreamOptions {
+  readonly idleMs: number;
+  readonly signal: AbortSignal;
 }
 
 /** The source side (ReplicationService.Fetch / FetchSnapshot on the node being copied). */
 export class CatchUpSource {
   constructor(
     private readonly log: ReplicationLog,
-    private readonly machine: StateMachine,
+    private readonly snapshots: SnapshotSource,
     private readonly logger: Logger,
   ) {}
 
@@ -63,20 +68,26 @@ export class CatchUpSource {
     };
   }
 
-  async fetchSnapshot(args: FetchSnapshotArgs): Promise<FetchSnapshotResult> {
+  /**
+   * The chunks of this node's state for the caller: after what it already stored when the same read
+   * point is still open here, from the start of a new one otherwise. A caller whose term is stale gets
+   * one empty chunk carrying this node's term.
+   */
+  async *fetchSnapshot(args: FetchSnapshotArgs, nodeId: NodeId): AsyncGenerator<SentChunk> {
     const state = await this.fenceAt(args.term, args.requesterId);
-    if (state.currentTerm > args.term) return { ...stale(state.currentTerm), lastTerm: 0, rows: [] };
-    const snapshot = await this.log.takeSnapshot(this.machine);
+    if (state.currentTerm > args.term) {
+      yield { term: state.currentTerm, senderId: nodeId, chunk: STALE_CHUNK };
+      return;
+    }
+    const resumed = this.snapshots.find(args.resume?.snapshotId);
+    const point = resumed ?? (await this.snapshots.open(`catch-up:${args.requesterId}`));
+    const from = resumed && args.resume ? args.resume.cursor : START;
     this.logger.info(
-      {
-        term: args.term,
-        requester: args.requesterId,
-        lastIndex: snapshot.lastIndex,
-        rows: snapshot.rows.length,
-      },
+      { term: args.term, requester: args.requesterId, ...point.header, from, resumed: resumed !== undefined },
       'replication: serving a catch-up snapshot',
     );
-    return { term: args.term, ...snapshot };
+    for await (const chunk of this.snapshots.chunks(point, from))
+      yield { term: args.term, senderId: nodeId, chunk };
   }
 
   /**
@@ -89,6 +100,19 @@ export class CatchUpSource {
   }
 }
 
+/** The one chunk a stale caller gets: only its term matters. */
+const STALE_CHUNK = {
+  snapshotId: 'stale',
+  lastIndex: 0,
+  lastTerm: 0,
+  commitIndex: 0,
+  table: '',
+  after: undefined,
+  lastKey: undefined,
+  rows: [],
+  done: true,
+} as const;
+
 function stale(term: number): FetchResult {
   return { term, snapshotNeeded: false, prevTerm: 0, entries: [], lastIndex: 0, commitIndex: 0 };
 }
@@ -96,7 +120,8 @@ function stale(term: number): FetchResult {
 /** How the puller reaches the source (GrpcReplicationPeer in production). */
 export interface CatchUpPeer {
   fetch(args: FetchArgs, timeoutMs: number): Promise<FetchResult>;
-  fetchSnapshot(args: FetchSnapshotArgs, timeoutMs: number): Promise<FetchSnapshotResult>;
+  /** The source's chunks; the stream fails after `idleMs` without one. */
+  fetchSnapshot(args: FetchSnapshotArgs, options: SnapshotStreamOptions): AsyncIterable<SentChunk>;
 }
 
 export interface PullOptions {
@@ -107,10 +132,13 @@ export interface PullOptions {
   readonly sourceId: NodeId;
   readonly log: ReplicationLog;
   readonly follower: Follower;
+  readonly installer: SnapshotInstaller;
   readonly logger: Logger;
   readonly signal: AbortSignal;
   readonly batch: number;
   readonly rpcTimeoutMs: number;
+  /** A snapshot stream that brings no chunk for this long is dropped (and resumed on the next try). */
+  readonly snapshotIdleMs: number;
   /** Pause between attempts after a failed call (the source may be restarting). */
   readonly retryMs: number;
 }
@@ -131,21 +159,7 @@ export async function pullLog(options: PullOptions): Promise<number> {
     if (signal.aborted) throw new UnavailableError(`catch-up for term ${term} was cancelled`);
     try {
       if (wantSnapshot) {
-        const snapshot = await options.source.fetchSnapshot(
-          { term, requesterId: nodeId },
-          options.rpcTimeoutMs,
-        );
-        if (snapshot.term > term) throw newerTerm(snapshot.term, term);
-        const installed = await follower.installSnapshot({
-          term,
-          leaderId: nodeId,
-          lastIndex: snapshot.lastIndex,
-          lastTerm: snapshot.lastTerm,
-          commitIndex: snapshot.commitIndex,
-          rows: snapshot.rows,
-        });
-        if (!installed.success) throw newerTerm(installed.term, term);
-        after = snapshot.lastIndex;
+        after = await pullSnapshot(options);
         wantSnapshot = false;
         continue;
       }
@@ -192,6 +206,42 @@ export async function pullLog(options: PullOptions): Promise<number> {
       );
       await sleep(options.retryMs, signal);
     }
+  }
+}
+
+/**
+ * Streams the source's snapshot into our staging tables and installs it; resolves with the index it
+ * reflects. Asks the source to continue after what we already stored (a dropped stream, retried by
+ * pullLog's loop, resumes rather than starts over while the source keeps the read point).
+ */
+async function pullSnapshot(options: PullOptions): Promise<number> {
+  const { term, nodeId, installer, signal } = options;
+  const resume = await installer.stored();
+  const stream = options.source.fetchSnapshot(
+    { term, requesterId: nodeId, ...(resume ? { resume } : {}) },
+    { idleMs: options.snapshotIdleMs, signal },
+  );
+  const iterator = stream[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await nextWithin(iterator, options.snapshotIdleMs, 'no chunk from the catch-up source');
+      if (next.done)
+        throw new Error(`catch-up source ${options.sourceId} ended its snapshot before the last chunk`);
+      const { term: sourceTerm, chunk } = next.value;
+      if (sourceTerm > term) throw newerTerm(sourceTerm, term);
+      // We install as our own slave, as master of `term` (as pullLog appends entries).
+      const stored = await installer.accept(term, nodeId, chunk);
+      if (!stored.success) throw newerTerm(stored.term, term);
+      if (chunk.done) return chunk.lastIndex;
+    }
+  } finally {
+    // Not awaited: after an idle timeout a read is still pending and return would wait for it; the
+    // transport's stream cancels its call on return, whenever that comes.
+    iterator
+      .return?.()
+      .catch((error: unknown) =>
+        options.logger.debug({ err: error }, 'replication: closing a catch-up snapshot stream failed'),
+      );
   }
 }
 

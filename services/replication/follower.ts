@@ -4,14 +4,15 @@ import { FailedPreconditionError } from '../common/errors';
 import { withTransaction } from '../common/mysql';
 import type { PoolConnection } from '../common/mysql';
 import type { ReplicationLog, ReplicationState } from './log-store';
+import { compactionPoint } from './compaction';
 import { endEntrySpans, inEntrySpan, startEntrySpan } from './entry-tracing';
 import type { EntrySpan } from './entry-tracing';
 import { NOOP_OP } from './types';
 import type { LogEntry, NodeId, StateMachine } from './types';
 
 /*
- * The slave side: takes entries and snapshots from the master into this node's database, and applies
- * committed entries to the state machine one transaction per entry. Every answer is given only after
+ * The slave side: takes entries from the master into this node's database, and applies committed
+ * entries to the state machine one transaction per entry (snapshots: snapshot-install.ts). Every answer is given only after
  * the transaction that it reports has committed (persist before acknowledging).
  */
 
@@ -33,21 +34,6 @@ export interface AppendResult {
   readonly snapshotNeeded: boolean;
 }
 
-export interface SnapshotArgs {
-  readonly term: number;
-  readonly leaderId: NodeId;
-  readonly lastIndex: number;
-  readonly lastTerm: number;
-  readonly commitIndex: number;
-  readonly rows: readonly unknown[];
-}
-
-export interface SnapshotResult {
-  readonly term: number;
-  readonly success: boolean;
-  readonly matchIndex: number;
-}
-
 /** A master of this term told us to drop an entry we know is committed: two logs disagree on history. */
 export class SafetyViolationError extends FailedPreconditionError {}
 
@@ -63,8 +49,10 @@ export interface FollowerOptions {
    * deposed master cannot gather acknowledgements from the voters of its successor.
    */
   readonly fenceTerm?: () => number;
-  /** Awaited after every committed append or snapshot, before answering (the log-position cache). */
+  /** Awaited after every committed append, before answering (the log-position cache). */
   readonly afterCommit?: () => Promise<void>;
+  /** Applied entries always kept in the log (compaction.ts); undefined: this node never compacts. */
+  readonly retainEntries?: number;
 }
 
 export class Follower {
@@ -103,41 +91,6 @@ export class Follower {
         'replication: our applied state diverges; asking for a snapshot',
       );
     this.kick();
-    return result;
-  }
-
-  async installSnapshot(args: SnapshotArgs): Promise<SnapshotResult> {
-    const { log, machine, logger } = this.options;
-    let learnt = false;
-    const result = await withTransaction(log.pool, async (connection) => {
-      const state = await log.lockState(connection);
-      const refuse = this.checkTerm(state, args.term, args.leaderId);
-      if (refuse) return { term: refuse.term, success: false, matchIndex: 0 };
-      learnt = args.term !== state.currentTerm || args.leaderId !== state.leaderId;
-      // State, log and positions change in one transaction: a crash leaves the old node or the new one.
-      await machine.restore(connection, args.rows);
-      await connection.query('DELETE FROM replication_log');
-      await log.writeState(connection, {
-        currentTerm: args.term,
-        leaderId: args.leaderId,
-        lastIndex: args.lastIndex,
-        lastTerm: args.lastTerm,
-        commitIndex: Math.min(Math.max(state.commitIndex, args.commitIndex), args.lastIndex),
-        appliedIndex: args.lastIndex,
-        snapshotIndex: args.lastIndex,
-        snapshotTerm: args.lastTerm,
-      });
-      return { term: args.term, success: true, matchIndex: args.lastIndex };
-    });
-    if (learnt) this.options.onLeader(args.term, args.leaderId);
-    await this.options.afterCommit?.();
-    const fence = this.fence();
-    if (result.success && fence > args.term) return { term: fence, success: false, matchIndex: 0 };
-    if (result.success)
-      logger.info(
-        { term: args.term, lastIndex: args.lastIndex, rows: args.rows.length },
-        'replication: snapshot installed',
-      );
     return result;
   }
 
@@ -308,8 +261,22 @@ export class Follower {
         throw error;
       }
       endEntrySpans(spans);
-      if (!applied) return;
+      if (!applied) return await this.compactIfDue();
     }
+  }
+
+  /** Once the apply loop is idle: drop the applied head of the log per compaction.ts's policy. */
+  private async compactIfDue(): Promise<void> {
+    const { log, retainEntries } = this.options;
+    if (retainEntries === undefined) return;
+    const state = await log.state();
+    const upTo = compactionPoint({
+      safe: Math.min(state.appliedIndex, state.commitIndex),
+      last: state.lastIndex,
+      compactedThrough: state.snapshotIndex,
+      retain: retainEntries,
+    });
+    if (upTo !== undefined) await log.compact(upTo);
   }
 
   private async applyNext(

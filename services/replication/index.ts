@@ -1,7 +1,7 @@
 export { ReplicationNode } from './node';
 export type { ReplicationNodeOptions, ReplicationStatus } from './node';
 export { ReplicationLog } from './log-store';
-export type { ReplicationState, Snapshot } from './log-store';
+export type { ReplicationState, SnapshotPoint } from './log-store';
 export { REPLICATION_SCHEMA } from './schema';
 export { REPLICATION_SERVICE_NAME } from './transport';
 export type { SlaveLag } from './progress';

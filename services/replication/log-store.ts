@@ -3,7 +3,7 @@ import { FailedPreconditionError, UnavailableError } from '../common/errors';
 import { migrate, withTransaction } from '../common/mysql';
 import type { Pool, PoolConnection } from '../common/mysql';
 import { REPLICATION_SCHEMA } from './schema';
-import type { LogEntry, NewEntry, NodeId, StateMachine } from './types';
+import type { LogEntry, NewEntry, NodeId } from './types';
 
 /** The persisted positions of one node (the replication_state row). */
 export interface ReplicationState {
@@ -22,11 +22,11 @@ export interface ReplicationState {
   readonly snapshotTerm: number;
 }
 
-/** The state machine's rows at a log position, read in one consistent-read transaction. */
-export interface Snapshot {
+/** The log position a consistent read of the state machine's rows reflects. */
+export interface SnapshotPoint {
   readonly lastIndex: number;
   readonly lastTerm: number;
-  readonly rows: unknown[];
+  readonly commitIndex: number;
 }
 
 interface StateRow extends RowDataPacket {
@@ -251,37 +251,26 @@ export class ReplicationLog {
   }
 
   /**
-   * The state machine's rows and the log position they reflect, from one consistent read. A master
-   * appends its state change and its entry in one transaction, so its rows are exactly the result
-   * of entries 1..lastIndex; a slave's rows are the result of entries 1..appliedIndex, so the
-   * snapshot is taken there (its later entries stay in its log).
+   * The log position the state machine's rows reflect, read on `connection`'s consistent-read
+   * transaction (the one the rows are then read on: snapshot-source.ts). A master appends its state
+   * change and its entry in one transaction, so its rows are exactly the result of entries
+   * 1..lastIndex; a slave's rows are the result of entries 1..appliedIndex, so the snapshot is taken
+   * there (its later entries stay in its log).
    */
-  async takeSnapshot(machine: StateMachine): Promise<Snapshot & { commitIndex: number }> {
-    const connection = await this.pool.getConnection();
-    try {
-      await connection.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
-      await connection.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
-      try {
-        const state = await this.state(connection);
-        const lastIndex = state.appliedIndex;
-        const lastTerm =
-          lastIndex === state.lastIndex
-            ? state.lastTerm
-            : lastIndex === state.snapshotIndex
-              ? state.snapshotTerm
-              : await this.termAt(lastIndex, connection);
-        if (lastTerm === undefined)
-          throw new FailedPreconditionError(
-            `cannot snapshot: the log has no entry at applied index ${lastIndex}`,
-          );
-        const rows = await machine.snapshot(connection);
-        return { lastIndex, lastTerm, rows, commitIndex: Math.min(state.commitIndex, lastIndex) };
-      } finally {
-        await connection.query('COMMIT');
-      }
-    } finally {
-      connection.release();
-    }
+  async snapshotPoint(connection: PoolConnection): Promise<SnapshotPoint> {
+    const state = await this.state(connection);
+    const lastIndex = state.appliedIndex;
+    const lastTerm =
+      lastIndex === state.lastIndex
+        ? state.lastTerm
+        : lastIndex === state.snapshotIndex
+          ? state.snapshotTerm
+          : await this.termAt(lastIndex, connection);
+    if (lastTerm === undefined)
+      throw new FailedPreconditionError(
+        `cannot snapshot: the log has no entry at applied index ${lastIndex}`,
+      );
+    return { lastIndex, lastTerm, commitIndex: Math.min(state.commitIndex, lastIndex) };
   }
 
   /**

@@ -14,6 +14,8 @@ import type { PreparedAppend, ReplicationState } from './log-store';
 import type { SlaveLag } from './progress';
 import { Replicator } from './replicator';
 import type { ReplicatorTiming } from './replicator';
+import { SnapshotInstaller } from './snapshot-install';
+import { SnapshotSource } from './snapshot-source';
 import { GrpcReplicationPeer, replicationService } from './transport';
 import type { ReplicationPeer } from './transport';
 import { NOOP_OP } from './types';
@@ -25,7 +27,19 @@ import type { AckPolicy, NewEntry, NodeId, StateMachine } from './types';
  * becomeMaster(term) / stepDown() and reports back through onDeposed when a slave knows better.
  */
 
-export interface ReplicationNodeOptions extends Partial<ReplicatorTiming> {
+/** How snapshots are cut and when a stalled one is given up (snapshot-source.ts, snapshot-stream.ts). */
+export interface SnapshotTiming {
+  /** A snapshot stream without progress for this long is dropped (then resumed); no whole-transfer deadline. */
+  readonly snapshotIdleMs: number;
+  /** Rows per read on the sender (memory and event-loop time per step). */
+  readonly snapshotBatchRows: number;
+  /** Largest chunk, in bytes of row JSON. */
+  readonly snapshotChunkBytes: number;
+  /** How long the sender keeps a read point open for a resume after its stream dropped. */
+  readonly snapshotLingerMs: number;
+}
+
+export interface ReplicationNodeOptions extends Partial<ReplicatorTiming>, Partial<SnapshotTiming> {
   readonly nodeId: NodeId;
   /** This node's database (the caller owns the pool). */
   readonly pool: Pool;
@@ -43,6 +57,8 @@ export interface ReplicationNodeOptions extends Partial<ReplicatorTiming> {
    * them (see Follower's fenceTerm). Without it, only terms seen by replication fence.
    */
   readonly fenceTerm?: () => number;
+  /** Largest message on peer channels (tests make it small: snapshots must still pass in chunks). */
+  readonly maxMessageBytes?: number;
   /** For tests: replaces the gRPC peers. */
   readonly peerFactory?: (id: NodeId, address: string) => ReplicationPeer;
 }
@@ -67,6 +83,13 @@ const DEFAULT_TIMING: ReplicatorTiming = {
   retainEntries: 10_000,
 };
 
+const DEFAULT_SNAPSHOT_TIMING: SnapshotTiming = {
+  snapshotIdleMs: 10_000,
+  snapshotBatchRows: 2000,
+  snapshotChunkBytes: 1024 * 1024,
+  snapshotLingerMs: 60_000,
+};
+
 /** How often the in-memory log position is re-read besides after every append (master writes). */
 const POSITION_REFRESH_MS = 100;
 
@@ -76,6 +99,9 @@ export class ReplicationNode {
   /** The log position the election reads synchronously (see log-view.ts). */
   readonly position: CachedLogPosition;
   private readonly source: CatchUpSource;
+  private readonly snapshots: SnapshotSource;
+  private readonly installer: SnapshotInstaller;
+  private readonly snapshotTiming: SnapshotTiming;
   private positionTimer: NodeJS.Timeout | undefined;
   private readonly timing: ReplicatorTiming;
   private readonly peers = new Map<NodeId, ReplicationPeer>();
@@ -93,10 +119,24 @@ export class ReplicationNode {
       maxBatch: options.maxBatch ?? DEFAULT_TIMING.maxBatch,
       retainEntries: options.retainEntries ?? DEFAULT_TIMING.retainEntries,
     };
+    this.snapshotTiming = {
+      snapshotIdleMs: options.snapshotIdleMs ?? DEFAULT_SNAPSHOT_TIMING.snapshotIdleMs,
+      snapshotBatchRows: options.snapshotBatchRows ?? DEFAULT_SNAPSHOT_TIMING.snapshotBatchRows,
+      snapshotChunkBytes: options.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_TIMING.snapshotChunkBytes,
+      snapshotLingerMs: options.snapshotLingerMs ?? DEFAULT_SNAPSHOT_TIMING.snapshotLingerMs,
+    };
     this.log = new ReplicationLog(options.pool, options.nodeId);
     this.position = new CachedLogPosition(this.log);
-    this.source = new CatchUpSource(this.log, options.machine, options.logger);
-    this.follower = new Follower({
+    this.snapshots = new SnapshotSource({
+      log: this.log,
+      machine: options.machine,
+      logger: options.logger,
+      batchRows: this.snapshotTiming.snapshotBatchRows,
+      chunkBytes: this.snapshotTiming.snapshotChunkBytes,
+      lingerMs: this.snapshotTiming.snapshotLingerMs,
+    });
+    this.source = new CatchUpSource(this.log, this.snapshots, options.logger);
+    this.installer = new SnapshotInstaller({
       log: this.log,
       machine: options.machine,
       logger: options.logger,
@@ -104,17 +144,37 @@ export class ReplicationNode {
       ...(options.fenceTerm === undefined ? {} : { fenceTerm: options.fenceTerm }),
       afterCommit: () => this.position.refresh(),
     });
+    this.follower = new Follower({
+      log: this.log,
+      machine: options.machine,
+      logger: options.logger,
+      onLeader: (term) => this.learnTerm(term),
+      ...(options.fenceTerm === undefined ? {} : { fenceTerm: options.fenceTerm }),
+      afterCommit: () => this.position.refresh(),
+      retainEntries: this.timing.retainEntries,
+    });
     const makePeer =
       options.peerFactory ??
       ((_id: NodeId, address: string) =>
-        new GrpcReplicationPeer(address, options.secret, options.clock, options.logger));
+        new GrpcReplicationPeer(
+          address,
+          options.secret,
+          options.clock,
+          options.logger,
+          undefined,
+          options.maxMessageBytes,
+        ));
     for (const [id, address] of options.peers)
       if (id !== options.nodeId) this.peers.set(id, makePeer(id, address));
   }
 
-  /** Creates the tables if needed and resumes applying from the persisted applied position. */
+  /**
+   * Creates the tables if needed, finishes a snapshot swap a crash interrupted (before anything is
+   * applied: see snapshot-install.ts), and resumes applying from the persisted applied position.
+   */
   async start(): Promise<ReplicationState> {
     await this.log.migrate();
+    await this.installer.recover();
     const state = await this.log.state();
     this.knownTerm = state.currentTerm;
     await this.position.refresh();
@@ -159,10 +219,12 @@ export class ReplicationNode {
       sourceId,
       log: this.log,
       follower: this.follower,
+      installer: this.installer,
       logger: this.options.logger,
       signal,
       batch: this.timing.maxBatch,
       rpcTimeoutMs: this.timing.rpcTimeoutMs,
+      snapshotIdleMs: this.snapshotTiming.snapshotIdleMs,
       retryMs: this.timing.heartbeatMs,
     });
     await this.position.refresh();
@@ -186,10 +248,13 @@ export class ReplicationNode {
   /** The slave endpoint, for startGrpcServer's `services`. */
   service(): ServiceRegistration {
     return replicationService({
+      nodeId: this.options.nodeId,
       follower: this.follower,
+      installer: this.installer,
       source: this.source,
       secret: this.options.secret,
       logger: this.options.logger,
+      snapshotIdleMs: this.snapshotTiming.snapshotIdleMs,
     });
   }
 
@@ -229,7 +294,8 @@ export class ReplicationNode {
       policy: this.options.policy ?? 'majority',
       peers: this.peers,
       log: this.log,
-      machine: this.options.machine,
+      snapshots: this.snapshots,
+      snapshotIdleMs: this.snapshotTiming.snapshotIdleMs,
       logger: this.options.logger.child({ component: 'replicator', term }),
       onDeposed: (newTerm) => this.deposed(newTerm),
     });
@@ -296,6 +362,7 @@ export class ReplicationNode {
     clearInterval(this.positionTimer);
     await this.stepDown('stopped');
     await this.follower.stop();
+    await this.snapshots.closeAll();
     for (const peer of this.peers.values()) peer.close();
   }
 

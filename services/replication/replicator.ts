@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { UnavailableError } from '../common/errors';
+import { compactionPoint } from './compaction';
 import type { ReplicationLog } from './log-store';
 import {
   commitIndex,
@@ -14,8 +15,9 @@ import {
   slaveLag,
 } from './progress';
 import type { Progress, Rejection, SlaveLag } from './progress';
+import type { SnapshotSource } from './snapshot-source';
 import type { ReplicationPeer } from './transport';
-import type { AckPolicy, NodeId, StateMachine } from './types';
+import type { AckPolicy, NodeId } from './types';
 
 /*
  * The master side for one term: one shipping loop per slave (at most one request in flight each),
@@ -27,7 +29,7 @@ import type { AckPolicy, NodeId, StateMachine } from './types';
 export interface ReplicatorTiming {
   /** An idle slave gets an empty Append this often: the commit index travels with it. */
   readonly heartbeatMs: number;
-  /** Deadline of one Append or Snapshot call. */
+  /** Deadline of one Append or OfferSnapshot call (a snapshot stream has none: snapshotIdleMs). */
   readonly rpcTimeoutMs: number;
   /** How long replicate() waits for its policy before rejecting with UNAVAILABLE. */
   readonly ackTimeoutMs: number;
@@ -48,7 +50,10 @@ export interface ReplicatorOptions extends ReplicatorTiming {
   readonly policy: AckPolicy;
   readonly peers: ReadonlyMap<NodeId, ReplicationPeer>;
   readonly log: ReplicationLog;
-  readonly machine: StateMachine;
+  /** Read points for snapshots (shared with the catch-up source: one per receiver). */
+  readonly snapshots: SnapshotSource;
+  /** A snapshot stream that makes no progress for this long is dropped; the next round resumes it. */
+  readonly snapshotIdleMs: number;
   readonly logger: Logger;
   /** A slave answered with a higher term: the node must stop being master. Called once. */
   readonly onDeposed: (term: number) => void;
@@ -76,6 +81,10 @@ export class Replicator {
   private ownLast: number;
   private stopped = false;
   private readonly now: () => number;
+  /** Ends snapshot streams in flight when the term ends (they have no deadline of their own). */
+  private readonly abort = new AbortController();
+  /** Per slave, the snapshot last sent to it: a resend resumes it while its read point is open. */
+  private readonly snapshotOf = new Map<NodeId, string>();
 
   constructor(private readonly options: ReplicatorOptions) {
     this.now = options.now ?? Date.now;
@@ -143,6 +152,7 @@ export class Replicator {
   async stop(reason: string): Promise<void> {
     if (!this.stopped) {
       this.stopped = true;
+      this.abort.abort();
       this.failWaiters(new UnavailableError(reason));
       this.kickAll();
     }
@@ -228,20 +238,37 @@ export class Replicator {
     return retryAtOnce(before, after) ? 'more' : 'stuck';
   }
 
+  /**
+   * Offers the slave a snapshot — the one it was last sent while that read point is still open (so it
+   * resumes after what it stored), a new one otherwise — then streams the chunks from where it said.
+   */
   private async sendSnapshot(id: NodeId, peer: ReplicationPeer): Promise<'more' | 'idle' | 'stuck'> {
-    const snapshot = await this.options.log.takeSnapshot(this.options.machine);
+    const { snapshots, logger } = this.options;
+    const point =
+      snapshots.find(this.snapshotOf.get(id)) ?? (await snapshots.open(`slave:${id}`, this.commit));
+    this.snapshotOf.set(id, point.header.snapshotId);
     this.update(id, onSent);
-    this.options.logger.info({ slave: id, lastIndex: snapshot.lastIndex }, 'replication: sending a snapshot');
-    const result = await peer.snapshot(
-      {
-        term: this.term,
-        leaderId: this.options.nodeId,
-        lastIndex: snapshot.lastIndex,
-        lastTerm: snapshot.lastTerm,
-        commitIndex: this.commit,
-        rows: snapshot.rows,
-      },
+    const { snapshotId, lastIndex, lastTerm } = point.header;
+    const offer = await peer.offerSnapshot(
+      { term: this.term, leaderId: this.options.nodeId, snapshotId, lastIndex, lastTerm },
       this.options.rpcTimeoutMs,
+    );
+    if (offer.term > this.term) return this.deposed(offer.term);
+    if (this.stopped) return 'idle';
+    if (!offer.accepted) {
+      this.update(id, onFailure);
+      // Refused in our own term: offering it again on every write's kick would only be refused again.
+      return 'stuck';
+    }
+    if (offer.installed) return this.snapshotInstalled(id, snapshotId, lastIndex);
+    logger.info(
+      { slave: id, snapshotId, lastIndex, resumeTable: offer.resume.table, resumeKey: offer.resume.key },
+      'replication: sending a snapshot',
+    );
+    const result = await peer.installSnapshot(
+      { term: this.term, senderId: this.options.nodeId },
+      snapshots.chunks(point, offer.resume),
+      { idleMs: this.options.snapshotIdleMs, signal: this.abort.signal },
     );
     if (result.term > this.term) return this.deposed(result.term);
     if (this.stopped) return 'idle';
@@ -250,7 +277,13 @@ export class Replicator {
       // Refused in our own term: sending it again on every write's kick would only be refused again.
       return 'stuck';
     }
-    this.update(id, (p) => onSnapshotInstalled(p, result.matchIndex, this.now()));
+    return this.snapshotInstalled(id, snapshotId, result.matchIndex);
+  }
+
+  private async snapshotInstalled(id: NodeId, snapshotId: string, matchIndex: number): Promise<'more'> {
+    this.snapshotOf.delete(id);
+    await this.options.snapshots.finish(snapshotId);
+    this.update(id, (p) => onSnapshotInstalled(p, matchIndex, this.now()));
     this.advanceCommit();
     return 'more';
   }
@@ -264,6 +297,7 @@ export class Replicator {
       'replication: a slave has a higher term; stepping down',
     );
     this.stopped = true;
+    this.abort.abort();
     this.failWaiters(new UnavailableError(`deposed: a slave has seen term ${term} (ours was ${this.term})`));
     this.kickAll();
     this.options.onDeposed(term);
@@ -292,11 +326,15 @@ export class Replicator {
     this.waiters = remaining;
   }
 
+  /** The policy is compaction.ts's (a master applies in its own transactions, so committed is enough). */
   private async compactIfDue(): Promise<void> {
-    const upTo = Math.min(this.commit, this.ownLast - this.options.retainEntries);
-    // Compacting in steps of a retention's worth keeps it rare: one DELETE per retainEntries appends.
-    if (upTo <= 0 || upTo < this.compactedThrough + this.options.retainEntries) return;
-    this.compactedThrough = await this.options.log.compact(upTo);
+    const upTo = compactionPoint({
+      safe: this.commit,
+      last: this.ownLast,
+      compactedThrough: this.compactedThrough,
+      retain: this.options.retainEntries,
+    });
+    if (upTo !== undefined) this.compactedThrough = await this.options.log.compact(upTo);
   }
 
   private compactedThrough = 0;

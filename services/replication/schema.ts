@@ -28,4 +28,21 @@ export const REPLICATION_SCHEMA: readonly string[] = [
     snapshot_term BIGINT UNSIGNED NOT NULL
   ) ENGINE=InnoDB`,
   `INSERT IGNORE INTO replication_state VALUES (1, 0, 0, 0, 0, 0, 0, 0, 0)`,
+  // The snapshot this node is receiving into its staging tables (snapshot-install.ts): at most one
+  // row. The cursor moves in the same transaction as the rows it covers, so a resumed transfer
+  // continues exactly after the last stored row; `complete` says every row is staged and the swap is
+  // due (a crash after it is finished by recovery at start).
+  `CREATE TABLE IF NOT EXISTS replication_snapshot_receive (
+    id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+    snapshot_id VARCHAR(64) NOT NULL,
+    term BIGINT UNSIGNED NOT NULL,
+    leader_id INT UNSIGNED NOT NULL,
+    last_index BIGINT UNSIGNED NOT NULL,
+    last_term BIGINT UNSIGNED NOT NULL,
+    commit_index BIGINT UNSIGNED NOT NULL,
+    cursor_table VARCHAR(64) NOT NULL,
+    cursor_key LONGTEXT NULL,
+    row_count BIGINT UNSIGNED NOT NULL,
+    complete TINYINT UNSIGNED NOT NULL
+  ) ENGINE=InnoDB`,
 ];

@@ -4,15 +4,17 @@ import type {
   FetchRequest,
   FetchResponse,
   FetchSnapshotRequest,
-  FetchSnapshotResponse,
   LogEntry as WireLogEntry,
-  SnapshotRequest,
+  OfferSnapshotRequest,
+  OfferSnapshotResponse,
+  SnapshotChunk as WireSnapshotChunk,
   SnapshotResponse,
 } from '../../proto/gen/marquee/cluster/v1/replication';
 import { InvalidArgumentError } from '../common/errors';
-import type { FetchArgs, FetchResult, FetchSnapshotArgs, FetchSnapshotResult } from './catch-up';
-import type { AppendArgs, AppendResult, SnapshotArgs, SnapshotResult } from './follower';
-import type { LogEntry } from './types';
+import type { FetchArgs, FetchResult, FetchSnapshotArgs } from './catch-up';
+import type { AppendArgs, AppendResult } from './follower';
+import type { ChunkResult, OfferResult } from './snapshot-install';
+import type { LogEntry, NodeId, SnapshotChunk, SnapshotCursor, SnapshotKey } from './types';
 
 /*
  * Proto messages ⇄ the follower's arguments. Requests come from the network, so they are checked
@@ -70,30 +72,130 @@ export function fromAppendResponse(response: AppendResponse): AppendResult {
   return { ...response };
 }
 
-export function toSnapshotRequest(args: SnapshotArgs): SnapshotRequest {
-  return { ...args, rows: args.rows.map((row) => JSON.stringify(row)) };
+/** A master's offer of a snapshot (OfferSnapshot). */
+export interface OfferArgs {
+  readonly term: number;
+  readonly leaderId: NodeId;
+  readonly snapshotId: string;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
 }
 
-export function fromSnapshotRequest(request: SnapshotRequest): SnapshotArgs {
-  if (request.term < 1) throw new InvalidArgumentError('term', 'must be at least 1');
-  if (request.leaderId < 1) throw new InvalidArgumentError('leader_id', 'must be a node id');
+export function toOfferRequest(args: OfferArgs): OfferSnapshotRequest {
+  return { ...args };
+}
+
+export function fromOfferRequest(request: OfferSnapshotRequest): OfferArgs {
+  checkSender(request.term, request.leaderId, 'leader_id');
+  if (request.snapshotId.length === 0) throw new InvalidArgumentError('snapshot_id', 'must not be empty');
   if (request.lastTerm > request.term) throw new InvalidArgumentError('last_term', 'is above term');
-  const rows = request.rows.map((row, i) => {
-    try {
-      return JSON.parse(row) as unknown;
-    } catch {
-      throw new InvalidArgumentError(`rows[${i}]`, 'is not JSON');
-    }
-  });
-  return { ...request, rows };
+  return request;
 }
 
-export function toSnapshotResponse(result: SnapshotResult): SnapshotResponse {
+export function toOfferResponse(result: OfferResult): OfferSnapshotResponse {
+  return {
+    term: result.term,
+    accepted: result.accepted,
+    resumeTable: result.resume.table,
+    resumeKey: encodeKey(result.resume.key),
+    installed: result.installed,
+  };
+}
+
+export function fromOfferResponse(response: OfferSnapshotResponse): OfferResult {
+  return {
+    term: response.term,
+    accepted: response.accepted,
+    installed: response.installed,
+    resume: { table: response.resumeTable, key: decodeKey(response.resumeKey, 'resume_key') },
+  };
+}
+
+/** A chunk as it travels: the snapshot's piece and who sent it in which term. */
+export interface SentChunk {
+  readonly term: number;
+  readonly senderId: NodeId;
+  readonly chunk: SnapshotChunk;
+}
+
+export function toWireChunk({ term, senderId, chunk }: SentChunk): WireSnapshotChunk {
+  return {
+    term,
+    leaderId: senderId,
+    snapshotId: chunk.snapshotId,
+    lastIndex: chunk.lastIndex,
+    lastTerm: chunk.lastTerm,
+    commitIndex: chunk.commitIndex,
+    table: chunk.table,
+    afterKey: encodeKey(chunk.after),
+    lastKey: encodeKey(chunk.lastKey),
+    rows: [...chunk.rows],
+    done: chunk.done,
+  };
+}
+
+/** Checks a chunk from the network; its rows stay JSON text until the state machine validates them. */
+export function fromWireChunk(wire: WireSnapshotChunk): SentChunk {
+  checkSender(wire.term, wire.leaderId, 'leader_id');
+  if (wire.snapshotId.length === 0) throw new InvalidArgumentError('snapshot_id', 'must not be empty');
+  if (wire.lastTerm > wire.term) throw new InvalidArgumentError('last_term', 'is above term');
+  if (wire.commitIndex > wire.lastIndex)
+    throw new InvalidArgumentError('commit_index', 'is above last_index');
+  const lastKey = decodeKey(wire.lastKey, 'last_key');
+  if ((lastKey === undefined) !== (wire.rows.length === 0))
+    throw new InvalidArgumentError('last_key', 'must be set exactly when the chunk has rows');
+  if (wire.done && wire.rows.length > 0)
+    throw new InvalidArgumentError('rows', 'must be empty in the done chunk');
+  return {
+    term: wire.term,
+    senderId: wire.leaderId,
+    chunk: {
+      snapshotId: wire.snapshotId,
+      lastIndex: wire.lastIndex,
+      lastTerm: wire.lastTerm,
+      commitIndex: wire.commitIndex,
+      table: wire.table,
+      after: decodeKey(wire.afterKey, 'after_key'),
+      lastKey,
+      rows: wire.rows,
+      done: wire.done,
+    },
+  };
+}
+
+export function toSnapshotResponse(result: ChunkResult): SnapshotResponse {
   return { ...result };
 }
 
-export function fromSnapshotResponse(response: SnapshotResponse): SnapshotResult {
+export function fromSnapshotResponse(response: SnapshotResponse): ChunkResult {
   return { ...response };
+}
+
+function checkSender(term: number, senderId: number, field: string): void {
+  if (term < 1) throw new InvalidArgumentError('term', 'must be at least 1');
+  if (senderId < 1) throw new InvalidArgumentError(field, 'must be a node id');
+}
+
+/** '' on the wire is "no key" (the start of a table); anything else a JSON array of strings and numbers. */
+function encodeKey(key: SnapshotKey | undefined): string {
+  return key === undefined ? '' : JSON.stringify(key);
+}
+
+function decodeKey(text: string, field: string): SnapshotKey | undefined {
+  if (text === '') return undefined;
+  let key: unknown;
+  try {
+    key = JSON.parse(text);
+  } catch {
+    throw new InvalidArgumentError(field, 'is not JSON');
+  }
+  if (
+    !Array.isArray(key) ||
+    key.length === 0 ||
+    !key.every((v) => typeof v === 'string' || typeof v === 'number')
+  )
+    throw new InvalidArgumentError(field, 'must be a JSON array of strings and numbers');
+  return key as SnapshotKey;
 }
 
 export function toFetchRequest(args: FetchArgs): FetchRequest {
@@ -118,23 +220,26 @@ export function fromFetchResponse(response: FetchResponse): FetchResult {
   return { ...response, entries: response.entries.map((entry, i) => fromWireEntry(entry, `entries[${i}]`)) };
 }
 
+export function toFetchSnapshotRequest(args: FetchSnapshotArgs): FetchSnapshotRequest {
+  return {
+    term: args.term,
+    requesterId: args.requesterId,
+    resumeSnapshotId: args.resume?.snapshotId ?? '',
+    resumeTable: args.resume?.cursor.table ?? '',
+    resumeKey: encodeKey(args.resume?.cursor.key),
+  };
+}
+
 export function fromFetchSnapshotRequest(request: FetchSnapshotRequest): FetchSnapshotArgs {
-  if (request.term < 1) throw new InvalidArgumentError('term', 'must be at least 1');
-  if (request.requesterId < 1) throw new InvalidArgumentError('requester_id', 'must be a node id');
-  return request;
-}
-
-export function toFetchSnapshotResponse(result: FetchSnapshotResult): FetchSnapshotResponse {
-  return { ...result, rows: result.rows.map((row) => JSON.stringify(row)) };
-}
-
-export function fromFetchSnapshotResponse(response: FetchSnapshotResponse): FetchSnapshotResult {
-  const rows = response.rows.map((row, i) => {
-    try {
-      return JSON.parse(row) as unknown;
-    } catch {
-      throw new InvalidArgumentError(`rows[${i}]`, 'is not JSON');
-    }
-  });
-  return { ...response, rows };
+  checkSender(request.term, request.requesterId, 'requester_id');
+  if (request.resumeSnapshotId === '') return { term: request.term, requesterId: request.requesterId };
+  const cursor: SnapshotCursor = {
+    table: request.resumeTable,
+    key: decodeKey(request.resumeKey, 'resume_key'),
+  };
+  return {
+    term: request.term,
+    requesterId: request.requesterId,
+    resume: { snapshotId: request.resumeSnapshotId, cursor },
+  };
 }

@@ -8,7 +8,7 @@ import { migrate, withTransaction } from '../../common/mysql';
 import type { Pool } from '../../common/mysql';
 import { ClusterSecret } from '../../common/peer-auth';
 import { ReplicationNode } from '../node';
-import { MAX_SNAPSHOT_BYTES } from '../transport';
+import { MAX_PEER_MESSAGE_BYTES } from '../transport';
 import type { ReplicationNodeOptions } from '../node';
 import type { AckPolicy, NodeId } from '../types';
 import { KV_SCHEMA, KvMachine, applyKv } from './kv-machine';
@@ -75,8 +75,8 @@ export class TestCluster {
       services: [node.replication.service()],
       logger,
       clock: new LamportClock(),
-      // As the booking node's peer server (cluster.ts): snapshots are single messages.
-      maxReceiveMessageBytes: MAX_SNAPSHOT_BYTES,
+      // As the booking node's peer server (cluster.ts), unless a test makes messages small.
+      maxReceiveMessageBytes: this.options.maxMessageBytes ?? MAX_PEER_MESSAGE_BYTES,
     });
     node.port = node.server.port;
   }
@@ -105,7 +105,7 @@ export class TestCluster {
       return node.replication.appendInTransaction(connection, {
         lamport: 1,
         op: change.op,
-        payload: JSON.stringify({ k: change.k, v: change.v }),
+        payload: JSON.stringify({ ...change, op: undefined }),
       });
     });
   }

@@ -4,6 +4,7 @@ import { migrate } from '../../common/mysql';
 import type { Pool } from '../../common/mysql';
 import { Follower, SafetyViolationError } from '../follower';
 import { ReplicationLog } from '../log-store';
+import { SnapshotInstaller } from '../snapshot-install';
 import type { LogEntry } from '../types';
 import { KV_SCHEMA, KvMachine } from './kv-machine';
 
@@ -87,8 +88,24 @@ describe('follower (slave side) against MariaDB', () => {
       conflictIndex: 1,
       snapshotNeeded: false,
     });
-    const snapshot = { term: 4, leaderId: 1, lastIndex: 10, lastTerm: 4, commitIndex: 10, rows: [] };
-    expect(await follower.installSnapshot(snapshot)).toMatchObject({ success: true, matchIndex: 10 });
+    // An empty state at index 10, as one done chunk.
+    const installer = new SnapshotInstaller({
+      log,
+      machine: new KvMachine(),
+      logger: pino({ level: 'silent' }),
+      onLeader: () => undefined,
+    });
+    const done = { snapshotId: 's-10', lastIndex: 10, lastTerm: 4, commitIndex: 10 };
+    expect(
+      await installer.accept(4, 1, {
+        ...done,
+        table: '',
+        after: undefined,
+        lastKey: undefined,
+        rows: [],
+        done: true,
+      }),
+    ).toMatchObject({ success: true, matchIndex: 10 });
     for (const prevIndex of [3, 30])
       expect(await follower.append({ ...heartbeat, prevIndex })).toMatchObject({
         success: false,

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { LamportClock } from '../../common/lamport';
 import { migrate } from '../../common/mysql';
-import type { AppendArgs, AppendResult, SnapshotArgs, SnapshotResult } from '../follower';
+import type { AppendArgs, AppendResult } from '../follower';
 import { GrpcReplicationPeer } from '../transport';
 import type { ReplicationPeer } from '../transport';
 import type { NodeId } from '../types';
@@ -37,9 +37,18 @@ class CountingPeer implements ReplicationPeer {
     return result;
   }
 
-  snapshot(args: SnapshotArgs, timeoutMs: number): Promise<SnapshotResult> {
+  offerSnapshot(
+    ...args: Parameters<ReplicationPeer['offerSnapshot']>
+  ): ReturnType<ReplicationPeer['offerSnapshot']> {
+    return this.inner.offerSnapshot(...args);
+  }
+
+  /** One transfer of a snapshot's chunks (a resumed one counts again). */
+  installSnapshot(
+    ...args: Parameters<ReplicationPeer['installSnapshot']>
+  ): ReturnType<ReplicationPeer['installSnapshot']> {
     this.tally.snapshots++;
-    return this.inner.snapshot(args, timeoutMs);
+    return this.inner.installSnapshot(...args);
   }
 
   fetch(...args: Parameters<ReplicationPeer['fetch']>): ReturnType<ReplicationPeer['fetch']> {

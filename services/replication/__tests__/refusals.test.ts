@@ -1,6 +1,9 @@
 import pino from 'pino';
 import { LamportClock } from '../../common/lamport';
-import type { AppendArgs, AppendResult, SnapshotArgs, SnapshotResult } from '../follower';
+import type { AppendArgs, AppendResult } from '../follower';
+import type { OfferResult } from '../snapshot-install';
+import { START } from '../snapshot-source';
+import type { OfferArgs } from '../wire';
 import { GrpcReplicationPeer } from '../transport';
 import type { ReplicationPeer } from '../transport';
 import type { NodeId } from '../types';
@@ -26,9 +29,14 @@ class RefusingSlave implements ReplicationPeer {
     return { term: args.term, success: false, matchIndex: 0, conflictIndex: 0, snapshotNeeded };
   }
 
-  async snapshot(args: SnapshotArgs): Promise<SnapshotResult> {
+  /** Refuses every offer in the master's own term (it believes another node leads it). */
+  async offerSnapshot(args: OfferArgs): Promise<OfferResult> {
     this.snapshots++;
-    return { term: args.term, success: false, matchIndex: 0 };
+    return { term: args.term, accepted: false, installed: false, resume: START };
+  }
+
+  installSnapshot(): never {
+    throw new Error('an offer was refused: nothing is streamed');
   }
 
   fetch(): never {

@@ -3,7 +3,14 @@ import type {
   LogEntry as WireLogEntry,
 } from '../../../proto/gen/marquee/cluster/v1/replication';
 import { InvalidArgumentError } from '../../common/errors';
-import { fromAppendRequest, fromFetchResponse, toAppendRequest, toFetchResponse } from '../wire';
+import {
+  fromAppendRequest,
+  fromFetchResponse,
+  fromWireChunk,
+  toAppendRequest,
+  toFetchResponse,
+  toWireChunk,
+} from '../wire';
 
 /*
  * The wire layer checks a batch from the network before anything touches the log: each bad field is
@@ -79,5 +86,47 @@ describe('replication wire: Fetch', () => {
     expect(fieldOf(() => fromFetchResponse({ ...result, entries: [entry(5, { traceParent: 'x' })] }))).toBe(
       'entries[0].trace_parent',
     );
+  });
+});
+
+describe('replication wire: snapshot chunks', () => {
+  const chunk = {
+    snapshotId: 'p1',
+    lastIndex: 9,
+    lastTerm: 2,
+    commitIndex: 9,
+    table: 'kv',
+    after: ['a', 3] as const,
+    lastKey: ['b', 1] as const,
+    rows: ['{"k":"b"}'],
+    done: false,
+  };
+
+  it('round-trips a chunk, keys included', () => {
+    expect(fromWireChunk(toWireChunk({ term: 2, senderId: 1, chunk }))).toEqual({
+      term: 2,
+      senderId: 1,
+      chunk,
+    });
+    const first = { ...chunk, after: undefined };
+    expect(fromWireChunk(toWireChunk({ term: 2, senderId: 1, chunk: first })).chunk.after).toBeUndefined();
+  });
+
+  it('names a malformed key, a key without rows, and rows in the done chunk', () => {
+    const wire = toWireChunk({ term: 2, senderId: 1, chunk });
+    const field = (bad: Partial<typeof wire>) => {
+      try {
+        fromWireChunk({ ...wire, ...bad });
+      } catch (error) {
+        return error instanceof InvalidArgumentError ? error.field : 'not a field error';
+      }
+      return 'accepted';
+    };
+    expect(field({ afterKey: '{"a":1}' })).toBe('after_key');
+    expect(field({ afterKey: 'not json' })).toBe('after_key');
+    expect(field({ rows: [] })).toBe('last_key');
+    expect(field({ done: true })).toBe('rows');
+    expect(field({ snapshotId: '' })).toBe('snapshot_id');
+    expect(field({ lastTerm: 3 })).toBe('last_term');
   });
 });

@@ -11,7 +11,11 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleClientStreamingCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -64,16 +68,54 @@ export interface AppendResponse {
   snapshotNeeded: boolean;
 }
 
-export interface SnapshotRequest {
+/**
+ * One bounded piece of a snapshot: rows of one table, in primary-key order, after `after_key`.
+ * Every chunk repeats the snapshot's identity and position, so each can be checked on its own.
+ */
+export interface SnapshotChunk {
+  /** push: the master's term; pull: the source's (above the request's: stale caller) */
   term: number;
+  /** push: the master; pull: the source */
   leaderId: number;
-  /** the state below is the result of applying the log up to here */
+  /** names one consistent read point on the sender */
+  snapshotId: string;
+  /** the rows are the result of applying the log up to here */
   lastIndex: number;
   /** the term of the entry at last_index */
   lastTerm: number;
   commitIndex: number;
+  table: string;
+  /** JSON array: the primary key of the row this chunk continues after; '' for the table's start. */
+  afterKey: string;
+  /** JSON array: the key of the chunk's last row ('' when it has none) */
+  lastKey: string;
   /** the state machine's rows, one JSON document each */
   rows: string[];
+  /** every row has been sent: install the snapshot */
+  done: boolean;
+}
+
+export interface OfferSnapshotRequest {
+  term: number;
+  leaderId: number;
+  snapshotId: string;
+  lastIndex: number;
+  lastTerm: number;
+}
+
+export interface OfferSnapshotResponse {
+  /** the slave's term: higher than the request's means the caller is deposed */
+  term: number;
+  accepted: boolean;
+  /** Where to continue when the slave holds part of this snapshot ('' = from the beginning) */
+  resumeTable: string;
+  /** JSON array, or '' for the start of resume_table */
+  resumeKey: string;
+  /**
+   * The slave's state already holds the log up to last_index (an earlier answer was lost): nothing
+   * to send, the master counts it as installed.
+   */
+  installed: boolean;
 }
 
 export interface SnapshotResponse {
@@ -111,16 +153,13 @@ export interface FetchResponse {
 export interface FetchSnapshotRequest {
   term: number;
   requesterId: number;
-}
-
-export interface FetchSnapshotResponse {
-  term: number;
-  /** the rows are the result of applying the log up to here */
-  lastIndex: number;
-  lastTerm: number;
-  commitIndex: number;
-  /** one JSON document each, as in SnapshotRequest */
-  rows: string[];
+  /**
+   * What the caller already stored of an earlier FetchSnapshot: the source continues after it when it
+   * still holds that snapshot's read point ('' = no earlier snapshot).
+   */
+  resumeSnapshotId: string;
+  resumeTable: string;
+  resumeKey: string;
 }
 
 function createBaseLogEntry(): LogEntry {
@@ -588,34 +627,61 @@ export const AppendResponse: MessageFns<AppendResponse> = {
   },
 };
 
-function createBaseSnapshotRequest(): SnapshotRequest {
-  return { term: 0, leaderId: 0, lastIndex: 0, lastTerm: 0, commitIndex: 0, rows: [] };
+function createBaseSnapshotChunk(): SnapshotChunk {
+  return {
+    term: 0,
+    leaderId: 0,
+    snapshotId: "",
+    lastIndex: 0,
+    lastTerm: 0,
+    commitIndex: 0,
+    table: "",
+    afterKey: "",
+    lastKey: "",
+    rows: [],
+    done: false,
+  };
 }
 
-export const SnapshotRequest: MessageFns<SnapshotRequest> = {
-  encode(message: SnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const SnapshotChunk: MessageFns<SnapshotChunk> = {
+  encode(message: SnapshotChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.term !== 0) {
       writer.uint32(8).uint64(message.term);
     }
     if (message.leaderId !== 0) {
       writer.uint32(16).uint32(message.leaderId);
     }
+    if (message.snapshotId !== "") {
+      writer.uint32(26).string(message.snapshotId);
+    }
     if (message.lastIndex !== 0) {
-      writer.uint32(24).uint64(message.lastIndex);
+      writer.uint32(32).uint64(message.lastIndex);
     }
     if (message.lastTerm !== 0) {
-      writer.uint32(32).uint64(message.lastTerm);
+      writer.uint32(40).uint64(message.lastTerm);
     }
     if (message.commitIndex !== 0) {
-      writer.uint32(40).uint64(message.commitIndex);
+      writer.uint32(48).uint64(message.commitIndex);
+    }
+    if (message.table !== "") {
+      writer.uint32(58).string(message.table);
+    }
+    if (message.afterKey !== "") {
+      writer.uint32(66).string(message.afterKey);
+    }
+    if (message.lastKey !== "") {
+      writer.uint32(74).string(message.lastKey);
     }
     for (const v of message.rows) {
-      writer.uint32(50).string(v!);
+      writer.uint32(82).string(v!);
+    }
+    if (message.done !== false) {
+      writer.uint32(88).bool(message.done);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): SnapshotRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): SnapshotChunk {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -624,7 +690,7 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseSnapshotRequest();
+      const message = createBaseSnapshotChunk();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -645,11 +711,11 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
             continue;
           }
           case 3: {
-            if (tag !== 24) {
+            if (tag !== 26) {
               break;
             }
 
-            message.lastIndex = longToNumber(reader.uint64());
+            message.snapshotId = reader.string();
             continue;
           }
           case 4: {
@@ -657,7 +723,7 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
               break;
             }
 
-            message.lastTerm = longToNumber(reader.uint64());
+            message.lastIndex = longToNumber(reader.uint64());
             continue;
           }
           case 5: {
@@ -665,15 +731,55 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
               break;
             }
 
-            message.commitIndex = longToNumber(reader.uint64());
+            message.lastTerm = longToNumber(reader.uint64());
             continue;
           }
           case 6: {
-            if (tag !== 50) {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.commitIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.table = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.afterKey = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.lastKey = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
               break;
             }
 
             message.rows.push(reader.string());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.done = reader.bool();
             continue;
           }
         }
@@ -688,7 +794,7 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
     }
   },
 
-  fromJSON(object: any): SnapshotRequest {
+  fromJSON(object: any): SnapshotChunk {
     return {
       term: isSet(object.term) ? globalThis.Number(object.term) : 0,
       leaderId: isSet(object.leaderId)
@@ -696,6 +802,11 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
         : isSet(object.leader_id)
         ? globalThis.Number(object.leader_id)
         : 0,
+      snapshotId: isSet(object.snapshotId)
+        ? globalThis.String(object.snapshotId)
+        : isSet(object.snapshot_id)
+        ? globalThis.String(object.snapshot_id)
+        : "",
       lastIndex: isSet(object.lastIndex)
         ? globalThis.Number(object.lastIndex)
         : isSet(object.last_index)
@@ -711,19 +822,34 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
         : isSet(object.commit_index)
         ? globalThis.Number(object.commit_index)
         : 0,
+      table: isSet(object.table) ? globalThis.String(object.table) : "",
+      afterKey: isSet(object.afterKey)
+        ? globalThis.String(object.afterKey)
+        : isSet(object.after_key)
+        ? globalThis.String(object.after_key)
+        : "",
+      lastKey: isSet(object.lastKey)
+        ? globalThis.String(object.lastKey)
+        : isSet(object.last_key)
+        ? globalThis.String(object.last_key)
+        : "",
       rows: globalThis.Array.isArray(object?.rows)
         ? object.rows.map((e: any) => globalThis.String(e))
         : [],
+      done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
     };
   },
 
-  toJSON(message: SnapshotRequest): unknown {
+  toJSON(message: SnapshotChunk): unknown {
     const obj: any = {};
     if (message.term !== 0) {
       obj.term = Math.round(message.term);
     }
     if (message.leaderId !== 0) {
       obj.leaderId = Math.round(message.leaderId);
+    }
+    if (message.snapshotId !== "") {
+      obj.snapshotId = message.snapshotId;
     }
     if (message.lastIndex !== 0) {
       obj.lastIndex = Math.round(message.lastIndex);
@@ -734,23 +860,330 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
     if (message.commitIndex !== 0) {
       obj.commitIndex = Math.round(message.commitIndex);
     }
+    if (message.table !== "") {
+      obj.table = message.table;
+    }
+    if (message.afterKey !== "") {
+      obj.afterKey = message.afterKey;
+    }
+    if (message.lastKey !== "") {
+      obj.lastKey = message.lastKey;
+    }
     if (message.rows?.length) {
       obj.rows = message.rows;
+    }
+    if (message.done !== false) {
+      obj.done = message.done;
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<SnapshotRequest>, I>>(base?: I): SnapshotRequest {
-    return SnapshotRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<SnapshotChunk>, I>>(base?: I): SnapshotChunk {
+    return SnapshotChunk.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<SnapshotRequest>, I>>(object: I): SnapshotRequest {
-    const message = createBaseSnapshotRequest();
+  fromPartial<I extends Exact<DeepPartial<SnapshotChunk>, I>>(object: I): SnapshotChunk {
+    const message = createBaseSnapshotChunk();
     message.term = object.term ?? 0;
     message.leaderId = object.leaderId ?? 0;
+    message.snapshotId = object.snapshotId ?? "";
     message.lastIndex = object.lastIndex ?? 0;
     message.lastTerm = object.lastTerm ?? 0;
     message.commitIndex = object.commitIndex ?? 0;
+    message.table = object.table ?? "";
+    message.afterKey = object.afterKey ?? "";
+    message.lastKey = object.lastKey ?? "";
     message.rows = object.rows?.map((e) => e) || [];
+    message.done = object.done ?? false;
+    return message;
+  },
+};
+
+function createBaseOfferSnapshotRequest(): OfferSnapshotRequest {
+  return { term: 0, leaderId: 0, snapshotId: "", lastIndex: 0, lastTerm: 0 };
+}
+
+export const OfferSnapshotRequest: MessageFns<OfferSnapshotRequest> = {
+  encode(message: OfferSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.term !== 0) {
+      writer.uint32(8).uint64(message.term);
+    }
+    if (message.leaderId !== 0) {
+      writer.uint32(16).uint32(message.leaderId);
+    }
+    if (message.snapshotId !== "") {
+      writer.uint32(26).string(message.snapshotId);
+    }
+    if (message.lastIndex !== 0) {
+      writer.uint32(32).uint64(message.lastIndex);
+    }
+    if (message.lastTerm !== 0) {
+      writer.uint32(40).uint64(message.lastTerm);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OfferSnapshotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOfferSnapshotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.leaderId = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.snapshotId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.lastIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lastTerm = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OfferSnapshotRequest {
+    return {
+      term: isSet(object.term) ? globalThis.Number(object.term) : 0,
+      leaderId: isSet(object.leaderId)
+        ? globalThis.Number(object.leaderId)
+        : isSet(object.leader_id)
+        ? globalThis.Number(object.leader_id)
+        : 0,
+      snapshotId: isSet(object.snapshotId)
+        ? globalThis.String(object.snapshotId)
+        : isSet(object.snapshot_id)
+        ? globalThis.String(object.snapshot_id)
+        : "",
+      lastIndex: isSet(object.lastIndex)
+        ? globalThis.Number(object.lastIndex)
+        : isSet(object.last_index)
+        ? globalThis.Number(object.last_index)
+        : 0,
+      lastTerm: isSet(object.lastTerm)
+        ? globalThis.Number(object.lastTerm)
+        : isSet(object.last_term)
+        ? globalThis.Number(object.last_term)
+        : 0,
+    };
+  },
+
+  toJSON(message: OfferSnapshotRequest): unknown {
+    const obj: any = {};
+    if (message.term !== 0) {
+      obj.term = Math.round(message.term);
+    }
+    if (message.leaderId !== 0) {
+      obj.leaderId = Math.round(message.leaderId);
+    }
+    if (message.snapshotId !== "") {
+      obj.snapshotId = message.snapshotId;
+    }
+    if (message.lastIndex !== 0) {
+      obj.lastIndex = Math.round(message.lastIndex);
+    }
+    if (message.lastTerm !== 0) {
+      obj.lastTerm = Math.round(message.lastTerm);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OfferSnapshotRequest>, I>>(base?: I): OfferSnapshotRequest {
+    return OfferSnapshotRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OfferSnapshotRequest>, I>>(object: I): OfferSnapshotRequest {
+    const message = createBaseOfferSnapshotRequest();
+    message.term = object.term ?? 0;
+    message.leaderId = object.leaderId ?? 0;
+    message.snapshotId = object.snapshotId ?? "";
+    message.lastIndex = object.lastIndex ?? 0;
+    message.lastTerm = object.lastTerm ?? 0;
+    return message;
+  },
+};
+
+function createBaseOfferSnapshotResponse(): OfferSnapshotResponse {
+  return { term: 0, accepted: false, resumeTable: "", resumeKey: "", installed: false };
+}
+
+export const OfferSnapshotResponse: MessageFns<OfferSnapshotResponse> = {
+  encode(message: OfferSnapshotResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.term !== 0) {
+      writer.uint32(8).uint64(message.term);
+    }
+    if (message.accepted !== false) {
+      writer.uint32(16).bool(message.accepted);
+    }
+    if (message.resumeTable !== "") {
+      writer.uint32(26).string(message.resumeTable);
+    }
+    if (message.resumeKey !== "") {
+      writer.uint32(34).string(message.resumeKey);
+    }
+    if (message.installed !== false) {
+      writer.uint32(40).bool(message.installed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OfferSnapshotResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOfferSnapshotResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.accepted = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resumeTable = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.resumeKey = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.installed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OfferSnapshotResponse {
+    return {
+      term: isSet(object.term) ? globalThis.Number(object.term) : 0,
+      accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false,
+      resumeTable: isSet(object.resumeTable)
+        ? globalThis.String(object.resumeTable)
+        : isSet(object.resume_table)
+        ? globalThis.String(object.resume_table)
+        : "",
+      resumeKey: isSet(object.resumeKey)
+        ? globalThis.String(object.resumeKey)
+        : isSet(object.resume_key)
+        ? globalThis.String(object.resume_key)
+        : "",
+      installed: isSet(object.installed) ? globalThis.Boolean(object.installed) : false,
+    };
+  },
+
+  toJSON(message: OfferSnapshotResponse): unknown {
+    const obj: any = {};
+    if (message.term !== 0) {
+      obj.term = Math.round(message.term);
+    }
+    if (message.accepted !== false) {
+      obj.accepted = message.accepted;
+    }
+    if (message.resumeTable !== "") {
+      obj.resumeTable = message.resumeTable;
+    }
+    if (message.resumeKey !== "") {
+      obj.resumeKey = message.resumeKey;
+    }
+    if (message.installed !== false) {
+      obj.installed = message.installed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OfferSnapshotResponse>, I>>(base?: I): OfferSnapshotResponse {
+    return OfferSnapshotResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OfferSnapshotResponse>, I>>(object: I): OfferSnapshotResponse {
+    const message = createBaseOfferSnapshotResponse();
+    message.term = object.term ?? 0;
+    message.accepted = object.accepted ?? false;
+    message.resumeTable = object.resumeTable ?? "";
+    message.resumeKey = object.resumeKey ?? "";
+    message.installed = object.installed ?? false;
     return message;
   },
 };
@@ -1155,7 +1588,7 @@ export const FetchResponse: MessageFns<FetchResponse> = {
 };
 
 function createBaseFetchSnapshotRequest(): FetchSnapshotRequest {
-  return { term: 0, requesterId: 0 };
+  return { term: 0, requesterId: 0, resumeSnapshotId: "", resumeTable: "", resumeKey: "" };
 }
 
 export const FetchSnapshotRequest: MessageFns<FetchSnapshotRequest> = {
@@ -1165,6 +1598,15 @@ export const FetchSnapshotRequest: MessageFns<FetchSnapshotRequest> = {
     }
     if (message.requesterId !== 0) {
       writer.uint32(16).uint32(message.requesterId);
+    }
+    if (message.resumeSnapshotId !== "") {
+      writer.uint32(26).string(message.resumeSnapshotId);
+    }
+    if (message.resumeTable !== "") {
+      writer.uint32(34).string(message.resumeTable);
+    }
+    if (message.resumeKey !== "") {
+      writer.uint32(42).string(message.resumeKey);
     }
     return writer;
   },
@@ -1198,6 +1640,30 @@ export const FetchSnapshotRequest: MessageFns<FetchSnapshotRequest> = {
             message.requesterId = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resumeSnapshotId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.resumeTable = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.resumeKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1218,6 +1684,21 @@ export const FetchSnapshotRequest: MessageFns<FetchSnapshotRequest> = {
         : isSet(object.requester_id)
         ? globalThis.Number(object.requester_id)
         : 0,
+      resumeSnapshotId: isSet(object.resumeSnapshotId)
+        ? globalThis.String(object.resumeSnapshotId)
+        : isSet(object.resume_snapshot_id)
+        ? globalThis.String(object.resume_snapshot_id)
+        : "",
+      resumeTable: isSet(object.resumeTable)
+        ? globalThis.String(object.resumeTable)
+        : isSet(object.resume_table)
+        ? globalThis.String(object.resume_table)
+        : "",
+      resumeKey: isSet(object.resumeKey)
+        ? globalThis.String(object.resumeKey)
+        : isSet(object.resume_key)
+        ? globalThis.String(object.resume_key)
+        : "",
     };
   },
 
@@ -1229,6 +1710,15 @@ export const FetchSnapshotRequest: MessageFns<FetchSnapshotRequest> = {
     if (message.requesterId !== 0) {
       obj.requesterId = Math.round(message.requesterId);
     }
+    if (message.resumeSnapshotId !== "") {
+      obj.resumeSnapshotId = message.resumeSnapshotId;
+    }
+    if (message.resumeTable !== "") {
+      obj.resumeTable = message.resumeTable;
+    }
+    if (message.resumeKey !== "") {
+      obj.resumeKey = message.resumeKey;
+    }
     return obj;
   },
 
@@ -1239,153 +1729,9 @@ export const FetchSnapshotRequest: MessageFns<FetchSnapshotRequest> = {
     const message = createBaseFetchSnapshotRequest();
     message.term = object.term ?? 0;
     message.requesterId = object.requesterId ?? 0;
-    return message;
-  },
-};
-
-function createBaseFetchSnapshotResponse(): FetchSnapshotResponse {
-  return { term: 0, lastIndex: 0, lastTerm: 0, commitIndex: 0, rows: [] };
-}
-
-export const FetchSnapshotResponse: MessageFns<FetchSnapshotResponse> = {
-  encode(message: FetchSnapshotResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.term !== 0) {
-      writer.uint32(8).uint64(message.term);
-    }
-    if (message.lastIndex !== 0) {
-      writer.uint32(16).uint64(message.lastIndex);
-    }
-    if (message.lastTerm !== 0) {
-      writer.uint32(24).uint64(message.lastTerm);
-    }
-    if (message.commitIndex !== 0) {
-      writer.uint32(32).uint64(message.commitIndex);
-    }
-    for (const v of message.rows) {
-      writer.uint32(42).string(v!);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): FetchSnapshotResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseFetchSnapshotResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.term = longToNumber(reader.uint64());
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.lastIndex = longToNumber(reader.uint64());
-            continue;
-          }
-          case 3: {
-            if (tag !== 24) {
-              break;
-            }
-
-            message.lastTerm = longToNumber(reader.uint64());
-            continue;
-          }
-          case 4: {
-            if (tag !== 32) {
-              break;
-            }
-
-            message.commitIndex = longToNumber(reader.uint64());
-            continue;
-          }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            message.rows.push(reader.string());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): FetchSnapshotResponse {
-    return {
-      term: isSet(object.term) ? globalThis.Number(object.term) : 0,
-      lastIndex: isSet(object.lastIndex)
-        ? globalThis.Number(object.lastIndex)
-        : isSet(object.last_index)
-        ? globalThis.Number(object.last_index)
-        : 0,
-      lastTerm: isSet(object.lastTerm)
-        ? globalThis.Number(object.lastTerm)
-        : isSet(object.last_term)
-        ? globalThis.Number(object.last_term)
-        : 0,
-      commitIndex: isSet(object.commitIndex)
-        ? globalThis.Number(object.commitIndex)
-        : isSet(object.commit_index)
-        ? globalThis.Number(object.commit_index)
-        : 0,
-      rows: globalThis.Array.isArray(object?.rows)
-        ? object.rows.map((e: any) => globalThis.String(e))
-        : [],
-    };
-  },
-
-  toJSON(message: FetchSnapshotResponse): unknown {
-    const obj: any = {};
-    if (message.term !== 0) {
-      obj.term = Math.round(message.term);
-    }
-    if (message.lastIndex !== 0) {
-      obj.lastIndex = Math.round(message.lastIndex);
-    }
-    if (message.lastTerm !== 0) {
-      obj.lastTerm = Math.round(message.lastTerm);
-    }
-    if (message.commitIndex !== 0) {
-      obj.commitIndex = Math.round(message.commitIndex);
-    }
-    if (message.rows?.length) {
-      obj.rows = message.rows;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<FetchSnapshotResponse>, I>>(base?: I): FetchSnapshotResponse {
-    return FetchSnapshotResponse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<FetchSnapshotResponse>, I>>(object: I): FetchSnapshotResponse {
-    const message = createBaseFetchSnapshotResponse();
-    message.term = object.term ?? 0;
-    message.lastIndex = object.lastIndex ?? 0;
-    message.lastTerm = object.lastTerm ?? 0;
-    message.commitIndex = object.commitIndex ?? 0;
-    message.rows = object.rows?.map((e) => e) || [];
+    message.resumeSnapshotId = object.resumeSnapshotId ?? "";
+    message.resumeTable = object.resumeTable ?? "";
+    message.resumeKey = object.resumeKey ?? "";
     return message;
   },
 };
@@ -1406,16 +1752,34 @@ export const ReplicationServiceService = {
     responseDeserialize: (value: Buffer): AppendResponse => AppendResponse.decode(value),
   },
   /**
-   * Replaces a slave's state and log with the master's state at `last_index`: for a slave behind the
-   * master's compacted log, and for a deposed master whose applied tail the group never acknowledged.
-   * Pushed by the master as one message (peers allow up to 256 MiB, MAX_SNAPSHOT_BYTES; chunking is future work).
+   * Snapshots replace a slave's state and log with the master's state at `last_index`: for a slave
+   * behind the master's compacted log, and for a deposed master whose applied tail the group never
+   * acknowledged. They travel as a stream of bounded chunks read from one consistent read point and
+   * are installed into staging tables, swapped in at the end (services/replication/README.md,
+   * "Snapshots"). OfferSnapshot comes first: the slave checks the term and says where to start — after
+   * the last table and key it stored of the same snapshot, or from the beginning.
    */
-  snapshot: {
-    path: "/marquee.cluster.v1.ReplicationService/Snapshot" as const,
+  offerSnapshot: {
+    path: "/marquee.cluster.v1.ReplicationService/OfferSnapshot" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: SnapshotRequest): Buffer => Buffer.from(SnapshotRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): SnapshotRequest => SnapshotRequest.decode(value),
+    requestSerialize: (value: OfferSnapshotRequest): Buffer => Buffer.from(OfferSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): OfferSnapshotRequest => OfferSnapshotRequest.decode(value),
+    responseSerialize: (value: OfferSnapshotResponse): Buffer =>
+      Buffer.from(OfferSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): OfferSnapshotResponse => OfferSnapshotResponse.decode(value),
+  },
+  /**
+   * The master pushes the chunks from where OfferSnapshot said; the answer comes once the last chunk
+   * (`done`) is installed. There is no deadline on the whole call: each side gives up after a while
+   * without progress, and the next attempt resumes.
+   */
+  installSnapshot: {
+    path: "/marquee.cluster.v1.ReplicationService/InstallSnapshot" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: SnapshotChunk): Buffer => Buffer.from(SnapshotChunk.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SnapshotChunk => SnapshotChunk.decode(value),
     responseSerialize: (value: SnapshotResponse): Buffer => Buffer.from(SnapshotResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SnapshotResponse => SnapshotResponse.decode(value),
   },
@@ -1437,17 +1801,19 @@ export const ReplicationServiceService = {
   },
   /**
    * The source's state at its applied index, for a caller whose log cannot be patched by entries
-   * (the source compacted them, or the caller's applied state holds a tail the group never kept).
+   * (the source compacted them, or the caller's applied state holds a tail the group never kept):
+   * the same chunks as InstallSnapshot, pulled. The request names the snapshot and position the
+   * caller already stored; the source continues there if it still holds that read point, and starts a
+   * new snapshot from the beginning otherwise.
    */
   fetchSnapshot: {
     path: "/marquee.cluster.v1.ReplicationService/FetchSnapshot" as const,
     requestStream: false as const,
-    responseStream: false as const,
+    responseStream: true as const,
     requestSerialize: (value: FetchSnapshotRequest): Buffer => Buffer.from(FetchSnapshotRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): FetchSnapshotRequest => FetchSnapshotRequest.decode(value),
-    responseSerialize: (value: FetchSnapshotResponse): Buffer =>
-      Buffer.from(FetchSnapshotResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): FetchSnapshotResponse => FetchSnapshotResponse.decode(value),
+    responseSerialize: (value: SnapshotChunk): Buffer => Buffer.from(SnapshotChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SnapshotChunk => SnapshotChunk.decode(value),
   },
 } as const;
 
@@ -1458,11 +1824,20 @@ export interface ReplicationServiceServer extends UntypedServiceImplementation {
    */
   append: handleUnaryCall<AppendRequest, AppendResponse>;
   /**
-   * Replaces a slave's state and log with the master's state at `last_index`: for a slave behind the
-   * master's compacted log, and for a deposed master whose applied tail the group never acknowledged.
-   * Pushed by the master as one message (peers allow up to 256 MiB, MAX_SNAPSHOT_BYTES; chunking is future work).
+   * Snapshots replace a slave's state and log with the master's state at `last_index`: for a slave
+   * behind the master's compacted log, and for a deposed master whose applied tail the group never
+   * acknowledged. They travel as a stream of bounded chunks read from one consistent read point and
+   * are installed into staging tables, swapped in at the end (services/replication/README.md,
+   * "Snapshots"). OfferSnapshot comes first: the slave checks the term and says where to start — after
+   * the last table and key it stored of the same snapshot, or from the beginning.
    */
-  snapshot: handleUnaryCall<SnapshotRequest, SnapshotResponse>;
+  offerSnapshot: handleUnaryCall<OfferSnapshotRequest, OfferSnapshotResponse>;
+  /**
+   * The master pushes the chunks from where OfferSnapshot said; the answer comes once the last chunk
+   * (`done`) is installed. There is no deadline on the whole call: each side gives up after a while
+   * without progress, and the next attempt resumes.
+   */
+  installSnapshot: handleClientStreamingCall<SnapshotChunk, SnapshotResponse>;
   /**
    * Catch-up pull by a newly elected master (election/README.md, "Catch-up before serving"): the
    * master of `term` reads the entries after `after_index` from the most up-to-date member of the
@@ -1473,9 +1848,12 @@ export interface ReplicationServiceServer extends UntypedServiceImplementation {
   fetch: handleUnaryCall<FetchRequest, FetchResponse>;
   /**
    * The source's state at its applied index, for a caller whose log cannot be patched by entries
-   * (the source compacted them, or the caller's applied state holds a tail the group never kept).
+   * (the source compacted them, or the caller's applied state holds a tail the group never kept):
+   * the same chunks as InstallSnapshot, pulled. The request names the snapshot and position the
+   * caller already stored; the source continues there if it still holds that read point, and starts a
+   * new snapshot from the beginning otherwise.
    */
-  fetchSnapshot: handleUnaryCall<FetchSnapshotRequest, FetchSnapshotResponse>;
+  fetchSnapshot: handleServerStreamingCall<FetchSnapshotRequest, SnapshotChunk>;
 }
 
 export interface ReplicationServiceClient extends Client {
@@ -1499,25 +1877,49 @@ export interface ReplicationServiceClient extends Client {
     callback: (error: ServiceError | null, response: AppendResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Replaces a slave's state and log with the master's state at `last_index`: for a slave behind the
-   * master's compacted log, and for a deposed master whose applied tail the group never acknowledged.
-   * Pushed by the master as one message (peers allow up to 256 MiB, MAX_SNAPSHOT_BYTES; chunking is future work).
+   * Snapshots replace a slave's state and log with the master's state at `last_index`: for a slave
+   * behind the master's compacted log, and for a deposed master whose applied tail the group never
+   * acknowledged. They travel as a stream of bounded chunks read from one consistent read point and
+   * are installed into staging tables, swapped in at the end (services/replication/README.md,
+   * "Snapshots"). OfferSnapshot comes first: the slave checks the term and says where to start — after
+   * the last table and key it stored of the same snapshot, or from the beginning.
    */
-  snapshot(
-    request: SnapshotRequest,
-    callback: (error: ServiceError | null, response: SnapshotResponse) => void,
+  offerSnapshot(
+    request: OfferSnapshotRequest,
+    callback: (error: ServiceError | null, response: OfferSnapshotResponse) => void,
   ): ClientUnaryCall;
-  snapshot(
-    request: SnapshotRequest,
+  offerSnapshot(
+    request: OfferSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: OfferSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  offerSnapshot(
+    request: OfferSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: OfferSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The master pushes the chunks from where OfferSnapshot said; the answer comes once the last chunk
+   * (`done`) is installed. There is no deadline on the whole call: each side gives up after a while
+   * without progress, and the next attempt resumes.
+   */
+  installSnapshot(
+    callback: (error: ServiceError | null, response: SnapshotResponse) => void,
+  ): ClientWritableStream<SnapshotChunk>;
+  installSnapshot(
     metadata: Metadata,
     callback: (error: ServiceError | null, response: SnapshotResponse) => void,
-  ): ClientUnaryCall;
-  snapshot(
-    request: SnapshotRequest,
+  ): ClientWritableStream<SnapshotChunk>;
+  installSnapshot(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SnapshotResponse) => void,
+  ): ClientWritableStream<SnapshotChunk>;
+  installSnapshot(
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SnapshotResponse) => void,
-  ): ClientUnaryCall;
+  ): ClientWritableStream<SnapshotChunk>;
   /**
    * Catch-up pull by a newly elected master (election/README.md, "Catch-up before serving"): the
    * master of `term` reads the entries after `after_index` from the most up-to-date member of the
@@ -1542,23 +1944,17 @@ export interface ReplicationServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * The source's state at its applied index, for a caller whose log cannot be patched by entries
-   * (the source compacted them, or the caller's applied state holds a tail the group never kept).
+   * (the source compacted them, or the caller's applied state holds a tail the group never kept):
+   * the same chunks as InstallSnapshot, pulled. The request names the snapshot and position the
+   * caller already stored; the source continues there if it still holds that read point, and starts a
+   * new snapshot from the beginning otherwise.
    */
+  fetchSnapshot(request: FetchSnapshotRequest, options?: Partial<CallOptions>): ClientReadableStream<SnapshotChunk>;
   fetchSnapshot(
     request: FetchSnapshotRequest,
-    callback: (error: ServiceError | null, response: FetchSnapshotResponse) => void,
-  ): ClientUnaryCall;
-  fetchSnapshot(
-    request: FetchSnapshotRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: FetchSnapshotResponse) => void,
-  ): ClientUnaryCall;
-  fetchSnapshot(
-    request: FetchSnapshotRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: FetchSnapshotResponse) => void,
-  ): ClientUnaryCall;
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SnapshotChunk>;
 }
 
 export const ReplicationServiceClient = makeGenericClientConstructor(
