@@ -523,6 +523,15 @@ export class BullyNode {
   }
 
   private tickCandidate(st: CandidateState): void {
+    const won = st.proposal;
+    if (
+      st.phase === 'proposing' &&
+      won !== undefined &&
+      !won.probe &&
+      1 + won.acks.size >= majority(this.config) &&
+      !this.awaitingOldMaster(st, won)
+    )
+      return this.becomeMaster(won);
     if (this.now < st.deadline) return;
     switch (st.phase) {
       case 'electing':
@@ -704,7 +713,10 @@ export class BullyNode {
         return;
       this.recordAck(proposal, m);
       if (1 + proposal.acks.size < majority(this.config)) return;
-      return proposal.probe ? this.proposeForReal(st, proposal) : this.becomeMaster(proposal);
+      if (proposal.probe) return this.proposeForReal(st, proposal);
+      // The tick completes it once the old master answered or its grace ran out.
+      if (this.awaitingOldMaster(st, proposal)) return;
+      return this.becomeMaster(proposal);
     }
     if (m.term > this.term) return this.adoptTerm(m.term);
     if (proposal !== undefined && m.term === this.term) {
@@ -725,6 +737,21 @@ export class BullyNode {
         st.deadline = Math.min(st.deadline, this.now + this.config.heartbeatTicks);
       }
     }
+  }
+
+  /**
+   * A takeover that has its majority still waits up to a round trip (2 heartbeat intervals) for the
+   * master it takes over from: that master's acceptance carries its log position, and its newest
+   * entries (written but not yet on a majority when it stepped down) are then copied by the
+   * catch-up instead of dropped, so the old master needs no snapshot to undo them. Waiting longer
+   * is always safe; past the grace the majority decides, as for any proposal.
+   */
+  private awaitingOldMaster(st: CandidateState, proposal: Proposal): boolean {
+    return (
+      st.takeoverFrom !== undefined &&
+      !proposal.acks.has(st.takeoverFrom) &&
+      this.now < proposal.sentAt + 2 * this.config.heartbeatTicks
+    );
   }
 
   private recordAck(proposal: Proposal, m: CoordinatorAckMessage): void {

@@ -105,6 +105,9 @@ export class FakeNetwork {
   time = 0;
   /** Every role change any node reported, in order. */
   readonly roleEvents: RoleEvent[] = [];
+  /** Every catch-up any node asked for (needsCatchUp), in order, whatever the catch-up mode. */
+  readonly catchUpRequests: { readonly id: NodeId; readonly role: Role; readonly request: CatchUpRequest }[] =
+    [];
   /** Index → term of every write acknowledged by a majority. */
   readonly acknowledged = new Map<number, Term>();
 
@@ -388,6 +391,8 @@ export class FakeNetwork {
       this.roleEvents.push({ time: this.time, id: slot.id, ...ready.roleChange });
       if (slot.paused) slot.pausedInTerms.add(ready.roleChange.term);
     }
+    if (ready.needsCatchUp !== undefined)
+      this.catchUpRequests.push({ id: slot.id, role: node.state().role, request: ready.needsCatchUp });
     if (ready.needsCatchUp !== undefined && this.autoCatchUp) {
       const s = node.state();
       this.pendingCatchUps.push({ id: slot.id, request: ready.needsCatchUp, term: s.term, role: s.role });

@@ -261,6 +261,16 @@ describe('bully election', () => {
       expect(writeGap(net)).toBeLessThanOrEqual(3);
     });
 
+    it("the new master copies the old master's newest entries: it waits a round trip for its acceptance", () => {
+      const net = returned();
+      // 2 wrote an entry that is on no other node yet; its acceptance arrives a tick after 1's.
+      net.log(2).entries.push(net.termOf(2));
+      net.delayWhere((m) => m.type === 'coordinatorAck' && m.from === 2, 1);
+      net.runUntil((n) => n.state(3)?.role === 'master', 50);
+      const request = net.catchUpRequests.filter((r) => r.id === 3 && r.role === 'master').at(-1);
+      expect(request?.request).toEqual({ fromNode: 2, upToIndex: net.log(2).entries.length });
+    });
+
     it('if the old master cannot accept, its lease on the other voters is waited out', () => {
       const net = returned();
       net.dropWhere((m) => m.type === 'coordinatorAck' && m.from === 2);

@@ -94,7 +94,7 @@ describe('partitions never yield two masters serving writes in the same term', (
     net.catchUpDone(3, 0);
     net.runUntil((n) => n.state(3)?.role === 'master', 20);
     expect(net.state(3)?.canServeWrites).toBe(false); // 1 acked 2 moments ago: wait that out
-    expect(net.serving()).toEqual([2]);
+    // (2 may have stepped down already: 1 answers its heartbeats with the newer term it voted in.)
     net.runUntil((n) => n.serving().join() === '3', 20);
     expect(net.state(2)).toMatchObject({ role: 'slave', canServeWrites: false });
   });
