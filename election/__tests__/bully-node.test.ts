@@ -104,6 +104,7 @@ describe('BullyNode', () => {
         lastTerm: 0,
         lastIndex: 0,
         priorLeaseTicks: 0,
+        commitIndex: 0,
       } as const;
       node.step({ ...yes, from: 2 });
       expect(drain(node).messages).toEqual([
@@ -153,6 +154,7 @@ describe('BullyNode', () => {
           lastTerm: 0,
           lastIndex: 0,
           priorLeaseTicks: 8,
+          commitIndex: 0,
         },
       ]);
     });
@@ -358,6 +360,7 @@ describe('BullyNode', () => {
         lastTerm: 0,
         lastIndex: 0,
         priorLeaseTicks: 0,
+        commitIndex: 0,
       });
       const after = tickAndCollect(node, 5);
       expect(after.filter((m) => m.type === 'coordinator')).toEqual([]);
@@ -386,6 +389,7 @@ describe('BullyNode', () => {
         lastTerm: 0,
         lastIndex: 0,
         priorLeaseTicks: 0,
+        commitIndex: 0,
       } as const;
       node.step(refusal);
       const probesAt = (ticks: number): number[] => {
