@@ -303,6 +303,26 @@ describe('bully election', () => {
       net.runUntil((n) => n.agreedMaster([1, 3]) === 3, 50);
       expect(net.termOf(3)).toBe(term + 1);
     });
+
+    it('the highest id that is not behind wins, not a lower one; the laggard takes over once caught up', () => {
+      const net = group({ ids: five });
+      expect(elect(net)).toBe(5);
+      net.crash(5);
+      expect(elect(net)).toBe(4);
+      net.tick(10);
+      const resume = net.stall(5);
+      net.restart(5);
+      net.runUntil((n) => n.state(5)?.masterId === 4, 10);
+      const sent = spy(net);
+
+      net.crash(4);
+      // 3 asks 4 (the master it lost) and 5 (silent while behind), waits for neither, and wins.
+      expect(elect(net)).toBe(3);
+      const proposers = new Set(sent.filter((m) => m.type === 'coordinator').map((m) => m.from));
+      expect(proposers).toEqual(new Set([3]));
+      resume();
+      net.runUntil((n) => n.agreedMaster() === 5, 50);
+    });
   });
 
   describe('a planned hand-over to a returning higher id', () => {
