@@ -134,7 +134,15 @@ export class BullyNode {
   private masterId: NodeId | undefined;
   /** Last heartbeat from the master, vote granted, or entry into the slave role. */
   private lastContact = 0;
+  /** The highest commit index heard of: from heartbeats, and from votes (CoordinatorAck.commitIndex). */
   private knownCommitIndex = 0;
+  /**
+   * The newest last-log term a voter refused us with, above our own: its log is more up-to-date than
+   * ours in the vote's order, so we stand aside (isBehind). 0 when none. Forgotten when a master
+   * heartbeats us (the takeover path then decides when we are caught up) and at our next silence
+   * timeout (that voter may be gone since, and asking again costs only a probe).
+   */
+  private newerLogTerm: Term = 0;
   private lastGrant: Grant;
   private grantBeforeLast: Grant | undefined;
 
@@ -230,7 +238,7 @@ export class BullyNode {
     if (id === this.id || !this.config.peers.includes(id)) return;
     this.downPeers.add(id);
     const st = this.role.state;
-    if (st.role === 'slave' && this.masterId === id) this.becomeCandidate(undefined, id);
+    if (st.role === 'slave' && this.masterId === id && !this.isBehind()) this.becomeCandidate(undefined, id);
   }
 
   /**
@@ -410,8 +418,13 @@ export class BullyNode {
 
   private tickSlave(st: SlaveState): void {
     const silence = this.now - this.lastContact;
-    if (silence >= this.config.failureTicks + st.jitter)
-      return this.becomeCandidate(undefined, this.masterId);
+    if (silence >= this.config.failureTicks + st.jitter) {
+      // A voter that found our log behind may have died since (we might now be the most up-to-date):
+      // forget its word and ask again; if we are still behind, the probe is refused and changes no term.
+      this.newerLogTerm = 0;
+      // A log that lacks committed entries cannot serve soon: leave the election to those that can.
+      if (!this.isBehind()) return this.becomeCandidate(undefined, this.masterId);
+    }
     // Heartbeats are late: ask the shell whether the master's process is still there at all.
     const { probeAfterTicks } = this.config;
     if (
@@ -427,7 +440,7 @@ export class BullyNode {
   private stepSlave(st: SlaveState, m: Message): void {
     switch (m.type) {
       case 'election':
-        if (m.from > this.id) return;
+        if (m.from > this.id || this.isBehind()) return;
         this.send({ type: 'answer', to: m.from });
         // Classic bully starts its own election here; we do so only if we too have lost the master,
         // so a node that is merely cut off from a healthy master cannot churn the group.
@@ -452,6 +465,7 @@ export class BullyNode {
     this.lastContact = this.now;
     st.probedAt = undefined;
     this.knownCommitIndex = Math.max(this.knownCommitIndex, m.commitIndex);
+    this.newerLogTerm = 0; // a live master: the takeover path below gates our candidacy now
     this.grant(m.from, m.term);
     this.send({ type: 'heartbeatAck', to: m.from, round: m.round });
     if (m.from < this.id && st.takeover === undefined) {
@@ -560,7 +574,7 @@ export class BullyNode {
   private stepCandidate(st: CandidateState, m: Message): void {
     switch (m.type) {
       case 'election':
-        if (m.from < this.id) this.send({ type: 'answer', to: m.from });
+        if (m.from < this.id && !this.isBehind()) this.send({ type: 'answer', to: m.from });
         return;
       case 'answer':
         if (m.from === st.suspected) st.suspected = undefined;
@@ -643,7 +657,13 @@ export class BullyNode {
   // ---- COORDINATOR: the vote -------------------------------------------------------------------------
 
   private onCoordinator(m: CoordinatorMessage): void {
-    const reply = { type: 'coordinatorAck', to: m.from, probe: m.probe, ...this.log.position() } as const;
+    const reply = {
+      type: 'coordinatorAck',
+      to: m.from,
+      probe: m.probe,
+      ...this.log.position(),
+      commitIndex: this.commitKnown(),
+    } as const;
     if (!this.mayAccept(m)) {
       // Our own term, not the proposed one: refusing must not move us into a term nobody won.
       return this.send({ ...reply, accepted: false, priorLeaseTicks: 0 });
@@ -682,18 +702,21 @@ export class BullyNode {
       // Two proposals for the same term cross: the higher id wins, so they cannot both give way.
       if (m.term < st.proposal.term || (m.term === st.proposal.term && m.from < this.id)) return false;
     }
+    // A proposer behind what we know is committed could serve only after a long catch-up (restarted
+    // from an old disk, rebuilding from a snapshot): refuse it, with or without a live master. Refusing
+    // more is always safe, and some member of every majority holds every committed entry, so an
+    // up-to-date node can still win. This also makes a returning higher id take over only once caught up.
+    if (!this.isCaughtUp(m)) return false;
+    // Leader stickiness: a lower id never deposes a live master (it is the one cut off).
     const live = this.liveMaster();
-    if (live !== undefined && live !== m.from) {
-      // Leader stickiness: a lower id never deposes a live master (it is the one cut off), and a
-      // higher id takes over only once its log has caught up with what the master committed.
-      if (m.from < live || !this.isCaughtUp(m)) return false;
-    }
-    return true;
+    return live === undefined || live === m.from || m.from > live;
   }
 
   private onCoordinatorAck(m: CoordinatorAckMessage): void {
     const st = this.role.state;
     const proposal = st.role === 'candidate' ? st.proposal : undefined;
+    // Committed is committed, whoever says so; votes and isBehind use it.
+    this.knownCommitIndex = Math.max(this.knownCommitIndex, m.commitIndex);
     if (m.accepted && st.role === 'master' && !m.probe && m.term === st.proposal.term) {
       // A voter past the majority we won with. If it is the master we took over from, it has now
       // stepped down: its lease need not be waited out any more (the planned hand-over).
@@ -718,7 +741,18 @@ export class BullyNode {
       if (this.awaitingOldMaster(st, proposal)) return;
       return this.becomeMaster(proposal);
     }
+    // A voter whose log ends in a newer term refuses us (mayAccept): its log is more up-to-date.
+    if (m.lastTerm > this.log.position().lastTerm)
+      this.newerLogTerm = Math.max(this.newerLogTerm, m.lastTerm);
     if (m.term > this.term) return this.adoptTerm(m.term);
+    if (st.role === 'candidate' && this.isBehind()) {
+      // Refused for being behind. Stand aside: a slave that neither answers ELECTIONs nor campaigns
+      // until it has caught up, so the up-to-date lower ids do not wait for a COORDINATOR that voters
+      // refuse. One such refusal is enough: a better candidate exists, and waiting for a majority of
+      // refusals would wait forever with the other nodes down. Once it follows the new master, the
+      // returning-higher-id path (catch up, then campaign) brings it back.
+      return this.becomeSlave();
+    }
     if (proposal !== undefined && m.term === this.term) {
       proposal.refused = true;
       // A lower id that still heard the master a moment ago refuses a probe until its own failure
@@ -787,10 +821,25 @@ export class BullyNode {
     return this.masterId !== undefined && this.downPeers.has(this.masterId);
   }
 
+  /** The vote's catch-up check: last term first (as Raft), then the index against what we know is committed. */
   private isCaughtUp(proposer: LogPosition): boolean {
     const mine = this.log.position();
     if (proposer.lastTerm !== mine.lastTerm) return proposer.lastTerm > mine.lastTerm;
-    return proposer.lastIndex >= Math.max(this.knownCommitIndex, this.log.commitIndex());
+    return proposer.lastIndex >= this.commitKnown();
+  }
+
+  private commitKnown(): number {
+    return Math.max(this.knownCommitIndex, this.log.commitIndex());
+  }
+
+  /**
+   * Would a voter refuse us for our log, as far as we know? It lacks entries we know are committed
+   * (from heartbeats or votes), or a voter refused us with a log of a newer term. Then we could not
+   * serve soon even if elected: we stand aside (no ANSWER, no campaign) and let an up-to-date node win.
+   */
+  private isBehind(): boolean {
+    const mine = this.log.position();
+    return mine.lastIndex < this.commitKnown() || mine.lastTerm < this.newerLogTerm;
   }
 
   // ---- leases ----------------------------------------------------------------------------------------

@@ -118,6 +118,7 @@ export class FakeNetwork {
   private inflight: InFlight[] = [];
   private seq = 0;
   private readonly cuts = new Set<string>();
+  private readonly stalled = new Set<NodeId>();
   private readonly dropRules = new Set<(m: Message) => boolean>();
   private readonly delayRules = new Map<(m: Message) => boolean, number>();
   private dropRate = 0;
@@ -274,6 +275,16 @@ export class FakeNetwork {
 
   log(id: NodeId): FakeLog {
     return this.slot(id).log;
+  }
+
+  /**
+   * Replication to `id` makes no progress (it is rebuilding from a snapshot that takes minutes): its
+   * log is neither replicated to nor caught up, until the returned function is called.
+   */
+  stall(id: NodeId): () => void {
+    this.slot(id);
+    this.stalled.add(id);
+    return () => this.stalled.delete(id);
   }
 
   /** What a replication layer does when catch-up finishes (for catchUp: 'manual'). */
@@ -477,7 +488,7 @@ export class FakeNetwork {
       // A slave catches up through its master's replication stream, which a master opens only once it
       // has caught up itself (it serves); a new master fetches from a peer's log as it is.
       const sourceReady = p.role === 'master' || source.node?.canServeWrites() === true;
-      if (!this.reachable(slot, source) || !sourceReady) {
+      if (!this.reachable(slot, source) || !sourceReady || this.stalled.has(p.id)) {
         still.push(p);
         continue;
       }
@@ -499,7 +510,8 @@ export class FakeNetwork {
       if (this.writes) master.log.entries.push(term);
       let holders = 1;
       for (const other of this.slots.values()) {
-        if (other === master || !this.reachable(master, other) || this.termOf(other.id) > term) continue;
+        if (other === master || !this.reachable(master, other) || this.stalled.has(other.id)) continue;
+        if (this.termOf(other.id) > term) continue;
         other.log.copyFrom(master.log);
         holders += 1;
       }

@@ -74,6 +74,11 @@ export interface CoordinatorAckMessage extends Envelope, LogPosition {
    * hand-over to a returning higher id then costs one round trip, not a lease).
    */
   readonly priorLeaseHolder?: NodeId;
+  /**
+   * The highest index the sender knows is committed. With `lastTerm` it lets a refused proposer tell
+   * whether it was refused for being behind (the voter's catch-up check), and so stand aside.
+   */
+  readonly commitIndex: number;
 }
 
 /** Master → all, every heartbeatTicks. `round` is the master's own tick at send time. */

@@ -34,6 +34,7 @@ export function toEnvelope(message: Message): ElectionEnvelope {
             lastIndex: message.lastIndex,
             priorLeaseTicks: message.priorLeaseTicks,
             priorLeaseHolder: message.priorLeaseHolder ?? 0,
+            commitIndex: message.commitIndex,
           },
         },
       };
@@ -78,6 +79,8 @@ export function fromEnvelope(envelope: ElectionEnvelope): Message {
         lastTerm: count('coordinator_ack.last_term', body.value.lastTerm),
         lastIndex: count('coordinator_ack.last_index', body.value.lastIndex),
         priorLeaseTicks: count('coordinator_ack.prior_lease_ticks', body.value.priorLeaseTicks),
+        // An older peer leaves it out (0): it then tells nothing, which only costs that peer's hint.
+        commitIndex: count('coordinator_ack.commit_index', body.value.commitIndex),
         // proto3's 0 for an unset uint32: the holder is unknown, which is never a node id.
         ...(body.value.priorLeaseHolder === 0
           ? {}

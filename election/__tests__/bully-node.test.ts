@@ -104,6 +104,7 @@ describe('BullyNode', () => {
         lastTerm: 0,
         lastIndex: 0,
         priorLeaseTicks: 0,
+        commitIndex: 0,
       } as const;
       node.step({ ...yes, from: 2 });
       expect(drain(node).messages).toEqual([
@@ -153,6 +154,7 @@ describe('BullyNode', () => {
           lastTerm: 0,
           lastIndex: 0,
           priorLeaseTicks: 8,
+          commitIndex: 0,
         },
       ]);
     });
@@ -325,6 +327,110 @@ describe('BullyNode', () => {
     });
   });
 
+  describe('a catching-up node stands aside', () => {
+    const refusal = (lastTerm: number, commitIndex: number): Message => ({
+      type: 'coordinatorAck',
+      from: 1,
+      to: 3,
+      term: 0,
+      probe: true,
+      accepted: false,
+      lastTerm,
+      lastIndex: commitIndex,
+      priorLeaseTicks: 0,
+      commitIndex,
+    });
+    const election = (from: number, to: number, term = 0): Message => ({ type: 'election', from, to, term });
+
+    it('a voter with no live master refuses a proposer (probe and real) whose log is behind what it knows is committed', () => {
+      const node = makeNode(1, { log: logOf([1, 1, 2, 2, 2]) });
+      drain(node);
+      tickAndCollect(node, 30); // no master anywhere: leader stickiness plays no part
+      for (const probe of [true, false]) {
+        node.step(coordinator(3, 1, 1, 1, 2, probe)); // an older last term
+        node.step(coordinator(3, 1, 1, 2, 4, probe)); // the same last term, short of the commit index
+        const ready = drain(node);
+        expect(ready.persist).toBeUndefined();
+        // The refusal says where the voter's log ends and what it knows is committed.
+        expect(ready.messages).toMatchObject([
+          {
+            type: 'coordinatorAck',
+            to: 3,
+            term: 0,
+            probe,
+            accepted: false,
+            lastTerm: 2,
+            lastIndex: 5,
+            commitIndex: 5,
+          },
+          {
+            type: 'coordinatorAck',
+            to: 3,
+            term: 0,
+            probe,
+            accepted: false,
+            lastTerm: 2,
+            lastIndex: 5,
+            commitIndex: 5,
+          },
+        ]);
+      }
+      // Caught up (or with a log of a newer term), the same proposer is accepted.
+      node.step(coordinator(3, 1, 1, 2, 5));
+      expect(drain(node).persist).toEqual({ term: 1, votedFor: 3 });
+    });
+
+    it.each([
+      ['a voter whose log ends in a newer term', 2, 2],
+      ['a voter that knows a higher commit index', 1, 5],
+    ])(
+      'a proposer refused by %s stands aside: it neither answers ELECTION nor campaigns until its log has caught up',
+      (_who, lastTerm, commitIndex) => {
+        const log = logOf([1, 1]);
+        const node = makeNode(3, { log });
+        drain(node);
+        const probes = tickAndCollect(node, 8); // no master: 3, the highest id, probes at once
+        expect(probes.filter((m) => m.type === 'coordinator')).toHaveLength(2);
+        node.step(refusal(lastTerm, commitIndex));
+        expect(drain(node).roleChange).toEqual({ role: 'slave', term: 0, masterId: undefined });
+        node.step(election(1, 3));
+        expect(drain(node).messages).toEqual([]);
+        // Its own silence timeout comes and goes: it asks again only with the hint of a newer term,
+        // which it forgets then (that voter may have died), never with a log short of a commit index.
+        const later = tickAndCollect(node, 30).filter((m) => m.type === 'coordinator');
+        expect(later.every((m) => m.type === 'coordinator' && m.probe)).toBe(true);
+        if (commitIndex > log.entries.length) expect(later).toEqual([]);
+        else expect(later.length).toBeGreaterThan(0);
+        expect(node.state()).toMatchObject({ term: 0 });
+
+        log.entries = [1, 1, 2, 2, 2]; // caught up
+        drain(node);
+        node.step(election(1, 3));
+        expect(drain(node).messages).toContainEqual({ type: 'answer', from: 3, to: 1, term: 0 });
+      },
+    );
+
+    it("a slave behind its master's commit index neither answers ELECTION nor campaigns when that master is lost", () => {
+      // The returning higher id that did not start the election: a lower id's ELECTION used to make it
+      // campaign (and win) while it was still catching up.
+      const log = logOf([1, 1]);
+      const node = makeNode(3, { log });
+      drain(node);
+      node.step(heartbeat(2, 3, 1, 5));
+      expect(drain(node).needsCatchUp).toEqual({ fromNode: 2, upToIndex: 5 });
+      expect(tickAndCollect(node, 30).filter((m) => m.type !== 'heartbeatAck')).toEqual([]);
+      node.peerDown(2);
+      node.step(election(1, 3, 1));
+      expect(drain(node).messages).toEqual([]);
+      expect(node.state()).toMatchObject({ role: 'slave', term: 1 });
+
+      log.entries = [1, 1, 1, 1, 1];
+      node.step(election(1, 3, 1));
+      expect(drain(node).messages).toContainEqual({ type: 'answer', from: 3, to: 1, term: 1 });
+      expect(node.state().role).toBe('candidate');
+    });
+  });
+
   describe('a failover does not wait for the suspected master to answer', () => {
     it('a slave whose master is the only higher id probes at once, and still sends it an ELECTION', () => {
       const node = makeNode(2);
@@ -358,6 +464,7 @@ describe('BullyNode', () => {
         lastTerm: 0,
         lastIndex: 0,
         priorLeaseTicks: 0,
+        commitIndex: 0,
       });
       const after = tickAndCollect(node, 5);
       expect(after.filter((m) => m.type === 'coordinator')).toEqual([]);
@@ -386,6 +493,7 @@ describe('BullyNode', () => {
         lastTerm: 0,
         lastIndex: 0,
         priorLeaseTicks: 0,
+        commitIndex: 0,
       } as const;
       node.step(refusal);
       const probesAt = (ticks: number): number[] => {

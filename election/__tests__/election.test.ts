@@ -230,6 +230,101 @@ describe('bully election', () => {
     );
   });
 
+  describe('a catching-up node never disturbs the group', () => {
+    /** Terms any node moved into, in order of first appearance. */
+    function termsSeen(net: FakeNetwork): number[] {
+      return [...new Set(net.roleEvents.map((e) => e.term))];
+    }
+
+    it('a lagging highest id cannot win while it is behind: the up-to-date lower id is elected, then the highest id catches up and takes over', () => {
+      const net = group({ catchUp: 'manual' });
+      expect(elect(net)).toBe(3);
+      net.crash(3);
+      expect(elect(net)).toBe(2);
+      net.tick(10); // 1 and 2 commit writes of 2's term
+      net.crash(2);
+      // 3 comes back from an old backup: a short log of an older term, far behind what 1 knows is committed.
+      net.log(3).entries = net.log(3).entries.slice(0, 1);
+      net.log(3).commit = 1;
+      net.restart(3);
+      const termBefore = net.termOf(1);
+      const from = net.roleEvents.length;
+
+      // 1 and 3 are a majority: 1 must win, although 3 has the higher id and asks for its vote.
+      const ticks = net.runUntil((n) => n.agreedMaster([1, 3]) === 1, 40);
+      // 3 answered 1's first ELECTION before it knew it was behind: one coordinator timeout, then an
+      // answer timeout it stays silent through (15 ticks on this network).
+      expect(ticks).toBeLessThanOrEqual(20);
+      expect(net.roleEvents.slice(from).filter((e) => e.id === 3 && e.role === 'master')).toEqual([]);
+      expect(net.termOf(1)).toBe(termBefore + 1);
+
+      // 3 follows 1 and asks to catch up; until replication says it has, it does not take over.
+      for (let i = 0; i < 100; i++) {
+        net.tick();
+        expect(net.serving()).toEqual([1]);
+      }
+      expect(net.termOf(3)).toBe(termBefore + 1);
+      net.catchUpDone(3, net.log(1).commit);
+      net.runUntil((n) => n.agreedMaster([1, 3]) === 3, 20);
+    });
+
+    it('a lagging node never changes the term while it catches up', () => {
+      // 3 (the highest id) rejoins under master 2 and rebuilds from a snapshot that takes minutes;
+      // then 2 dies. Before the rule: 3 won, could not catch up, stepped down after
+      // catchUpTimeoutTicks, won again... with a new term and a write stall every round.
+      const net = group();
+      expect(elect(net)).toBe(3);
+      net.crash(3);
+      expect(elect(net)).toBe(2);
+      net.tick(10);
+      const resume = net.stall(3);
+      net.restart(3);
+      net.runUntil((n) => n.state(3)?.masterId === 2, 10);
+      net.tick(20);
+      const sent = spy(net);
+      const termsBefore = termsSeen(net).length;
+
+      net.crash(2);
+      const failover = net.runUntil((n) => n.agreedMaster([1, 3]) === 1, 100);
+      // The one term change is the failover itself; 3 never proposed a term for real.
+      expect(termsSeen(net).length).toBe(termsBefore + 1);
+      const term = net.termOf(1);
+      for (let i = 0; i < 400; i++) {
+        net.tick(); // twice catchUpTimeoutTicks: 3 is still rebuilding
+        expect(net.serving()).toEqual([1]);
+        expect(net.termOf(3)).toBe(term);
+      }
+      expect(sent.filter((m) => m.from === 3 && m.type === 'coordinator' && !m.probe)).toEqual([]);
+      // And it did not keep 1 waiting: 2's refused port, then an answer timeout 3 stays silent through
+      // (7 ticks on this network), as fast as a failover with nobody behind.
+      expect(failover).toBeLessThan(10);
+
+      resume(); // the snapshot is in: 3 catches up as 1's slave, then takes over
+      net.runUntil((n) => n.agreedMaster([1, 3]) === 3, 50);
+      expect(net.termOf(3)).toBe(term + 1);
+    });
+
+    it('the highest id that is not behind wins, not a lower one; the laggard takes over once caught up', () => {
+      const net = group({ ids: five });
+      expect(elect(net)).toBe(5);
+      net.crash(5);
+      expect(elect(net)).toBe(4);
+      net.tick(10);
+      const resume = net.stall(5);
+      net.restart(5);
+      net.runUntil((n) => n.state(5)?.masterId === 4, 10);
+      const sent = spy(net);
+
+      net.crash(4);
+      // 3 asks 4 (the master it lost) and 5 (silent while behind), waits for neither, and wins.
+      expect(elect(net)).toBe(3);
+      const proposers = new Set(sent.filter((m) => m.type === 'coordinator').map((m) => m.from));
+      expect(proposers).toEqual(new Set([3]));
+      resume();
+      net.runUntil((n) => n.agreedMaster() === 5, 50);
+    });
+  });
+
   describe('a planned hand-over to a returning higher id', () => {
     function returned(timings = { failureTicks: 30 }): FakeNetwork {
       const net = group({ timings, catchUp: 'manual' });

@@ -16,6 +16,7 @@ const every: Message[] = [
     lastTerm: 6,
     lastIndex: 40,
     priorLeaseTicks: 5,
+    commitIndex: 39,
   },
   {
     ...head,
@@ -26,6 +27,7 @@ const every: Message[] = [
     lastIndex: 40,
     priorLeaseTicks: 12,
     priorLeaseHolder: 1,
+    commitIndex: 0,
   },
   { ...head, type: 'heartbeat', commitIndex: 39, round: 1234 },
   { ...head, type: 'heartbeatAck', round: 1234 },

@@ -120,6 +120,11 @@ export interface CoordinatorAck {
    * proposal has stepped down, so the new master need not wait its lease out.
    */
   priorLeaseHolder: number;
+  /**
+   * The highest index the sender knows is committed: with last_term, a refused proposer learns whether
+   * its log is behind (then it stands aside until it has caught up).
+   */
+  commitIndex: number;
 }
 
 /** Master → all, every heartbeat interval. `round` is the master's own tick counter at send time. */
@@ -621,7 +626,15 @@ export const Coordinator: MessageFns<Coordinator> = {
 };
 
 function createBaseCoordinatorAck(): CoordinatorAck {
-  return { probe: false, accepted: false, lastTerm: 0, lastIndex: 0, priorLeaseTicks: 0, priorLeaseHolder: 0 };
+  return {
+    probe: false,
+    accepted: false,
+    lastTerm: 0,
+    lastIndex: 0,
+    priorLeaseTicks: 0,
+    priorLeaseHolder: 0,
+    commitIndex: 0,
+  };
 }
 
 export const CoordinatorAck: MessageFns<CoordinatorAck> = {
@@ -643,6 +656,9 @@ export const CoordinatorAck: MessageFns<CoordinatorAck> = {
     }
     if (message.priorLeaseHolder !== 0) {
       writer.uint32(48).uint32(message.priorLeaseHolder);
+    }
+    if (message.commitIndex !== 0) {
+      writer.uint32(56).uint64(message.commitIndex);
     }
     return writer;
   },
@@ -708,6 +724,14 @@ export const CoordinatorAck: MessageFns<CoordinatorAck> = {
             message.priorLeaseHolder = reader.uint32();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.commitIndex = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -744,6 +768,11 @@ export const CoordinatorAck: MessageFns<CoordinatorAck> = {
         : isSet(object.prior_lease_holder)
         ? globalThis.Number(object.prior_lease_holder)
         : 0,
+      commitIndex: isSet(object.commitIndex)
+        ? globalThis.Number(object.commitIndex)
+        : isSet(object.commit_index)
+        ? globalThis.Number(object.commit_index)
+        : 0,
     };
   },
 
@@ -767,6 +796,9 @@ export const CoordinatorAck: MessageFns<CoordinatorAck> = {
     if (message.priorLeaseHolder !== 0) {
       obj.priorLeaseHolder = Math.round(message.priorLeaseHolder);
     }
+    if (message.commitIndex !== 0) {
+      obj.commitIndex = Math.round(message.commitIndex);
+    }
     return obj;
   },
 
@@ -781,6 +813,7 @@ export const CoordinatorAck: MessageFns<CoordinatorAck> = {
     message.lastIndex = object.lastIndex ?? 0;
     message.priorLeaseTicks = object.priorLeaseTicks ?? 0;
     message.priorLeaseHolder = object.priorLeaseHolder ?? 0;
+    message.commitIndex = object.commitIndex ?? 0;
     return message;
   },
 };
