@@ -825,7 +825,7 @@ export class BullyNode {
   private isCaughtUp(proposer: LogPosition): boolean {
     const mine = this.log.position();
     if (proposer.lastTerm !== mine.lastTerm) return proposer.lastTerm > mine.lastTerm;
-    return proposer.lastIndex >= this.commitKnown();
+    return proposer.lastIndex + this.config.catchUpSlackEntries >= this.commitKnown();
   }
 
   private commitKnown(): number {
@@ -839,7 +839,10 @@ export class BullyNode {
    */
   private isBehind(): boolean {
     const mine = this.log.position();
-    return mine.lastIndex < this.commitKnown() || mine.lastTerm < this.newerLogTerm;
+    return (
+      mine.lastIndex + this.config.catchUpSlackEntries < this.commitKnown() ||
+      mine.lastTerm < this.newerLogTerm
+    );
   }
 
   // ---- leases ----------------------------------------------------------------------------------------

@@ -31,6 +31,14 @@ export interface ElectionConfig {
   readonly probeAfterTicks: number;
   /** Suspicion fires after failureTicks plus a random 0..electionJitterTicks, to break ties. */
   readonly electionJitterTicks: number;
+  /**
+   * How many committed entries a log may lack and still count as caught up for a vote (and not stand
+   * aside): that many are fetched in a moment, and a slave's view of its own log lags the commit
+   * index its master announces by a few entries under load. 0 in the core's tests; the booking node
+   * uses more (services/booking/cluster.ts). Far behind (restarted from an old disk, rebuilding from a
+   * snapshot) stays far behind.
+   */
+  readonly catchUpSlackEntries: number;
   /** A new master that cannot finish catching up in this many ticks steps down and lets the group retry. */
   readonly catchUpTimeoutTicks: number;
 }
@@ -50,6 +58,7 @@ export const DEFAULT_TIMINGS = Object.freeze({
   electionJitterTicks: 2,
   catchUpTimeoutTicks: 200,
   probeAfterTicks: 3,
+  catchUpSlackEntries: 0,
 });
 
 export class ElectionConfigError extends Error {
@@ -104,6 +113,12 @@ export function validateConfig(config: ElectionConfig): void {
         `must be a positive integer number of ticks (got ${String(config[field])})`,
       );
     }
+  }
+  if (!Number.isInteger(config.catchUpSlackEntries) || config.catchUpSlackEntries < 0) {
+    throw new ElectionConfigError(
+      'catchUpSlackEntries',
+      `must be a non-negative integer (got ${String(config.catchUpSlackEntries)})`,
+    );
   }
   if (!Number.isInteger(config.electionJitterTicks) || config.electionJitterTicks < 0) {
     throw new ElectionConfigError(

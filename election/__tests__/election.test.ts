@@ -325,6 +325,24 @@ describe('bully election', () => {
     });
   });
 
+  it('a slave a few entries short of the commit index (within catchUpSlackEntries) still campaigns and wins first', () => {
+    const winnerAfterKill = (catchUpSlackEntries: number): NodeId => {
+      const net = group({ timings: { catchUpSlackEntries } });
+      elect(net);
+      net.tick(10); // the master commits a few entries on every node
+      net.crash(3);
+      // Node 2 missed the last two committed entries (its view lags the announced commit index).
+      const log2 = net.log(2);
+      log2.entries = log2.entries.slice(0, log2.commit - 2);
+      const from = net.roleEvents.length;
+      const firstMaster = () => net.roleEvents.slice(from).find((e) => e.role === 'master');
+      net.runUntil(() => firstMaster() !== undefined, 100);
+      return firstMaster()!.id;
+    };
+    expect(winnerAfterKill(5)).toBe(2);
+    expect(winnerAfterKill(0)).toBe(1);
+  });
+
   describe('a planned hand-over to a returning higher id', () => {
     function returned(timings = { failureTicks: 30 }): FakeNetwork {
       const net = group({ timings, catchUp: 'manual' });

@@ -111,7 +111,12 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
       port: config.peerPort,
       secret: config.secret,
       tickMs: config.electionTickMs,
-      timings: { failureTicks: Math.ceil(config.electionSilenceMs / config.electionTickMs) },
+      timings: {
+        failureTicks: Math.ceil(config.electionSilenceMs / config.electionTickMs),
+        // A slave's log view trails its master's announced commit index by a batch or two under load;
+        // a thousand entries are one catch-up fetch. Only a node further behind stands aside.
+        catchUpSlackEntries: 1000,
+      },
       dataDir: config.stateDir,
       logger: options.logger,
       clock: lamport,
