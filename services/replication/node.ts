@@ -143,6 +143,8 @@ export class ReplicationNode {
       onLeader: (term) => this.learnTerm(term),
       ...(options.fenceTerm === undefined ? {} : { fenceTerm: options.fenceTerm }),
       afterCommit: () => this.position.refresh(),
+      // Its own read points would hold the live tables the swap renames (a deposed master's, say).
+      beforeSwap: () => this.snapshots.closeAll(),
     });
     this.follower = new Follower({
       log: this.log,

@@ -46,6 +46,12 @@ export interface SnapshotInstallerOptions {
   readonly fenceTerm?: () => number;
   /** Awaited after the positions changed (the log-position cache). */
   readonly afterCommit?: () => Promise<void>;
+  /**
+   * Awaited before the RENAME: ends this node's own long reads of the live tables (the read points it
+   * serves snapshots from, as a master or a catch-up source), which the RENAME would otherwise wait for.
+   * A state about to be replaced is no source for anyone.
+   */
+  readonly beforeSwap?: () => Promise<void>;
 }
 
 export interface OfferResult {
@@ -96,7 +102,7 @@ interface ReceiveRecord extends RowDataPacket {
 const quote = (name: string): string => `\`${name}\``;
 
 /** Seconds the swap's RENAME waits for the live tables' readers before it fails (and is retried). */
-const RENAME_WAIT_S = 30;
+const RENAME_WAIT_S = 5;
 
 /** Rows between two progress lines of a transfer in the receiver's log. */
 const PROGRESS_ROWS = 100_000;
@@ -344,6 +350,7 @@ export class SnapshotInstaller {
 
   /** Step 3: one RENAME for every table, so readers see the old state or the new, never a mix. */
   private async swap(tables: readonly string[]): Promise<void> {
+    await this.options.beforeSwap?.();
     const connection = await this.options.log.pool.getConnection();
     try {
       await connection.query(`DROP TABLE IF EXISTS ${tables.map((t) => quote(oldTable(t))).join(', ')}`);
