@@ -49,8 +49,14 @@ describe('snapshot installer', () => {
     await pool.query(
       'UPDATE replication_state SET current_term = 1, leader_id = 1, last_index = 7, last_term = 1, commit_index = 7, applied_index = 7',
     );
-    const installer = () =>
-      new SnapshotInstaller({ log, machine: new KvMachine(), logger, onLeader: () => undefined });
+    const installer = (beforeSwap?: () => Promise<void>) =>
+      new SnapshotInstaller({
+        log,
+        machine: new KvMachine(),
+        logger,
+        onLeader: () => undefined,
+        ...(beforeSwap === undefined ? {} : { beforeSwap }),
+      });
     const first = installer();
     await first.accept(3, 1, chunk({ lastKey: ['a'], rows: rowsOf(['a', '1']) }));
     await first.accept(3, 1, chunk({ after: ['a'], lastKey: ['b'], rows: rowsOf(['b', '2']) }));
@@ -133,6 +139,50 @@ describe('snapshot installer', () => {
     // Recovering again changes nothing.
     await node.installer().recover();
     expect(await node.kv()).toEqual(['a=1', 'b=2']);
+  });
+});
+
+describe("snapshot installer and the node's own long reads", () => {
+  const drops: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const drop of drops) await drop();
+  });
+
+  it("the swap first ends the node's own read points (beforeSwap): it does not wait on them", async () => {
+    const database = await freshDatabase('snapself');
+    drops.push(database.drop);
+    const { pool } = database;
+    await migrate(pool, KV_SCHEMA);
+    const log = new ReplicationLog(pool, 2);
+    await log.migrate();
+    // A read point this node serves snapshots from: a consistent-read transaction that read the live
+    // table, so it holds the table's metadata lock until it ends (SnapshotSource does exactly this).
+    const reader = await pool.getConnection();
+    await reader.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+    await reader.query('SELECT COUNT(*) FROM kv');
+    let ended = false;
+    const installer = new SnapshotInstaller({
+      log,
+      machine: new KvMachine(),
+      logger,
+      onLeader: () => undefined,
+      beforeSwap: async () => {
+        await reader.query('COMMIT');
+        ended = true;
+      },
+    });
+    try {
+      await installer.accept(3, 1, chunk({ lastKey: ['a'], rows: rowsOf(['a', '1']) }));
+      expect(await installer.accept(3, 1, chunk({ after: ['a'], done: true }))).toMatchObject({
+        success: true,
+        matchIndex: 40,
+      });
+      expect(ended).toBe(true);
+      const [rows] = await pool.query<RowDataPacket[]>('SELECT k, v FROM kv');
+      expect(rows.map((row) => `${String(row.k)}=${String(row.v)}`)).toEqual(['a=1']);
+    } finally {
+      reader.release();
+    }
   });
 });
 
