@@ -53,7 +53,7 @@ import { freePort, startProcess } from '../lib/processes';
 import type { ManagedProcess } from '../lib/processes';
 import { DEV_CLUSTER_SECRET, startStack, waitForMaster, waitForServing } from '../lib/stack';
 import type { RunningStack } from '../lib/stack';
-import { BENCH_GA_AREA, bearer, createShows } from './lib/catalog';
+import { BENCH_GA_AREA, SEATS_PER_SHOW, bearer, createShows } from './lib/catalog';
 import { procCpuMs, selfCpuMs } from './lib/cpu';
 import type { CpuReader } from './lib/cpu';
 import { mayRetry } from '../../services/common/errors';
@@ -864,10 +864,10 @@ async function runFailover(
 
   const { masterId } = await stack.waitForMaster(20000);
   const masterAddress = stack.bookingNodes.find((n) => n.id === masterId)!.clientAddress;
-  // One show: every row of state goes into the snapshot a rejoining node may need, and a snapshot
-  // is one gRPC message of at most 4 MiB (services/replication/README.md).
-  log('failover: creating a show (5000 seats and a general-admission probe area) through the catalog');
-  const showIds = await createShows(stack.catalogAddress, TOKEN_SECRET, 5000, { gaCapacity: 100000 });
+  // Paced, one show is enough; unpaced, the clients sell ~80 seats a second for the whole run.
+  const seatCount = options.loadRate === 0 ? 12 * SEATS_PER_SHOW : SEATS_PER_SHOW;
+  log(`failover: creating ${seatCount} seats and a general-admission probe area through the catalog`);
+  const showIds = await createShows(stack.catalogAddress, TOKEN_SECRET, seatCount, { gaCapacity: 100000 });
   const seats = await seatList(masterAddress, showIds);
   const prober = new Prober(
     new Map(stack.bookingNodes.map((n) => [n.id, n.clientAddress])),
@@ -1319,7 +1319,7 @@ function printFailover(report: FailoverReport, options: Options): string[] {
       `median ${ms(report.rejoin.median)}, max ${ms(report.rejoin.max)}; longest gap between acknowledged ` +
       `bookings meanwhile: median ${ms(report.rejoinGap.median)}, max ${ms(report.rejoinGap.max)}`,
     `booking state on the master at the end: ${report.snapshot.rows} rows, ` +
-      `${(report.snapshot.bytes / 1048576).toFixed(2)} MiB as a snapshot (one gRPC message, limit 4 MiB)`,
+      `${(report.snapshot.bytes / 1048576).toFixed(2)} MiB as snapshot rows (streamed in chunks of at most 1 MiB)`,
     `bench event loop delay: p99 ${report.loopDelayP99Ms.toFixed(1)} ms, max ${report.loopDelayMaxMs.toFixed(1)} ms ` +
       '(the fault proxies of the peer links run in this process)',
     `failover part took ${report.elapsedSeconds.toFixed(0)} s`,
