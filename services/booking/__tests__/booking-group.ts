@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { AccountServiceClient, BookingServiceClient } from '../../../proto/gen/marquee/booking/v1/booking';
+import type { Session } from '../../../proto/gen/marquee/booking/v1/booking';
 import { ClusterServiceClient } from '../../../proto/gen/marquee/cluster/v1/cluster';
 import type { NodeStatus } from '../../../proto/gen/marquee/cluster/v1/cluster';
 import { freePort } from '../../../scripts/lib/processes';
@@ -13,6 +14,7 @@ import { loadConfig } from '../config';
 import { startBookingServer } from '../server';
 import type { BookingServer } from '../server';
 import { StaticShowSource } from '../show-source';
+import { call } from './harness';
 import type { ShowInventory } from '../show-source';
 
 /*
@@ -165,6 +167,22 @@ export class BookingGroup {
     for (const drop of this.drops) await drop().catch(() => undefined);
     if (this.stateRoot) await rm(this.stateRoot, { recursive: true, force: true });
   }
+}
+
+/**
+ * Registers `<name>@example.com` through `member`, as a real client does it: an election meanwhile is
+ * retried with the same idempotency key. Returns the session (token and user).
+ */
+export function registerUser(member: GroupMember, name: string): Promise<Session> {
+  const { accounts } = member;
+  return retryUnavailable(() =>
+    call(
+      accounts.register.bind(accounts),
+      { email: `${name}@example.com`, password: 'correct horse battery', displayName: name },
+      undefined,
+      { 'idempotency-key': `register-${name}-key` },
+    ),
+  );
 }
 
 /** Polls `check` until it passes (returning its value) or `ms` ran out (throwing its last error). */

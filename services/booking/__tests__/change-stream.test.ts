@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { BookingChangeKind, BookingChangeServiceClient } from '../../../proto/gen/marquee/booking/v1/booking';
 import type { BookingChange } from '../../../proto/gen/marquee/booking/v1/booking';
-import { BookingGroup, eventually, retryUnavailable } from './booking-group';
+import { BookingGroup, eventually, registerUser, retryUnavailable } from './booking-group';
 import { GOOD_CARD, call, makeShow, startHarness } from './harness';
 
 /*
@@ -93,14 +93,7 @@ beforeAll(async () => {
     password: 'marquee-admin',
   });
   adminToken = admin.token;
-  const user = await retryUnavailable(() =>
-    call(
-      accounts.register.bind(accounts),
-      { email: 'changes@example.com', password: 'correct horse battery', displayName: 'Changes' },
-      undefined,
-      { 'idempotency-key': 'register-changes-key' },
-    ),
-  );
+  const user = await registerUser(group.member(3), 'changes');
   userToken = user.token;
 });
 

@@ -3,7 +3,7 @@ import { migrate } from '../../common/mysql';
 import type { Pool } from '../../common/mysql';
 import { snapshotNode } from '../../../scripts/lib/invariants';
 import { BOOKING_SCHEMA } from '../schema';
-import { BookingGroup, eventually, retryUnavailable } from './booking-group';
+import { BookingGroup, eventually, registerUser, retryUnavailable } from './booking-group';
 import { GOOD_CARD, call, makeShow } from './harness';
 
 /*
@@ -47,15 +47,8 @@ describe('a wiped slave in cluster mode', () => {
   });
 
   it('is rebuilt from the master while bookings go on, and then holds the same bookings and seats', async () => {
-    const { accounts, booking } = group.member(3);
-    const session = await retryUnavailable(() =>
-      call(
-        accounts.register.bind(accounts),
-        { email: 'rebuild@example.com', password: 'correct horse battery', displayName: 'Rebuild' },
-        undefined,
-        { 'idempotency-key': 'rebuild-register' },
-      ),
-    );
+    const { booking } = group.member(3);
+    const session = await registerUser(group.member(3), 'rebuild');
     let seat = 0;
     const book = async (): Promise<void> => {
       const n = ++seat;

@@ -3,7 +3,7 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { setupTracing } from '../../common/tracing';
 import type { Tracing } from '../../common/tracing';
-import { BookingGroup, eventually, retryUnavailable } from './booking-group';
+import { BookingGroup, eventually, registerUser, retryUnavailable } from './booking-group';
 import { call, makeShow } from './harness';
 
 /*
@@ -56,15 +56,7 @@ describe('tracing through replication', () => {
   });
 
   it('puts the master’s wait and each slave’s store and apply of a forwarded write into the caller’s trace', async () => {
-    const { accounts } = group.member(3);
-    const session = await retryUnavailable(() =>
-      call(
-        accounts.register.bind(accounts),
-        { email: 'tracer@example.com', password: 'correct horse battery', displayName: 'Tracer' },
-        undefined,
-        { 'idempotency-key': 'trace-register-key' },
-      ),
-    );
+    const session = await registerUser(group.member(3), 'tracer');
     token = session.token;
     exporter.reset();
     const { booking } = group.member(1); // a slave: the hold is forwarded to the master

@@ -1,7 +1,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { SeatState } from '../../../proto/gen/marquee/booking/v1/booking';
 import type { Pool } from '../../common/mysql';
-import { BookingGroup, eventually, retryUnavailable } from './booking-group';
+import { BookingGroup, eventually, registerUser, retryUnavailable } from './booking-group';
 import { call, makeShow } from './harness';
 
 /*
@@ -57,15 +57,7 @@ describe('seat maps read from slaves', () => {
   };
 
   it('a show first asked of a slave is materialised through the log: every node at the same applied index holds the same rows', async () => {
-    const { accounts } = group.member(3);
-    const session = await retryUnavailable(() =>
-      call(
-        accounts.register.bind(accounts),
-        { email: 'slave-reads@example.com', password: 'correct horse battery', displayName: 'Reader' },
-        undefined,
-        { 'idempotency-key': 'slave-reads-register' },
-      ),
-    );
+    const session = await registerUser(group.member(3), 'slave-reads');
     const seatMap = (id: number, showId: string) => {
       const { booking } = group.member(id);
       return retryUnavailable(() => call(booking.getAvailability.bind(booking), { showId }, session.token));

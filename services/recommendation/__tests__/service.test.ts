@@ -4,7 +4,12 @@ import { RecommendationServiceClient } from '../../../proto/gen/marquee/recommen
 import type { RecommendResponse } from '../../../proto/gen/marquee/recommendation/v1/recommendation';
 import { EventKind } from '../../../proto/gen/marquee/catalog/v1/catalog';
 import { freshDatabase, testMysqlUrl } from '../../../test/databases';
-import { BookingGroup, eventually, retryUnavailable } from '../../booking/__tests__/booking-group';
+import {
+  BookingGroup,
+  eventually,
+  registerUser,
+  retryUnavailable,
+} from '../../booking/__tests__/booking-group';
 import { GOOD_CARD, call, makeShow } from '../../booking/__tests__/harness';
 import { aShow, aVenue, anEvent, startHarness as startCatalog } from '../../catalog/__tests__/harness';
 import type { Harness as CatalogHarness } from '../../catalog/__tests__/harness';
@@ -139,15 +144,7 @@ beforeAll(async () => {
   }).start();
   const master = group.member(await group.settled());
   for (const name of ['jazz1', 'jazz2', 'jazz3', 'rock1', 'rock2', 'rock3', 'newcomer', 'curious']) {
-    // As a real client: an election in between is retried with the same key.
-    const session = await retryUnavailable(() =>
-      call(
-        master.accounts.register.bind(master.accounts),
-        { email: `${name}@example.com`, password: 'correct horse battery', displayName: name },
-        undefined,
-        { 'idempotency-key': `register-${name}-key` },
-      ),
-    );
+    const session = await registerUser(master, name);
     users[name] = { id: session.user!.id, token: session.token };
   }
   for (const user of ['jazz1', 'jazz2', 'jazz3']) {
