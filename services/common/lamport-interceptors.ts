@@ -56,16 +56,24 @@ function observe(
 }
 
 /**
- * Ticks for a send, then calls `send(stamp)` as soon as the stamp is durable: synchronously in the
- * normal case, after the clock's pending reservation otherwise. Calls `fail` if it never will be.
+ * Ticks for a send and stamps a copy of `metadata` (the caller may reuse its own, and grpc-js may
+ * serialize it later), then calls `send(stamped)` as soon as the stamp is durable: synchronously in
+ * the normal case, after the clock's pending reservation otherwise. Calls `fail` with the unstamped
+ * copy if it never will be.
  */
 function stampForSend(
   clock: LamportClock,
   logger: Logger,
   method: string,
-  send: (stamp: number) => void,
-  fail: (error: unknown) => void,
+  metadata: Metadata,
+  send: (stamped: Metadata) => void,
+  fail: (error: unknown, unstamped: Metadata) => void,
 ): void {
+  const outgoing = metadata.clone();
+  const stamped = (stamp: number): void => {
+    outgoing.set(LAMPORT_METADATA_KEY, String(stamp));
+    send(outgoing);
+  };
   let stamp: number;
   let gate: Promise<void> | undefined;
   try {
@@ -73,19 +81,19 @@ function stampForSend(
     gate = clock.whenDurable(stamp);
   } catch (error) {
     logger.error({ method, err: error }, 'Lamport clock cannot stamp a send; failing the call');
-    fail(error);
+    fail(error, outgoing);
     return;
   }
   if (gate === undefined) {
-    send(stamp);
+    stamped(stamp);
     return;
   }
   gate
     .then(
-      () => send(stamp),
+      () => stamped(stamp),
       (error: unknown) => {
         logger.error({ method, err: error }, 'Lamport stamp could not be made durable; failing the call');
-        fail(error);
+        fail(error, outgoing);
       },
     )
     // send/fail hand over to grpc-js; should it throw, log it instead of an unhandled rejection.
@@ -121,16 +129,12 @@ export function lamportClientInterceptor(clock: LamportClock, logger: Logger): I
             nextStatus(status);
           },
         };
-        // A copy: the caller may reuse one Metadata for several calls, and grpc-js may serialize it later.
-        const outgoing = metadata.clone();
         stampForSend(
           clock,
           logger,
           method,
-          (stamp) => {
-            outgoing.set(LAMPORT_METADATA_KEY, String(stamp));
-            next(outgoing, observing);
-          },
+          metadata,
+          (stamped) => next(stamped, observing),
           (error) => {
             // The request never starts, so no unstamped request can reach a server and act. Ending
             // the inner call releases its deadline timer and the channel's call count.
@@ -193,17 +197,14 @@ function stampStatus(
   send: (status: PartialStatus) => void,
   fail: (status: PartialStatus) => void = send,
 ): void {
-  // grpc-js accepts statuses without metadata (a bare callback({ code, details })).
-  const outgoing = status.metadata?.clone() ?? new Metadata();
   stampForSend(
     clock,
     logger,
     method,
-    (stamp) => {
-      outgoing.set(LAMPORT_METADATA_KEY, String(stamp));
-      send({ ...status, metadata: outgoing });
-    },
-    (error) => fail({ code: Code.UNAVAILABLE, details: unavailable(error), metadata: outgoing }),
+    // grpc-js accepts statuses without metadata (a bare callback({ code, details })).
+    status.metadata ?? new Metadata(),
+    (stamped) => send({ ...status, metadata: stamped }),
+    (error, unstamped) => fail({ code: Code.UNAVAILABLE, details: unavailable(error), metadata: unstamped }),
   );
 }
 
@@ -285,20 +286,16 @@ function streamingReply(
 ): ServerInterceptingCall {
   return new ServerInterceptingCall(next, {
     ...observing,
-    sendMetadata: (metadata, nextMetadata) => {
-      const outgoing = metadata.clone();
+    sendMetadata: (metadata, nextMetadata) =>
       stampForSend(
         clock,
         logger,
         method,
-        (stamp) => {
-          outgoing.set(LAMPORT_METADATA_KEY, String(stamp));
-          nextMetadata(outgoing);
-        },
+        metadata,
+        nextMetadata,
         // Headers cannot carry a status; the trailers will fail the call (sendStatus below).
-        () => nextMetadata(outgoing),
-      );
-    },
+        (_error, unstamped) => nextMetadata(unstamped),
+      ),
     sendMessage: (message, nextMessage) => {
       const gate = clock.whenDurable(Math.min(clock.now() + STREAM_HEADROOM, Number.MAX_SAFE_INTEGER - 1));
       if (gate === undefined) {
