@@ -9,7 +9,8 @@ import { isDuplicateKey } from '../common/mysql';
 import type { Pool } from '../common/mysql';
 import { claimStatement, idempotent, scopeFor } from './idempotency';
 import { hashPassword, verifyAgainstDecoy, verifyPassword } from './passwords';
-import { BOOKING_OPS, acknowledge, appendOp, idempotencyRecord } from './replication';
+import { BOOKING_OPS, idempotencyRecord } from './domain/operations';
+import { acknowledge, appendOp } from './replication';
 import type { BookingReplication } from './replication';
 import { queryRows, sql, sqlTime, transact } from './sql';
 

@@ -7,7 +7,8 @@ import type { StoreContext } from './holds';
 import { answerStatement, claimStatement } from './idempotency';
 import type { IdempotencyScope } from './idempotency';
 import type { ValidCard } from './payments';
-import { BOOKING_OPS, acknowledge, appendOp, idempotencyRecord } from './replication';
+import { BOOKING_OPS, idempotencyRecord } from './domain/operations';
+import { acknowledge, appendOp } from './replication';
 import {
   BOOKING_COLUMNS,
   HOLD_COLUMNS,

@@ -8,8 +8,8 @@ import { FailedPreconditionError, InvalidArgumentError, toGrpcStatus } from '../
 import type { Pool } from '../common/mysql';
 import type { ReplicationLog } from '../replication/log-store';
 import type { LogEntry } from '../replication/types';
-import { BOOKING_OPS } from './replication';
-import type { BookingCancelledPayload, BookingConfirmedPayload } from './replication';
+import { BOOKING_OPS } from './domain/operations';
+import type { BookingCancelledPayload, BookingConfirmedPayload } from './domain/operations';
 
 /*
  * BookingChangeService.StreamChanges: the group's COMMITTED booking changes in log order. Only

@@ -5,6 +5,7 @@ import { isDuplicateKey } from '../common/mysql';
 import type { Pool } from '../common/mysql';
 import { NotAcknowledgedError, barrier } from './replication';
 import type { BookingReplication } from './replication';
+import type { IdempotencyScope } from './domain/operations';
 import { sql, sqlTime } from './sql';
 import type { Statement } from './sql';
 
@@ -20,13 +21,7 @@ import type { Statement } from './sql';
  * Only successes are stored: a call that failed (seat taken, card declined, conflict) wrote nothing,
  * so retrying it with the same key simply tries again. Keys are purged after the retention window.
  */
-export interface IdempotencyScope {
-  /** The caller's user id; Register, which has no caller yet, uses "email:<address>". */
-  userId: string;
-  key: string;
-  method: string;
-  requestHash: Buffer;
-}
+export type { IdempotencyScope } from './domain/operations';
 
 /** JSON with object keys sorted, so equal requests hash equally whatever order fields were built in. */
 export function canonicalJson(value: unknown): string {

@@ -14,10 +14,7 @@ export function sql(text: string, ...values: unknown[]): Statement {
   return { sql: text, values };
 }
 
-/** A UTC DATETIME(3) literal. Strings, not Dates, so formatting never depends on a driver time zone. */
-export function sqlTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').slice(0, 23);
-}
+export { utcTime as sqlTime } from './domain/operations';
 
 export function affected(result: Result | undefined): number {
   if (result === undefined || Array.isArray(result)) throw new Error('expected the result of a write');

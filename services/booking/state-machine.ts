@@ -2,7 +2,7 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { PoolConnection } from '../common/mysql';
 import { pageQuery } from '../replication/keyset';
 import type { LogEntry, SnapshotKey, SnapshotRow as KeyedRow, StateMachine } from '../replication/types';
-import { BOOKING_OPS } from './replication';
+import { BOOKING_OPS } from './domain/operations';
 import type {
   BookingCancelledPayload,
   BookingConfirmedPayload,
@@ -12,7 +12,7 @@ import type {
   ItemRecord,
   ShowMaterializedPayload,
   UserRegisteredPayload,
-} from './replication';
+} from './domain/operations';
 
 /*
  * The booking node's state as a slave rebuilds it from the master's log (services/replication).
