@@ -31,7 +31,7 @@ export function rows<T>(result: Result | undefined): T[] {
  * opened with multipleStatements (the production pool), else one by one. The booking paths are
  * bound by round trips to MySQL, so this is where their throughput comes from.
  */
-async function send(connection: PoolConnection, statements: readonly Statement[]): Promise<Result[]> {
+export async function send(connection: PoolConnection, statements: readonly Statement[]): Promise<Result[]> {
   if (statements.length === 0) return [];
   if (statements.length > 1 && connection.connection.config.multipleStatements) {
     const text = statements.map((s) => connection.format(s.sql, s.values ? [...s.values] : [])).join(';\n');
@@ -93,8 +93,14 @@ const SIGNAL_EXCEPTION = 1644;
  * MariaDB runs the anonymous block server-side; ROW_COUNT() is the previous statement's count.
  */
 export function guard(expectedRows: number, tag: string): Statement {
+  const check = guardCheck(expectedRows, tag);
+  return sql(`BEGIN NOT ATOMIC ${check.sql} END`, ...(check.values ?? []));
+}
+
+/** The guard's check alone, for use inside a compound statement (write/applier.ts). */
+export function guardCheck(expectedRows: number, tag: string): Statement {
   return sql(
-    "BEGIN NOT ATOMIC IF ROW_COUNT() <> ? THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ?; END IF; END",
+    "IF ROW_COUNT() <> ? THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ?; END IF;",
     expectedRows,
     GUARD_PREFIX + tag,
   );

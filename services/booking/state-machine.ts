@@ -1,27 +1,16 @@
-import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import type { PoolConnection } from '../common/mysql';
 import { pageQuery } from '../replication/keyset';
 import type { LogEntry, SnapshotKey, SnapshotRow as KeyedRow, StateMachine } from '../replication/types';
-import { BOOKING_OPS } from './domain/operations';
-import type {
-  BookingCancelledPayload,
-  BookingConfirmedPayload,
-  HoldCreatedPayload,
-  HoldFreedPayload,
-  IdempotencyRecord,
-  ItemRecord,
-  ShowMaterializedPayload,
-  UserRegisteredPayload,
-} from './domain/operations';
+import { send } from './sql';
+import { applyStatements, opOfEntry } from './write/applier';
 
 /*
- * The booking node's state as a slave rebuilds it from the master's log (services/replication).
- * Every op carries the rows the master's transaction produced; applying is idempotent: rows are
- * upserted by id, and relative changes (seat states, pool counts) are made only by the apply that
- * performs the op's transition (hold inserted, hold ACTIVE → RELEASED/EXPIRED, booking inserted,
- * booking CONFIRMED → CANCELLED), so re-applying an entry changes nothing.
- * A relative change that finds no row (a show this node lacks) fails the apply loudly rather than
- * letting the node diverge silently.
+ * The booking node's state as the replication log builds it (services/replication): entries are
+ * applied by the one applier (write/applier.ts) the master's batches use, and snapshots are read
+ * and written table by table. Every relative change is checked, so a node whose tables disagree
+ * with an entry fails the apply loudly rather than diverging silently; the replication layer never
+ * applies an index twice (the applied index commits with the rows).
  */
 
 type ColumnKind = 'text' | 'number' | 'time' | 'binary';
@@ -179,28 +168,9 @@ const RESTORE_CHUNK = 500;
 const quote = (name: string): string => `\`${name}\``;
 
 export class BookingStateMachine implements StateMachine {
+  /** One entry, by the applier the master's batches use too, in one round trip. */
   async apply(connection: PoolConnection, entry: LogEntry): Promise<void> {
-    const payload: unknown = JSON.parse(entry.payload);
-    switch (entry.op) {
-      case BOOKING_OPS.holdCreated:
-        return applyHoldCreated(connection, payload as HoldCreatedPayload);
-      case BOOKING_OPS.holdReleased:
-        return applyHoldFreed(connection, payload as HoldFreedPayload, 'RELEASED');
-      case BOOKING_OPS.holdExpired:
-        return applyHoldFreed(connection, payload as HoldFreedPayload, 'EXPIRED');
-      case BOOKING_OPS.bookingConfirmed:
-        return applyConfirmed(connection, payload as BookingConfirmedPayload);
-      case BOOKING_OPS.bookingCancelled:
-        return applyCancelled(connection, payload as BookingCancelledPayload);
-      case BOOKING_OPS.userRegistered:
-        return applyUser(connection, payload as UserRegisteredPayload);
-      case BOOKING_OPS.idempotencyStored:
-        return storeIdempotency(connection, (payload as { idempotency?: IdempotencyRecord }).idempotency);
-      case BOOKING_OPS.showMaterialized:
-        return applyShow(connection, payload as ShowMaterializedPayload);
-      default:
-        throw new Error(`booking state machine: unknown op ${JSON.stringify(entry.op)} at ${entry.index}`);
-    }
+    await send(connection, applyStatements(opOfEntry(entry.op, entry.payload)));
   }
 
   readonly snapshotTables = SNAPSHOT_TABLES;
@@ -294,221 +264,3 @@ function fromSnapshotValue(value: unknown, col: Column, row: number): unknown {
   return value;
 }
 
-function affectedRows(result: unknown): number {
-  return (result as ResultSetHeader).affectedRows;
-}
-
-async function run(connection: PoolConnection, text: string, values: unknown[]): Promise<number> {
-  const [result] = await connection.query(text, values);
-  return affectedRows(result);
-}
-
-/** Fails the apply when a relative change found fewer rows than the master changed. */
-function expectRows(found: number, expected: number, what: string): void {
-  if (found < expected)
-    throw new Error(
-      `booking state machine: ${what} matched ${found} rows, expected ${expected} (missing show?)`,
-    );
-}
-
-async function storeIdempotency(
-  connection: PoolConnection,
-  record: IdempotencyRecord | undefined,
-): Promise<void> {
-  if (!record) return;
-  await connection.query(
-    `INSERT INTO idempotency (user_id, \`key\`, method, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?, ?)
-     ON DUPLICATE KEY UPDATE method = VALUES(method), request_hash = VALUES(request_hash),
-       response = VALUES(response), created_at = VALUES(created_at)`,
-    [
-      record.userId,
-      record.key,
-      record.method,
-      Buffer.from(record.requestHash, 'base64'),
-      record.response === null ? null : Buffer.from(record.response, 'base64'),
-      record.createdAt,
-    ],
-  );
-}
-
-async function applyHoldCreated(connection: PoolConnection, p: HoldCreatedPayload): Promise<void> {
-  const { hold, items } = p;
-  const inserted = await run(
-    connection,
-    `INSERT IGNORE INTO holds (id, user_id, show_id, state, total_cents, currency, expires_at, created_at)
-     VALUES (?, ?, ?, 'ACTIVE', ?, ?, ?, ?)`,
-    [hold.id, hold.userId, hold.showId, hold.totalCents, hold.currency, hold.expiresAt, hold.createdAt],
-  );
-  if (inserted === 1) {
-    if (items.length > 0)
-      await connection.query(
-        'INSERT IGNORE INTO hold_items (hold_id, kind, item_id, label, quantity, amount_cents) VALUES ?',
-        [items.map((i) => [hold.id, i.kind, i.itemId, i.label, i.quantity, i.amountCents])],
-      );
-    const seatIds = seatsOf(items);
-    if (seatIds.length > 0)
-      expectRows(
-        await run(
-          connection,
-          `UPDATE seats SET state = 'HELD', hold_id = ?, held_until = ?, booking_id = NULL
-           WHERE show_id = ? AND seat_id IN (?)`,
-          [hold.id, hold.expiresAt, hold.showId, seatIds],
-        ),
-        seatIds.length,
-        `hold ${hold.id}: seats`,
-      );
-    for (const g of items.filter((i) => i.kind === 'GA'))
-      expectRows(
-        await run(connection, 'UPDATE ga_pools SET held = held + ? WHERE show_id = ? AND area_id = ?', [
-          g.quantity,
-          hold.showId,
-          g.itemId,
-        ]),
-        1,
-        `hold ${hold.id}: pool ${g.itemId}`,
-      );
-  }
-  await storeIdempotency(connection, p.idempotency);
-}
-
-async function applyHoldFreed(
-  connection: PoolConnection,
-  p: HoldFreedPayload,
-  state: 'RELEASED' | 'EXPIRED',
-): Promise<void> {
-  const flipped = await run(connection, "UPDATE holds SET state = ? WHERE id = ? AND state = 'ACTIVE'", [
-    state,
-    p.holdId,
-  ]);
-  if (flipped === 1) {
-    const seatIds = seatsOf(p.items);
-    // Only seats still held by this hold: a lapsed hold's seats may belong to a newer hold by now.
-    if (seatIds.length > 0)
-      await connection.query(
-        `UPDATE seats SET state = 'FREE', hold_id = NULL, held_until = NULL
-         WHERE show_id = ? AND seat_id IN (?) AND hold_id = ? AND state = 'HELD'`,
-        [p.showId, seatIds, p.holdId],
-      );
-    for (const g of p.items.filter((i) => i.kind === 'GA'))
-      await connection.query('UPDATE ga_pools SET held = held - ? WHERE show_id = ? AND area_id = ?', [
-        g.quantity,
-        p.showId,
-        g.itemId,
-      ]);
-  }
-  await storeIdempotency(connection, p.idempotency);
-}
-
-async function applyConfirmed(connection: PoolConnection, p: BookingConfirmedPayload): Promise<void> {
-  const b = p.booking;
-  const inserted = await run(
-    connection,
-    `INSERT IGNORE INTO bookings (id, user_id, show_id, hold_id, state, total_cents, currency, payment_id, created_at)
-     VALUES (?, ?, ?, ?, 'CONFIRMED', ?, ?, ?, ?)`,
-    [b.id, b.userId, b.showId, b.holdId, b.totalCents, b.currency, b.paymentId, b.createdAt],
-  );
-  if (inserted === 1) {
-    if (p.seatIds.length > 0)
-      expectRows(
-        await run(
-          connection,
-          `UPDATE seats SET state = 'SOLD', booking_id = ?, hold_id = NULL, held_until = NULL
-           WHERE show_id = ? AND seat_id IN (?)`,
-          [b.id, b.showId, p.seatIds],
-        ),
-        p.seatIds.length,
-        `booking ${b.id}: seats`,
-      );
-    for (const g of p.ga)
-      expectRows(
-        await run(
-          connection,
-          'UPDATE ga_pools SET held = held - ?, sold = sold + ? WHERE show_id = ? AND area_id = ?',
-          [g.quantity, g.quantity, b.showId, g.areaId],
-        ),
-        1,
-        `booking ${b.id}: pool ${g.areaId}`,
-      );
-    await connection.query("UPDATE holds SET state = 'CONFIRMED', booking_id = ? WHERE id = ?", [
-      b.id,
-      b.holdId,
-    ]);
-    await connection.query(
-      `INSERT IGNORE INTO payments (id, kind, booking_id, user_id, amount_cents, currency, card_last4, created_at)
-       VALUES (?, 'CHARGE', ?, ?, ?, ?, ?, ?)`,
-      [b.paymentId, b.id, b.userId, b.totalCents, b.currency, p.cardLast4, b.createdAt],
-    );
-  }
-  await storeIdempotency(connection, p.idempotency);
-}
-
-async function applyCancelled(connection: PoolConnection, p: BookingCancelledPayload): Promise<void> {
-  const flipped = await run(
-    connection,
-    "UPDATE bookings SET state = 'CANCELLED', refund_id = ?, cancelled_at = ? WHERE id = ? AND state = 'CONFIRMED'",
-    [p.refundId, p.cancelledAt, p.bookingId],
-  );
-  if (flipped === 1) {
-    if (p.seatIds.length > 0)
-      await connection.query(
-        `UPDATE seats SET state = 'FREE', booking_id = NULL
-         WHERE show_id = ? AND seat_id IN (?) AND booking_id = ? AND state = 'SOLD'`,
-        [p.showId, p.seatIds, p.bookingId],
-      );
-    for (const g of p.ga)
-      await connection.query('UPDATE ga_pools SET sold = sold - ? WHERE show_id = ? AND area_id = ?', [
-        g.quantity,
-        p.showId,
-        g.areaId,
-      ]);
-    await connection.query(
-      `INSERT IGNORE INTO payments (id, kind, booking_id, user_id, amount_cents, currency, charge_id, created_at)
-       VALUES (?, 'REFUND', ?, ?, ?, ?, ?, ?)`,
-      [p.refundId, p.bookingId, p.userId, p.amountCents, p.currency, p.chargeId, p.cancelledAt],
-    );
-  }
-  await storeIdempotency(connection, p.idempotency);
-}
-
-async function applyUser(connection: PoolConnection, p: UserRegisteredPayload): Promise<void> {
-  const u = p.user;
-  await connection.query(
-    `INSERT INTO users (id, email, display_name, password_hash, password_salt, password_params, role, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON DUPLICATE KEY UPDATE display_name = VALUES(display_name), password_hash = VALUES(password_hash),
-       password_salt = VALUES(password_salt), password_params = VALUES(password_params), role = VALUES(role)`,
-    [
-      u.id,
-      u.email,
-      u.displayName,
-      Buffer.from(u.passwordHash, 'base64'),
-      Buffer.from(u.passwordSalt, 'base64'),
-      u.passwordParams,
-      u.role,
-      u.createdAt,
-    ],
-  );
-  await storeIdempotency(connection, p.idempotency);
-}
-
-async function applyShow(connection: PoolConnection, p: ShowMaterializedPayload): Promise<void> {
-  const { show } = p;
-  await connection.query(
-    'INSERT IGNORE INTO shows (show_id, currency, starts_at, materialized_at) VALUES (?, ?, ?, ?)',
-    [show.showId, show.currency, show.startsAt, show.materializedAt],
-  );
-  for (let i = 0; i < p.seats.length; i += RESTORE_CHUNK)
-    await connection.query(
-      'INSERT IGNORE INTO seats (show_id, seat_id, position, label, price_tier, amount_cents) VALUES ?',
-      [p.seats.slice(i, i + RESTORE_CHUNK).map((s) => [show.showId, ...s])],
-    );
-  if (p.pools.length > 0)
-    await connection.query(
-      'INSERT IGNORE INTO ga_pools (show_id, area_id, position, name, price_tier, amount_cents, capacity) VALUES ?',
-      [p.pools.map((pool) => [show.showId, ...pool])],
-    );
-}
-
-function seatsOf(items: readonly ItemRecord[]): string[] {
-  return items.filter((i) => i.kind === 'SEAT').map((i) => i.itemId);
-}

@@ -175,13 +175,62 @@ export class ReplicationLog {
         if (!Number.isSafeInteger(index) || index < 1) throw new Error('the append batch returned no index');
         return index;
       },
-      fenced: (error) => {
-        const { errno, message } = error as { errno?: number; message?: unknown };
-        if (errno !== SIGNAL_EXCEPTION || message !== FENCE_MESSAGE) return undefined;
-        return new UnavailableError(
-          `node ${nodeId} is not the master of term ${entry.term} (a newer term was seen)`,
-        );
-      },
+      fenced: (error) => fencedError(error, nodeId, entry.term),
+    };
+  }
+
+  /**
+   * The first statement of a master's write batch: the positions, locked until the batch's COMMIT, so
+   * the batch appends right after `last_index` and nothing else moves the log meanwhile.
+   */
+  lockPositionStatement(): { sql: string; values: readonly unknown[] } {
+    return { sql: `SELECT ${STATE_COLUMNS} FROM replication_state WHERE id = 1 FOR UPDATE`, values: [] };
+  }
+
+  /** The locked positions from that statement's result; UnavailableError unless master of `term`. */
+  lockedPosition(result: unknown, term: number): ReplicationState {
+    const state = toState(result as StateRow[]);
+    if (state.currentTerm !== term || state.leaderId !== this.nodeId)
+      throw new UnavailableError(
+        `node ${this.nodeId} is not the master of term ${term} (term ${state.currentTerm}, master ${state.leaderId || 'unknown'})`,
+        state.leaderId ? { leader: String(state.leaderId) } : {},
+      );
+    return state;
+  }
+
+  /**
+   * A batch of entries after `after` (its locked position) as statements for the batch's final
+   * round trip: the entries, then the positions, moved only while this node is still master of the
+   * term at that position (the fence: a failed guard stops the batch before its COMMIT).
+   */
+  prepareAppendBatch(after: ReplicationState, entries: readonly NewEntry[]): PreparedAppend {
+    const nodeId = this.nodeId;
+    const first = after.lastIndex + 1;
+    const last = after.lastIndex + entries.length;
+    const term = entries[0]?.term ?? after.currentTerm;
+    return {
+      statements:
+        entries.length === 0
+          ? []
+          : [
+              {
+                sql: 'INSERT INTO replication_log (log_index, term, lamport, op, payload, trace_parent) VALUES ?',
+                values: [
+                  entries.map((e, i) => [first + i, e.term, e.lamport, e.op, e.payload, e.traceParent ?? '']),
+                ],
+              },
+              {
+                sql: `UPDATE replication_state SET last_index = ?, last_term = ?, applied_index = ?
+                       WHERE id = 1 AND current_term = ? AND leader_id = ? AND last_index = ?`,
+                values: [last, term, last, term, nodeId, after.lastIndex],
+              },
+              {
+                sql: "BEGIN NOT ATOMIC IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ?; END IF; END",
+                values: [FENCE_MESSAGE],
+              },
+            ],
+      index: () => last,
+      fenced: (error) => fencedError(error, nodeId, term),
     };
   }
 
@@ -305,6 +354,12 @@ export class ReplicationLog {
     if (entries.length > 0 && entries[0]?.index !== afterIndex + 1) return { ...none, snapshotNeeded: true };
     return { state, snapshotNeeded: false, prevTerm, entries };
   }
+}
+
+function fencedError(error: unknown, nodeId: NodeId, term: number): UnavailableError | undefined {
+  const { errno, message } = error as { errno?: number; message?: unknown };
+  if (errno !== SIGNAL_EXCEPTION || message !== FENCE_MESSAGE) return undefined;
+  return new UnavailableError(`node ${nodeId} is not the master of term ${term} (a newer term was seen)`);
 }
 
 function toState(rows: StateRow[]): ReplicationState {

@@ -336,6 +336,12 @@ export class ReplicationNode {
     return this.log.prepareAppend({ ...entry, term: replicator.term });
   }
 
+  /** The term this node is master of now, or undefined when it is not serving as master. */
+  masterTerm(): number | undefined {
+    const replicator = this.replicator;
+    return replicator?.active ? replicator.term : undefined;
+  }
+
   /** After the caller's transaction committed: resolves when the ack policy holds for `index`. */
   replicate(index: number, timeoutMs?: number): Promise<void> {
     const replicator = this.replicator;
