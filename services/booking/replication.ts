@@ -4,6 +4,8 @@ import type { PreparedAppend } from '../replication/log-store';
 import type { ReplicationNode } from '../replication/node';
 import type { NewEntry } from '../replication/types';
 import type { BookingOp } from './domain/operations';
+import { replicatedJournal } from './write/journal';
+import type { Journal } from './write/journal';
 import { sql } from './sql';
 import type { Tx } from './sql';
 
@@ -30,6 +32,8 @@ export interface BookingReplication {
   barrier(): Promise<void>;
   /** The process's Lamport clock: one tick per appended entry. */
   tick(): number;
+  /** Where the store's write batches append (write/journal.ts). */
+  readonly journal: Journal;
 }
 
 /** The dependency over a ReplicationNode (whose role the election drives). */
@@ -43,6 +47,7 @@ export function replicationOf(node: ReplicationNode, tick: () => number): Bookin
       await node.replicate(lastIndex);
     },
     tick,
+    journal: replicatedJournal(node, tick),
   };
 }
 
@@ -91,7 +96,6 @@ export async function barrier(replication: BookingReplication | undefined): Prom
     throw new NotAcknowledgedError(error);
   }
 }
-
 
 /**
  * Appends `op` to the log and COMMITs `tx` (which must be open and have nothing left to do), in one

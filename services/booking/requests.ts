@@ -1,7 +1,7 @@
 import type { HoldSeatsRequest, RegisterRequest } from '../../proto/gen/marquee/booking/v1/booking';
 import { InvalidArgumentError } from '../common/errors';
 import { optionalString, requiredEmail, requiredId, requiredInt } from '../common/validate';
-import type { HoldRequest } from './holds';
+import type { HoldRequest } from './store';
 
 /** Request validation (pure): everything is checked before anything is written. */
 

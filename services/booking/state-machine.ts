@@ -263,4 +263,3 @@ function fromSnapshotValue(value: unknown, col: Column, row: number): unknown {
   if (col.kind === 'time' && !/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?$/.test(value)) throw bad();
   return value;
 }
-

@@ -1,17 +1,41 @@
-import { Booking, Hold, SeatState } from '../../proto/gen/marquee/booking/v1/booking';
-import type { Availability } from '../../proto/gen/marquee/booking/v1/booking';
+import { SeatState } from '../../proto/gen/marquee/booking/v1/booking';
+import type { Availability, Booking, Hold } from '../../proto/gen/marquee/booking/v1/booking';
 import type { Principal } from '../common/auth';
+import { newId } from '../common/ids';
+import type { Logger } from '../common/logger';
+import type { Pool } from '../common/mysql';
 import type { Page } from '../common/pagination';
-import { cancelBooking, confirmBooking, getBooking, listBookings } from './bookings';
-import { createHold, expireLapsedHolds, releaseHold } from './holds';
-import type { HoldRequest, StoreContext } from './holds';
-import { idempotent, purgeStatement } from './idempotency';
-import type { IdempotencyScope } from './idempotency';
+import { getBooking, listBookings } from './bookings';
+import { assertCancellable, assertConfirmable } from './domain/decide';
+import type { CancelCommand, ConfirmCommand } from './domain/decide';
+import type { IdempotencyScope } from './domain/operations';
+import { idempotencyKey } from './domain/state';
+import { purgeStatement } from './idempotency';
 import type { Inventory } from './inventory';
-import type { ValidCard } from './payments';
+import type { PaymentProcessor, ValidCard } from './payments';
+import { NotAcknowledgedError } from './replication';
+import type { BookingReplication } from './replication';
 import { queryRows, sqlTime } from './sql';
+import { WriteBatcher } from './write/batcher';
+import { LOCAL_JOURNAL } from './write/journal';
+import { readState } from './write/loader';
 
-export type { HoldRequest, StoreContext };
+/** What the store shares with its parts. */
+export interface StoreContext {
+  pool: Pool;
+  clock: () => number;
+  holdTtlSeconds: number;
+  payments: PaymentProcessor;
+  logger: Logger;
+  /** A member of a booking group: writes go to its log and wait for the ack policy (replication.ts). */
+  replication?: BookingReplication;
+}
+
+export interface HoldRequest {
+  showId: string;
+  seatIds: readonly string[];
+  ga: readonly { areaId: string; quantity: number }[];
+}
 
 /** The booking operations, on validated input; every write takes its idempotency scope. */
 export interface BookingStore {
@@ -60,13 +84,32 @@ const SEAT_STATES = {
 const SWEEP_BATCH = 200;
 const PURGE_BATCH = 5000;
 
-/** BookingStore on MySQL (see holds.ts and bookings.ts for the transactions). */
+/**
+ * BookingStore on MySQL. Every write is a command decided by the pure domain and written by the
+ * batcher (write/batcher.ts) with whatever else is waiting; reads go to the tables directly.
+ */
 export class MysqlBookingStore implements BookingStore {
+  private readonly batcher: WriteBatcher;
+  /** Cancels of one booking on this node, one at a time: the refund must not be paid twice. */
+  private readonly cancelling = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly ctx: StoreContext,
     private readonly inventory: Inventory,
     private readonly idempotencyTtlHours: number,
-  ) {}
+  ) {
+    this.batcher = new WriteBatcher({
+      pool: ctx.pool,
+      journal: ctx.replication?.journal ?? LOCAL_JOURNAL,
+      clock: ctx.clock,
+      logger: ctx.logger.child({ component: 'batcher' }),
+    });
+  }
+
+  /** Batches and commands written so far (metrics, benchmarks). */
+  get writeStats(): { batches: number; commands: number } {
+    return { ...this.batcher.stats };
+  }
 
   /** Seats with their state (a lapsed hold shows as FREE) and pools counting only live holds. */
   async availability(showId: string, deadline: Date | number): Promise<Availability> {
@@ -125,53 +168,130 @@ export class MysqlBookingStore implements BookingStore {
     request: HoldRequest,
     deadline: Date | number,
   ): Promise<Hold> {
+    // Materialises the show first (a replicated write of its own): the decision reads its seat rows.
     const catalog = await this.inventory.get(request.showId, deadline);
-    const { value } = await idempotent(
-      this.ctx.pool,
+    return this.batcher.submit({
+      kind: 'hold',
+      principal,
       scope,
-      (b) => Hold.decode(b),
-      () => createHold(this.ctx, principal, scope, catalog, request),
-      this.ctx.replication,
-    );
-    return value;
+      holdId: newId('hold'),
+      showId: request.showId,
+      seatIds: request.seatIds,
+      ga: request.ga,
+      currency: catalog.currency,
+      ttlSeconds: this.ctx.holdTtlSeconds,
+    });
   }
 
-  async release(principal: Principal, scope: IdempotencyScope, holdId: string): Promise<Hold> {
-    const { value } = await idempotent(
-      this.ctx.pool,
-      scope,
-      (b) => Hold.decode(b),
-      () => releaseHold(this.ctx, principal, scope, holdId),
-      this.ctx.replication,
-    );
-    return value;
+  release(principal: Principal, scope: IdempotencyScope, holdId: string): Promise<Hold> {
+    return this.batcher.submit({ kind: 'release', principal, scope, holdId });
   }
 
+  /**
+   * Charges the card, then books. A retry of a confirm that went through is answered from its key
+   * without a second charge; a hold that cannot be paid for is refused before charging; a charge
+   * whose booking was then refused is refunded (unless the write's outcome is unknown: reconcile).
+   */
   async confirm(
     principal: Principal,
     scope: IdempotencyScope,
     holdId: string,
     card: ValidCard,
   ): Promise<Booking> {
-    const { value } = await idempotent(
-      this.ctx.pool,
+    const now = this.ctx.clock();
+    const command: ConfirmCommand = {
+      kind: 'confirm',
+      principal,
       scope,
-      (b) => Booking.decode(b),
-      () => confirmBooking(this.ctx, principal, scope, holdId, card),
-      this.ctx.replication,
-    );
-    return value;
+      holdId,
+      bookingId: newId('bk'),
+      payment: { paymentId: '', amountCents: -1, cardLast4: card.last4 },
+      requestedAt: now,
+    };
+    const state = await readState(this.ctx.pool, [command], now);
+    if (state.keys.has(idempotencyKey(scope.userId, scope.key))) return this.batcher.submit(command);
+    const hold = assertConfirmable(principal, state.holds.get(holdId), holdId, now);
+    const charge = {
+      ...(await this.ctx.payments.charge({
+        amountCents: hold.totalCents,
+        currency: hold.currency,
+        card,
+        reference: command.bookingId,
+      })),
+      amountCents: hold.totalCents,
+      currency: hold.currency,
+    };
+    try {
+      return await this.batcher.submit({
+        ...command,
+        payment: { paymentId: charge.paymentId, amountCents: hold.totalCents, cardLast4: card.last4 },
+      });
+    } catch (error) {
+      if (error instanceof NotAcknowledgedError) {
+        // Written here (or maybe written): the charge belongs to that booking; a retry replays it.
+        this.ctx.logger.warn(
+          { err: error, bookingId: command.bookingId, paymentId: charge.paymentId },
+          'paid booking not acknowledged; if it was not written, reconcile this payment',
+        );
+      } else await this.refundQuietly(charge, command.bookingId);
+      throw error;
+    }
   }
 
-  async cancel(principal: Principal, scope: IdempotencyScope, bookingId: string): Promise<Booking> {
-    const { value } = await idempotent(
-      this.ctx.pool,
-      scope,
-      (b) => Booking.decode(b),
-      () => cancelBooking(this.ctx, principal, scope, bookingId),
-      this.ctx.replication,
-    );
-    return value;
+  /** Cancels a CONFIRMED booking (owner or admin): refunds the charge, then frees the seats and places. */
+  cancel(principal: Principal, scope: IdempotencyScope, bookingId: string): Promise<Booking> {
+    const previous = this.cancelling.get(bookingId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.cancelNow(principal, scope, bookingId));
+    this.cancelling.set(bookingId, next);
+    const forget = (): void => {
+      if (this.cancelling.get(bookingId) === next) this.cancelling.delete(bookingId);
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
+  private async cancelNow(
+    principal: Principal,
+    scope: IdempotencyScope,
+    bookingId: string,
+  ): Promise<Booking> {
+    const command: CancelCommand = { kind: 'cancel', principal, scope, bookingId, refundId: '' };
+    const state = await readState(this.ctx.pool, [command], this.ctx.clock());
+    if (state.keys.has(idempotencyKey(scope.userId, scope.key))) return this.batcher.submit(command);
+    const booking = assertCancellable(principal, state.bookings.get(bookingId), bookingId);
+    const { refundId } = await this.ctx.payments.refund({
+      paymentId: booking.paymentId,
+      amountCents: booking.totalCents,
+      currency: booking.currency,
+    });
+    try {
+      return await this.batcher.submit({ ...command, refundId });
+    } catch (error) {
+      if (!(error instanceof NotAcknowledgedError))
+        this.ctx.logger.error(
+          { bookingId, refundId },
+          'refunded but the cancellation was not written; reconcile this payment',
+        );
+      throw error;
+    }
+  }
+
+  private async refundQuietly(
+    charge: { paymentId: string; amountCents: number; currency: string },
+    bookingId: string,
+  ): Promise<void> {
+    try {
+      await this.ctx.payments.refund(charge);
+      this.ctx.logger.warn(
+        { bookingId, paymentId: charge.paymentId },
+        'booking not written; charge refunded',
+      );
+    } catch (error) {
+      this.ctx.logger.error(
+        { err: error, bookingId, paymentId: charge.paymentId },
+        'refund of an unwritten booking failed; reconcile this payment',
+      );
+    }
   }
 
   get(principal: Principal, bookingId: string): Promise<Booking> {
@@ -185,9 +305,7 @@ export class MysqlBookingStore implements BookingStore {
   async sweep(options: { purgeKeys: boolean }): Promise<{ expired: number; purged: number }> {
     // Expiry is a replicated write: only the master expires (a slave doing it alone would diverge).
     // Keys are node-local tidying: every node purges its own.
-    const replication = this.ctx.replication;
-    const expired =
-      replication && !replication.isMaster() ? 0 : await expireLapsedHolds(this.ctx, SWEEP_BATCH);
+    const expired = this.ctx.replication && !this.ctx.replication.isMaster() ? 0 : await this.expireLapsed();
     let purged = 0;
     if (options.purgeKeys) {
       const cutoff = this.ctx.clock() - this.idempotencyTtlHours * 3600 * 1000;
@@ -199,5 +317,16 @@ export class MysqlBookingStore implements BookingStore {
       purged = (result as { affectedRows: number }).affectedRows;
     }
     return { expired, purged };
+  }
+
+  private async expireLapsed(): Promise<number> {
+    const due = await queryRows<{ id: string }>(
+      this.ctx.pool,
+      "SELECT id FROM holds WHERE state = 'ACTIVE' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+      sqlTime(this.ctx.clock()),
+      SWEEP_BATCH,
+    );
+    if (due.length === 0) return 0;
+    return this.batcher.submit({ kind: 'expire', holdIds: due.map((h) => h.id) });
   }
 }

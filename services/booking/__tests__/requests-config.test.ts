@@ -2,8 +2,10 @@ import { HoldState } from '../../../proto/gen/marquee/booking/v1/booking';
 import { ConfigError } from '../../common/config';
 import { InvalidArgumentError, NotFoundError } from '../../common/errors';
 import { loadConfig } from '../config';
-import { planHold } from '../holds';
-import type { ShowCatalog } from '../inventory';
+import { decide } from '../domain/decide';
+import type { HoldCommand } from '../domain/decide';
+import { BookingState } from '../domain/state';
+import { scopeFor } from '../idempotency';
 import { parseHoldRequest, parseRegister } from '../requests';
 
 function fieldOf(fn: () => unknown): string | undefined {
@@ -64,25 +66,41 @@ describe('Register request validation', () => {
   });
 });
 
-describe('planHold', () => {
-  const catalog: ShowCatalog = {
+describe('a hold decision', () => {
+  const state = (): BookingState => {
+    const s = new BookingState();
+    const seat = { showId: 'show-1', state: 'FREE' as const, holdId: null, heldUntil: null, bookingId: null };
+    s.addSeat({ ...seat, seatId: 'A-1', label: 'A1', amountCents: 1000 });
+    s.addSeat({ ...seat, seatId: 'A-2', label: 'A2', amountCents: 1200 });
+    s.addPool({
+      showId: 'show-1',
+      areaId: 'GA',
+      name: 'Floor',
+      amountCents: 500,
+      capacity: 10,
+      held: 0,
+      sold: 0,
+    });
+    return s;
+  };
+  const hold = (request: Pick<HoldCommand, 'seatIds' | 'ga'>, ttlSeconds = 600): HoldCommand => ({
+    kind: 'hold',
+    principal: { userId: 'u1', email: 'u1@example.com', role: 'user' },
+    scope: scopeFor('u1', 'k1', 'HoldSeats', request),
+    holdId: 'hold_1',
     showId: 'show-1',
     currency: 'EUR',
-    seats: new Map([
-      ['A-1', { label: 'A1', priceTier: 'std', amountCents: 1000 }],
-      ['A-2', { label: 'A2', priceTier: 'std', amountCents: 1200 }],
-    ]),
-    pools: new Map([['GA', { name: 'Floor', priceTier: 'ga', amountCents: 500, capacity: 10 }]]),
-  };
+    ttlSeconds,
+    ...request,
+  });
   it('prices the hold from the show and expires it after the TTL', () => {
-    const { hold, items } = planHold(
-      catalog,
-      { showId: 'show-1', seatIds: ['A-2', 'A-1'], ga: [{ areaId: 'GA', quantity: 3 }] },
-      'hold_1',
+    const decision = decide(
+      hold({ seatIds: ['A-2', 'A-1'], ga: [{ areaId: 'GA', quantity: 3 }] }),
+      state(),
       0,
-      600,
     );
-    expect(hold).toEqual({
+    if (decision.kind !== 'write') throw new Error('expected a write');
+    expect(decision.answer).toEqual({
       id: 'hold_1',
       showId: 'show-1',
       seats: [
@@ -95,16 +113,12 @@ describe('planHold', () => {
       expiresAt: '1970-01-01T00:10:00.000Z',
       state: HoldState.HOLD_STATE_ACTIVE,
     });
-    expect(items).toHaveLength(3);
+    expect(decision.ops).toHaveLength(1);
   });
   it('names an unknown seat or area', () => {
+    expect(fieldOf(() => decide(hold({ seatIds: ['A-1', 'B-9'], ga: [] }), state(), 0))).toBe('seat_ids[1]');
     expect(
-      fieldOf(() => planHold(catalog, { showId: 'show-1', seatIds: ['A-1', 'B-9'], ga: [] }, 'h', 0, 1)),
-    ).toBe('seat_ids[1]');
-    expect(
-      fieldOf(() =>
-        planHold(catalog, { showId: 'show-1', seatIds: [], ga: [{ areaId: 'VIP', quantity: 1 }] }, 'h', 0, 1),
-      ),
+      fieldOf(() => decide(hold({ seatIds: [], ga: [{ areaId: 'VIP', quantity: 1 }] }), state(), 0)),
     ).toBe('ga[0].area_id');
   });
 });

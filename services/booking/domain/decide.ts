@@ -51,6 +51,11 @@ export interface ConfirmCommand extends Keyed {
   bookingId: string;
   /** The approved charge (made before deciding: a decline decides nothing). */
   payment: { paymentId: string; amountCents: number; cardLast4: string | null };
+  /**
+   * When the buyer asked. A hold live then is confirmed if its seats and places are still its own:
+   * taking the payment may outlast the hold, and the buyer was on time.
+   */
+  requestedAt: number;
 }
 
 export interface CancelCommand extends Keyed {
@@ -286,7 +291,12 @@ export function assertConfirmable(
 }
 
 function decideConfirm(command: ConfirmCommand, state: BookingState, now: number): Decision<ConfirmCommand> {
-  const hold = assertConfirmable(command.principal, state.holds.get(command.holdId), command.holdId, now);
+  const hold = assertConfirmable(
+    command.principal,
+    state.holds.get(command.holdId),
+    command.holdId,
+    Math.min(now, command.requestedAt),
+  );
   const seatIds = hold.items.filter((i) => i.kind === 'SEAT').map((i) => i.itemId);
   const ga = hold.items
     .filter((i) => i.kind === 'GA')

@@ -2,7 +2,8 @@ import type { Command } from '../domain/decide';
 import { BookingState } from '../domain/state';
 import type { HoldStateName, HoldView, SeatStateName } from '../domain/state';
 import type { ItemRecord } from '../domain/operations';
-import { rows, sql, sqlTime } from '../sql';
+import type { Pool } from '../../common/mysql';
+import { rows, send, sql, sqlTime } from '../sql';
 import type { Result, Statement } from '../sql';
 
 /*
@@ -157,6 +158,21 @@ export function loadPlan(commands: readonly Command[], now: number, lock: boolea
       return state;
     },
   };
+}
+
+/** The view `commands` need, read outside any transaction (checks before charging or refunding). */
+export async function readState(
+  pool: Pool,
+  commands: readonly Command[],
+  now: number,
+): Promise<BookingState> {
+  const plan = loadPlan(commands, now, false);
+  const connection = await pool.getConnection();
+  try {
+    return plan.read(await send(connection, plan.statements));
+  } finally {
+    connection.release();
+  }
 }
 
 function unique<T>(values: readonly T[]): T[] {
