@@ -200,6 +200,25 @@ describe('hold', () => {
     expect(e.message).toMatch(/^seat_ids\[1\]: .*"Z-9" not found$/);
   });
 
+  it('an unknown seat or area is NOT_FOUND whatever the state of the others, as planHold answers', () => {
+    // Checked before availability: a request naming something the show lacks is wrong in every state.
+    const state = tracked(show());
+    hold(state, alice, { seatIds: ['A-1'] });
+    const unknownArea = holdCommand(
+      bob,
+      'k',
+      { seatIds: ['A-1'], ga: [{ areaId: 'GA-9', quantity: 1 }] },
+      'h2',
+    );
+    expect(refusal(() => decide(unknownArea, state, T0), Code.NOT_FOUND).details).toEqual({
+      field: 'ga[0].area_id',
+    });
+    const unknownSeat = holdCommand(bob, 'k', { seatIds: ['A-1', 'Z-9'] }, 'h2');
+    expect(refusal(() => decide(unknownSeat, state, T0), Code.NOT_FOUND).details).toEqual({
+      field: 'seat_ids[1]',
+    });
+  });
+
   it('an unknown area is NOT_FOUND naming ga[1].area_id', () => {
     const state = tracked(show());
     const e = refusal(

@@ -435,16 +435,17 @@ class Run {
       command.principal.userId === owner || command.principal.role === 'admin';
     switch (command.kind) {
       case 'hold': {
+        // Unknown ids first (seats, then areas), then taken seats, then areas short of places.
         const unknownSeat = command.seatIds.findIndex((id) => !s.seat(SHOW, id));
         if (unknownSeat >= 0) return error(Code.NOT_FOUND, `seat_ids[${unknownSeat}]`);
+        const unknownArea = command.ga.findIndex((g) => !s.pool(SHOW, g.areaId));
+        if (unknownArea >= 0) return error(Code.NOT_FOUND, `ga[${unknownArea}].area_id`);
         const taken = command.seatIds.filter((id) => {
           const seat = s.seat(SHOW, id)!;
           return seat.state === 'SOLD' || (seat.state === 'HELD' && seat.heldUntil! > now);
         });
         if (taken.length > 0)
           return error(Code.FAILED_PRECONDITION, undefined, { seat_ids: taken.join(',') });
-        const unknownArea = command.ga.findIndex((g) => !s.pool(SHOW, g.areaId));
-        if (unknownArea >= 0) return error(Code.NOT_FOUND, `ga[${unknownArea}].area_id`);
         const short = command.ga
           .filter((g) => {
             const pool = s.pool(SHOW, g.areaId)!;
