@@ -141,7 +141,6 @@ function decideHold(command: HoldCommand, state: BookingState, now: number): Dec
     }
     taken.push(seatId);
   });
-  if (taken.length > 0) throw new FailedPreconditionError(problems.join('; '), { seat_ids: taken.join(',') });
 
   const lapsed = lapsedGaHolds(state, showId, now);
   const expired = new Set<HoldView>();
@@ -175,6 +174,8 @@ function decideHold(command: HoldCommand, state: BookingState, now: number): Dec
       );
     }
   });
+  // Taken seats are answered after the areas are known to exist: an unknown id is NOT_FOUND in any state.
+  if (taken.length > 0) throw new FailedPreconditionError(problems.join('; '), { seat_ids: taken.join(',') });
   if (short.length > 0)
     throw new FailedPreconditionError(shortProblems.join('; '), { area_ids: short.join(',') });
 
