@@ -42,6 +42,7 @@ import { retryOnCandidates } from '../lib/chaos/retry';
 import { callWithMetadata } from './lib/grpc';
 import { percentile } from './lib/stats';
 import { histogramSvg } from './lib/svg';
+import { singleNodeWriter } from '../../services/booking/write/batcher';
 
 interface Options {
   seconds: number;
@@ -356,10 +357,12 @@ async function storePhase(
   const logger = createLogger('bench', { level: 'warn' });
   await migrate(pool, BOOKING_SCHEMA);
   const ctx = { pool, clock: Date.now, holdTtlSeconds: 600, payments: new SimulatedCardProcessor(), logger };
+  const writer = singleNodeWriter(pool, Date.now, logger);
   const store = new MysqlBookingStore(
     ctx,
-    new Inventory(pool, new StaticShowSource([show]), Date.now, logger),
+    new Inventory(pool, new StaticShowSource([show]), Date.now, logger, writer),
     24,
+    writer,
   );
   await store.availability(show.showId, Infinity);
   const card = validateCard(

@@ -1,5 +1,5 @@
-import { Role, User } from '../../proto/gen/marquee/booking/v1/booking';
-import type { Session } from '../../proto/gen/marquee/booking/v1/booking';
+import { Role } from '../../proto/gen/marquee/booking/v1/booking';
+import type { Session, User } from '../../proto/gen/marquee/booking/v1/booking';
 import { signToken } from '../common/auth';
 import type { Principal } from '../common/auth';
 import { AlreadyExistsError, InvalidArgumentError, UnauthenticatedError } from '../common/errors';
@@ -7,12 +7,10 @@ import { newId } from '../common/ids';
 import type { Logger } from '../common/logger';
 import { isDuplicateKey } from '../common/mysql';
 import type { Pool } from '../common/mysql';
-import { claimStatement, idempotent, scopeFor } from './idempotency';
+import { scopeFor } from './idempotency';
 import { hashPassword, verifyAgainstDecoy, verifyPassword } from './passwords';
-import { BOOKING_OPS, idempotencyRecord } from './domain/operations';
-import { acknowledge, appendOp } from './replication';
-import type { BookingReplication } from './replication';
-import { queryRows, sql, sqlTime, transact } from './sql';
+import { queryRows, sqlTime } from './sql';
+import type { WriteBatcher } from './write/batcher';
 
 interface UserRow {
   id: string;
@@ -48,8 +46,8 @@ export class Accounts {
     private readonly settings: { tokenSecret: string; tokenTtlSeconds: number },
     private readonly clock: () => number,
     private readonly logger: Logger,
-    /** When present, a registration is a replicated write (replication.ts); ensureAdmin stays local. */
-    private readonly replication?: BookingReplication,
+    /** Registrations are booking writes (write/batcher.ts); ensureAdmin stays local. */
+    private readonly writer: WriteBatcher,
   ) {}
 
   /**
@@ -68,78 +66,36 @@ export class Accounts {
             email: input.email,
             displayName: input.displayName,
           });
-    const password = await hashPassword(input.password); // slow, so before taking a connection
-    const now = this.clock();
-    const user: User = {
-      id: newId('usr'),
-      email: input.email,
-      displayName: input.displayName,
-      role: Role.ROLE_USER,
-    };
-    const answer = Buffer.from(User.encode(user).finish());
-    const insert = async (): Promise<User> => {
-      let index: number | undefined;
-      try {
-        index = await transact(
-          this.pool,
-          () => `email ${input.email}`,
-          async (tx) => {
-            const statements = [
-              ...(scope ? [claimStatement(scope, now, answer)] : []),
-              sql(
-                `INSERT INTO users (${USER_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, 'user', ?)`,
-                user.id,
-                user.email,
-                user.displayName,
-                password.hash,
-                password.salt,
-                password.params,
-                sqlTime(now),
-              ),
-            ];
-            if (!this.replication) {
-              await tx.commit(...statements);
-              return undefined;
-            }
-            await tx.run(...statements);
-            return appendOp(this.replication, tx, {
-              op: BOOKING_OPS.userRegistered,
-              payload: {
-                user: {
-                  id: user.id,
-                  email: user.email,
-                  displayName: user.displayName,
-                  passwordHash: password.hash.toString('base64'),
-                  passwordSalt: password.salt.toString('base64'),
-                  passwordParams: password.params,
-                  role: 'user',
-                  createdAt: sqlTime(now),
-                },
-                ...(scope ? { idempotency: idempotencyRecord(scope, now, answer) } : {}),
-              },
-            });
-          },
-        );
-      } catch (error) {
-        // A duplicate is either the email or our key; the key's case is replayed by idempotent().
-        if (isDuplicateKey(error) && String((error as Error).message).includes('users_email')) {
-          throw new AlreadyExistsError('email: already registered');
-        }
-        throw error;
-      }
-      await acknowledge(this.replication, index);
+    const password = await hashPassword(input.password); // slow: before the write, never inside a batch
+    const id = newId('usr');
+    let user: User;
+    try {
+      user = await this.writer.submit({
+        kind: 'register',
+        ...(scope ? { scope } : {}),
+        user: {
+          id,
+          email: input.email,
+          displayName: input.displayName,
+          passwordHash: password.hash.toString('base64'),
+          passwordSalt: password.salt.toString('base64'),
+          passwordParams: password.params,
+          role: 'user',
+          createdAt: sqlTime(this.clock()),
+        },
+      });
+    } catch (error) {
+      // The admin is written locally at boot (ensureAdmin), outside the batches: its email too is taken.
+      if (isDuplicateKey(error) && String((error as Error).message).includes('users_email'))
+        throw new AlreadyExistsError('email: already registered');
+      throw error;
+    }
+    const replayed = user.id !== id;
+    if (!replayed) {
       this.logger.info({ userId: user.id }, 'user registered');
-      return user;
-    };
-    if (!scope) return this.session(await insert());
-    const { value, replayed } = await idempotent(
-      this.pool,
-      scope,
-      (bytes) => User.decode(bytes),
-      insert,
-      this.replication,
-    );
-    if (!replayed) return this.session(value);
+      return this.session(user);
+    }
+    const value = user;
     const row = (
       await queryRows<UserRow>(this.pool, `SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, value.id)
     )[0];

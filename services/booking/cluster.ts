@@ -12,6 +12,7 @@ import type { NodeId } from '../replication/types';
 import type { BookingClusterConfig, EtcdLeaseConfig } from './config';
 import { replicationOf } from './replication';
 import type { BookingReplication } from './replication';
+import type { Journal } from './write/journal';
 import { BookingStateMachine } from './state-machine';
 import { EtcdLease } from '../../election/etcd-lease';
 import { EtcdWriteGate } from './etcd-gate';
@@ -214,13 +215,20 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
     );
   };
   const base = replicationOf(node, () => lamport.tick());
-  const replication: BookingReplication = {
-    ...base,
-    prepareAppend: (entry) => {
-      if (!canServeWrites()) throw notMaster();
-      return base.prepareAppend(entry);
+  // Writes wait for the election's go (the etcd gate, a takeover in progress), also under the lock.
+  const assertWritable = (): void => {
+    if (!canServeWrites()) throw notMaster();
+  };
+  const journal: Journal = {
+    ...base.journal,
+    isMaster: canServeWrites,
+    assertWritable,
+    position: (results) => {
+      assertWritable();
+      return base.journal.position(results);
     },
   };
+  const replication: BookingReplication = { ...base, journal };
 
   let stopped: Promise<void> | undefined;
   const stop = async (): Promise<void> => {

@@ -2,11 +2,10 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { Logger } from '../common/logger';
 import type { Pool } from '../common/mysql';
 import { UnavailableError } from '../common/errors';
-import { BOOKING_OPS } from './domain/operations';
-import { MasterOnlyError, acknowledge, appendOp } from './replication';
-import type { BookingReplication } from './replication';
+import { MasterOnlyError } from './replication';
 import type { ShowInventory, ShowSource } from './show-source';
-import { sql, sqlTime, transact } from './sql';
+import { sqlTime } from './sql';
+import type { WriteBatcher } from './write/batcher';
 
 export interface SeatInfo {
   label: string;
@@ -29,12 +28,10 @@ export interface ShowCatalog {
   pools: ReadonlyMap<string, PoolInfo>;
 }
 
-const INSERT_CHUNK = 1000;
-
 /**
  * Makes a catalog show bookable with no manual step: the first access fetches it from the
- * ShowSource and copies its seats and pools into our database (INSERT IGNORE in one transaction,
- * so concurrent first accesses leave exactly one copy). After that the show's static data is cached
+ * ShowSource and copies its seats and pools into our database (one write, decided once: concurrent
+ * first accesses leave exactly one copy). After that the show's static data is cached
  * in process: a hold checks seat ids and prices without a query. A show is materialized once; later
  * catalog edits do not change what is already on sale. With replication only the master
  * materializes, as a replicated write; a slave gets the show from the log, and before that refuses
@@ -48,9 +45,9 @@ export class Inventory {
     private readonly source: ShowSource,
     private readonly clock: () => number,
     private readonly logger: Logger,
+    /** Materialising a show is a booking write: only the master's writer may (write/batcher.ts). */
+    private readonly writer: WriteBatcher,
     private readonly maxCachedShows = 200,
-    /** When present, a show is materialised only on the master, as a replicated write. */
-    private readonly replication?: BookingReplication,
   ) {}
 
   get(showId: string, deadline: Date | number): Promise<ShowCatalog> {
@@ -73,7 +70,7 @@ export class Inventory {
     const existing = await this.read(showId);
     if (existing) return existing;
     // Rows a slave wrote by itself would exist on it alone: every node's state comes from the log.
-    if (this.replication && !this.replication.isMaster())
+    if (!this.writer.isMaster())
       throw new MasterOnlyError(
         `this node is not the master and show ${JSON.stringify(showId)} is not materialized here yet; only the master materializes a show`,
       );
@@ -121,68 +118,21 @@ export class Inventory {
   }
 
   private async materialize(show: ShowInventory): Promise<void> {
-    const now = sqlTime(this.clock());
-    // Always through the log when replicated: a node deposed since load() checked fails the append
-    // and its transaction rolls back, rather than writing the show without an entry.
-    const replication = this.replication;
-    const index = await transact(
-      this.pool,
-      () => `show ${show.showId}`,
-      async (tx) => {
-        // The show row goes first: a concurrent materializer waits on it, then ignores everything.
-        await tx.run(
-          sql(
-            'INSERT IGNORE INTO shows (show_id, currency, starts_at, materialized_at) VALUES (?, ?, ?, ?)',
-            show.showId,
-            show.currency,
-            show.startsAt,
-            now,
-          ),
-        );
-        for (let i = 0; i < show.seats.length; i += INSERT_CHUNK) {
-          const chunk = show.seats
-            .slice(i, i + INSERT_CHUNK)
-            .map((s, j) => [show.showId, s.id, i + j, s.label, s.priceTier, s.amountCents]);
-          await tx.run(
-            sql(
-              'INSERT IGNORE INTO seats (show_id, seat_id, position, label, price_tier, amount_cents) VALUES ?',
-              chunk,
-            ),
-          );
-        }
-        if (show.pools.length > 0) {
-          const poolRows = show.pools.map((p, j) => [
-            show.showId,
-            p.areaId,
-            j,
-            p.name,
-            p.priceTier,
-            p.amountCents,
-            p.capacity,
-          ]);
-          await tx.run(
-            sql(
-              'INSERT IGNORE INTO ga_pools (show_id, area_id, position, name, price_tier, amount_cents, capacity) VALUES ?',
-              poolRows,
-            ),
-          );
-        }
-        return appendOp(replication, tx, {
-          op: BOOKING_OPS.showMaterialized,
-          payload: {
-            show: {
-              showId: show.showId,
-              currency: show.currency,
-              startsAt: show.startsAt,
-              materializedAt: now,
-            },
-            seats: show.seats.map((s, j) => [s.id, j, s.label, s.priceTier, s.amountCents]),
-            pools: show.pools.map((p, j) => [p.areaId, j, p.name, p.priceTier, p.amountCents, p.capacity]),
-          },
-        });
+    // Through the writer, whose batch appends the log entry: a node deposed since load() checked
+    // fails the batch's fence and writes nothing, rather than the show without an entry.
+    await this.writer.submit({
+      kind: 'materialize',
+      show: {
+        show: {
+          showId: show.showId,
+          currency: show.currency,
+          startsAt: show.startsAt,
+          materializedAt: sqlTime(this.clock()),
+        },
+        seats: show.seats.map((s, j) => [s.id, j, s.label, s.priceTier, s.amountCents]),
+        pools: show.pools.map((p, j) => [p.areaId, j, p.name, p.priceTier, p.amountCents, p.capacity]),
       },
-    );
-    await acknowledge(replication, index);
+    });
     this.logger.info(
       { showId: show.showId, seats: show.seats.length, pools: show.pools.length },
       'show materialized',

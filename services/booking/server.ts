@@ -20,6 +20,8 @@ import { startBookingCluster } from './cluster';
 import type { BookingCluster } from './cluster';
 import type { NodeId } from '../replication/types';
 import { MysqlBookingStore } from './store';
+import { WriteBatcher } from './write/batcher';
+import { LOCAL_JOURNAL } from './write/journal';
 import { Sweeper } from './sweeper';
 import { LamportClock } from '../common/lamport';
 import { grpcClientOptions } from '../common/grpc-client';
@@ -110,7 +112,14 @@ export async function startBookingServer(options: BookingServerOptions): Promise
       });
     }
     const replication = options.replication ?? cluster?.replication;
-    const accounts = new Accounts(pool, config, clock, logger.child({ component: 'accounts' }), replication);
+    // The node's one writer: every booking write (accounts, shows, holds, bookings) goes through it.
+    const writer = new WriteBatcher({
+      pool,
+      journal: replication?.journal ?? LOCAL_JOURNAL,
+      clock,
+      logger: logger.child({ component: 'batcher' }),
+    });
+    const accounts = new Accounts(pool, config, clock, logger.child({ component: 'accounts' }), writer);
     await accounts.ensureAdmin(config.adminEmail, config.adminPassword);
     const ctx = {
       pool,
@@ -118,17 +127,15 @@ export async function startBookingServer(options: BookingServerOptions): Promise
       holdTtlSeconds: config.holdTtlSeconds,
       payments: options.payments ?? new SimulatedCardProcessor(clock),
       logger: logger.child({ component: 'store' }),
-      ...(replication ? { replication } : {}),
     };
     const inventory = new Inventory(
       pool,
       showSource,
       clock,
       logger.child({ component: 'inventory' }),
-      200,
-      replication,
+      writer,
     );
-    const store = new MysqlBookingStore(ctx, inventory, config.idempotencyTtlHours);
+    const store = new MysqlBookingStore(ctx, inventory, config.idempotencyTtlHours, writer);
     sweeper = new Sweeper(store, config.sweepIntervalMs, clock, logger.child({ component: 'sweeper' }));
     sweeper.start();
     const deps = { accounts, store, tokenSecret: config.tokenSecret, clock };

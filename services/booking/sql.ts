@@ -1,6 +1,5 @@
 import type { Connection as CoreConnection } from 'mysql2/typings/mysql/lib/Connection';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { AbortedError } from '../common/errors';
 import type { Pool, PoolConnection } from '../common/mysql';
 
 export interface Statement {
@@ -15,11 +14,6 @@ export function sql(text: string, ...values: unknown[]): Statement {
 }
 
 export { utcTime as sqlTime } from './domain/operations';
-
-export function affected(result: Result | undefined): number {
-  if (result === undefined || Array.isArray(result)) throw new Error('expected the result of a write');
-  return result.affectedRows;
-}
 
 export function rows<T>(result: Result | undefined): T[] {
   if (!Array.isArray(result)) throw new Error('expected rows');
@@ -87,17 +81,11 @@ const GUARD_PREFIX = 'marquee-guard:';
 const SIGNAL_EXCEPTION = 1644;
 
 /**
- * A check between statements of one batch: fails the batch (so the COMMIT after it never runs)
- * unless the statement just before it changed exactly `expectedRows` rows. This is what lets a
- * transaction decide on affected-row counts and still commit in the same round trip.
- * MariaDB runs the anonymous block server-side; ROW_COUNT() is the previous statement's count.
+ * A check inside a compound statement (write/applier.ts): fails the batch (so the COMMIT after it
+ * never runs) unless the statement just before it changed exactly `expectedRows` rows. This is what
+ * lets a transaction decide on affected-row counts and still commit in the same round trip.
+ * MariaDB runs it server-side; ROW_COUNT() is the previous statement's count.
  */
-export function guard(expectedRows: number, tag: string): Statement {
-  const check = guardCheck(expectedRows, tag);
-  return sql(`BEGIN NOT ATOMIC ${check.sql} END`, ...(check.values ?? []));
-}
-
-/** The guard's check alone, for use inside a compound statement (write/applier.ts). */
 export function guardCheck(expectedRows: number, tag: string): Statement {
   return sql(
     "IF ROW_COUNT() <> ? THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ?; END IF;",
@@ -112,51 +100,6 @@ export function failedGuard(error: unknown): string | undefined {
   if (errno !== SIGNAL_EXCEPTION || typeof message !== 'string' || !message.startsWith(GUARD_PREFIX))
     return undefined;
   return message.slice(GUARD_PREFIX.length);
-}
-
-const DEADLOCK = 1213;
-const LOCK_WAIT_TIMEOUT = 1205;
-
-/**
- * Runs `work` in a transaction and commits what it left open; any throw rolls back. Deadlocks and
- * lock-wait timeouts are retried a few times, then become ABORTED with `conflict` as the message
- * (it names what was contended, so the client knows what to retry).
- */
-export async function transact<T>(
-  pool: Pool,
-  conflict: () => string,
-  work: (tx: Tx) => Promise<T>,
-  retries = 4,
-): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    const connection = await pool.getConnection();
-    const tx = new Tx(connection);
-    let healthy = true;
-    try {
-      const result = await work(tx);
-      await tx.commit();
-      return result;
-    } catch (error) {
-      if (tx.started) {
-        // A connection that cannot even roll back is dropped rather than handed to the next caller.
-        healthy = await connection.query('ROLLBACK').then(
-          () => true,
-          () => false,
-        );
-      }
-      const errno = (error as { errno?: number }).errno;
-      if (errno !== DEADLOCK && errno !== LOCK_WAIT_TIMEOUT) throw error;
-      if (attempt >= retries) {
-        throw new AbortedError(
-          `${conflict()}: the write conflicted with concurrent writes; retry with the same idempotency key`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 10 * (attempt + 1)));
-    } finally {
-      if (healthy) connection.release();
-      else connection.destroy();
-    }
-  }
 }
 
 /** A read outside any transaction (autocommit). */

@@ -14,10 +14,8 @@ import { purgeStatement } from './idempotency';
 import type { Inventory } from './inventory';
 import type { PaymentProcessor, ValidCard } from './payments';
 import { NotAcknowledgedError } from './replication';
-import type { BookingReplication } from './replication';
 import { queryRows, sqlTime } from './sql';
-import { WriteBatcher } from './write/batcher';
-import { LOCAL_JOURNAL } from './write/journal';
+import type { WriteBatcher } from './write/batcher';
 import { readState } from './write/loader';
 
 /** What the store shares with its parts. */
@@ -27,8 +25,6 @@ export interface StoreContext {
   holdTtlSeconds: number;
   payments: PaymentProcessor;
   logger: Logger;
-  /** A member of a booking group: writes go to its log and wait for the ack policy (replication.ts). */
-  replication?: BookingReplication;
 }
 
 export interface HoldRequest {
@@ -89,7 +85,6 @@ const PURGE_BATCH = 5000;
  * batcher (write/batcher.ts) with whatever else is waiting; reads go to the tables directly.
  */
 export class MysqlBookingStore implements BookingStore {
-  private readonly batcher: WriteBatcher;
   /** Cancels of one booking on this node, one at a time: the refund must not be paid twice. */
   private readonly cancelling = new Map<string, Promise<unknown>>();
 
@@ -97,14 +92,9 @@ export class MysqlBookingStore implements BookingStore {
     private readonly ctx: StoreContext,
     private readonly inventory: Inventory,
     private readonly idempotencyTtlHours: number,
-  ) {
-    this.batcher = new WriteBatcher({
-      pool: ctx.pool,
-      journal: ctx.replication?.journal ?? LOCAL_JOURNAL,
-      clock: ctx.clock,
-      logger: ctx.logger.child({ component: 'batcher' }),
-    });
-  }
+    /** The node's one writer, shared with accounts and inventory. */
+    private readonly batcher: WriteBatcher,
+  ) {}
 
   /** Batches and commands written so far (metrics, benchmarks). */
   get writeStats(): { batches: number; commands: number } {
@@ -305,7 +295,7 @@ export class MysqlBookingStore implements BookingStore {
   async sweep(options: { purgeKeys: boolean }): Promise<{ expired: number; purged: number }> {
     // Expiry is a replicated write: only the master expires (a slave doing it alone would diverge).
     // Keys are node-local tidying: every node purges its own.
-    const expired = this.ctx.replication && !this.ctx.replication.isMaster() ? 0 : await this.expireLapsed();
+    const expired = this.batcher.isMaster() ? await this.expireLapsed() : 0;
     let purged = 0;
     if (options.purgeKeys) {
       const cutoff = this.ctx.clock() - this.idempotencyTtlHours * 3600 * 1000;

@@ -53,8 +53,8 @@ const STATE_COLUMNS =
   'current_term, leader_id, last_index, last_term, commit_index, applied_index, snapshot_index, snapshot_term';
 
 /**
- * An append as statements for the caller's own final batch (see ReplicationLog.prepareAppend): the
- * caller sends them, in order, in its transaction, ideally in the same round trip as its COMMIT.
+ * An append as statements for the caller's own final batch (see ReplicationLog.prepareAppendBatch):
+ * the caller sends them, in order, in its transaction, in the same round trip as its COMMIT.
  */
 export interface PreparedAppend {
   readonly statements: readonly { readonly sql: string; readonly values: readonly unknown[] }[];
@@ -140,43 +140,6 @@ export class ReplicationLog {
       appliedIndex: index,
     });
     return index;
-  }
-
-  /**
-   * The same append as appendInTransaction, as four statements the caller sends itself, so that the
-   * whole append costs no round trip of its own when batched with the COMMIT: move the counter (only
-   * while this node is master of the term: the fence), fail the batch before COMMIT if it did not
-   * move (a MariaDB anonymous block, SIGNAL), insert the entry at the new index, read the index.
-   * UPDATE assigns left to right, so applied_index takes the incremented last_index.
-   */
-  prepareAppend(entry: NewEntry): PreparedAppend {
-    const nodeId = this.nodeId;
-    return {
-      statements: [
-        {
-          sql: `UPDATE replication_state SET last_index = last_index + 1, last_term = ?, applied_index = last_index
-                 WHERE id = 1 AND current_term = ? AND leader_id = ?`,
-          values: [entry.term, entry.term, nodeId],
-        },
-        {
-          sql: "BEGIN NOT ATOMIC IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ?; END IF; END",
-          values: [FENCE_MESSAGE],
-        },
-        {
-          sql: `INSERT INTO replication_log (log_index, term, lamport, op, payload, trace_parent)
-                 SELECT last_index, ?, ?, ?, ?, ? FROM replication_state WHERE id = 1`,
-          values: [entry.term, entry.lamport, entry.op, entry.payload, entry.traceParent ?? ''],
-        },
-        { sql: 'SELECT last_index FROM replication_state WHERE id = 1', values: [] },
-      ],
-      index: (results) => {
-        const rows = results[3] as { last_index?: unknown }[] | undefined;
-        const index = Number(rows?.[0]?.last_index);
-        if (!Number.isSafeInteger(index) || index < 1) throw new Error('the append batch returned no index');
-        return index;
-      },
-      fenced: (error) => fencedError(error, nodeId, entry.term),
-    };
   }
 
   /**

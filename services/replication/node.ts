@@ -10,7 +10,7 @@ import { traceAcknowledge } from './entry-tracing';
 import { Follower } from './follower';
 import { CachedLogPosition } from './log-view';
 import { ReplicationLog } from './log-store';
-import type { PreparedAppend, ReplicationState } from './log-store';
+import type { ReplicationState } from './log-store';
 import type { SlaveLag } from './progress';
 import { Replicator } from './replicator';
 import type { ReplicatorTiming } from './replicator';
@@ -324,16 +324,6 @@ export class ReplicationNode {
     if (!replicator?.active)
       return Promise.reject(new UnavailableError(`node ${this.options.nodeId} is not the master`));
     return this.log.appendInTransaction(connection, { ...entry, term: replicator.term });
-  }
-
-  /**
-   * appendInTransaction as statements for the caller's final batch (ReplicationLog.prepareAppend),
-   * under the current master term. Throws UnavailableError on a node that is not the master.
-   */
-  prepareAppend(entry: Omit<NewEntry, 'term'>): PreparedAppend {
-    const replicator = this.replicator;
-    if (!replicator?.active) throw new UnavailableError(`node ${this.options.nodeId} is not the master`);
-    return this.log.prepareAppend({ ...entry, term: replicator.term });
   }
 
   /** The term this node is master of now, or undefined when it is not serving as master. */

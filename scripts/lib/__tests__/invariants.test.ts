@@ -12,6 +12,7 @@ import { StaticShowSource } from '../../../services/booking/show-source';
 import { MysqlBookingStore } from '../../../services/booking/store';
 import { checkInvariants, formatReport, snapshotNode, stateChecksum, tableChecksums } from '../invariants';
 import type { AcknowledgedBooking, CheckInput, NodeSnapshot, Violation } from '../invariants';
+import { singleNodeWriter } from '../../../services/booking/write/batcher';
 
 // Replicated nodes apply the master's writes with the master's ids; replaying the same operations on
 // two databases gives the same state only if ids are deterministic, so each node's replay restarts
@@ -451,10 +452,12 @@ describe('snapshotNode + checkInvariants on real booking databases', () => {
     let now = T0;
     const clock = (): number => now;
     const ctx = { pool, clock, holdTtlSeconds: 600, payments: new SimulatedCardProcessor(clock), logger };
+    const writer = singleNodeWriter(pool, clock, logger);
     const store = new MysqlBookingStore(
       ctx,
-      new Inventory(pool, new StaticShowSource([show]), clock, logger),
+      new Inventory(pool, new StaticShowSource([show]), clock, logger, writer),
       24,
+      writer,
     );
     await store.availability(SHOW, Infinity);
     const user = (id: string): Principal => ({ userId: id, email: `${id}@example.com`, role: 'user' });

@@ -8,6 +8,7 @@ import { SimulatedCardProcessor } from '../payments';
 import { BOOKING_SCHEMA } from '../schema';
 import { StaticShowSource } from '../show-source';
 import { MysqlBookingStore } from '../store';
+import { singleNodeWriter } from '../write/batcher';
 import { makeShow } from './harness';
 
 const logger = createLogger('test', { level: 'silent' });
@@ -27,6 +28,7 @@ describe('a general-admission hold racing the sweeper for lapsed places', () => 
     let now = T0;
     const clock = (): number => now;
     const { pool } = database;
+    const writer = singleNodeWriter(pool, clock, logger);
     const store = new MysqlBookingStore(
       { pool, clock, holdTtlSeconds: 600, payments: new SimulatedCardProcessor(clock), logger },
       new Inventory(
@@ -34,8 +36,10 @@ describe('a general-admission hold racing the sweeper for lapsed places', () => 
         new StaticShowSource([makeShow(SHOW, 0, [{ areaId: 'FLOOR', capacity: 4 }])]),
         clock,
         logger,
+        writer,
       ),
       24,
+      writer,
     );
     const user = (id: string): Principal => ({ userId: id, email: `${id}@example.com`, role: 'user' });
     const holdFloor = (who: Principal, key: string) => {

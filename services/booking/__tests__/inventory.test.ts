@@ -11,6 +11,7 @@ import { BOOKING_SCHEMA } from '../schema';
 import { GrpcShowSource, StaticShowSource } from '../show-source';
 import type { ShowInventory, ShowSource } from '../show-source';
 import { makeShow, queryRows } from './harness';
+import { singleNodeWriter } from '../write/batcher';
 
 const logger = createLogger('inventory-test', { level: 'silent' });
 const far = (): number => Date.now() + 5000;
@@ -28,7 +29,9 @@ describe('materializing shows on first access', () => {
   it('concurrent first accesses on two nodes leave exactly one copy of the show', async () => {
     const show = makeShow('twice', 1500, [{ areaId: 'GA', capacity: 40 }]);
     const sources = [new StaticShowSource([show]), new StaticShowSource([show])];
-    const nodes = sources.map((source) => new Inventory(pool, source, Date.now, logger));
+    const nodes = sources.map(
+      (source) => new Inventory(pool, source, Date.now, logger, singleNodeWriter(pool, Date.now, logger)),
+    );
     const loaded = await Promise.all(Array.from({ length: 12 }, (_, i) => nodes[i % 2]!.get('twice', far())));
     for (const catalog of loaded) {
       expect(catalog.seats.size).toBe(1500);
@@ -49,8 +52,12 @@ describe('materializing shows on first access', () => {
     // A third process finds it already materialized and never asks the catalog.
     const third = new StaticShowSource([]);
     expect(
-      (await new Inventory(pool, third, Date.now, logger).get('twice', far())).seats.get('ORCH-A-1500')
-        ?.label,
+      (
+        await new Inventory(pool, third, Date.now, logger, singleNodeWriter(pool, Date.now, logger)).get(
+          'twice',
+          far(),
+        )
+      ).seats.get('ORCH-A-1500')?.label,
     ).toBe('Orchestra A1500');
     expect(third.calls).toBe(0);
   });
@@ -64,7 +71,7 @@ describe('materializing shows on first access', () => {
       },
       close: () => undefined,
     };
-    const inventory = new Inventory(pool, source, Date.now, logger);
+    const inventory = new Inventory(pool, source, Date.now, logger, singleNodeWriter(pool, Date.now, logger));
     await expect(inventory.get('flaky', far())).rejects.toBeInstanceOf(UnavailableError);
     fail = false;
     expect((await inventory.get('flaky', far())).seats.size).toBe(2);

@@ -3,18 +3,27 @@ import {
   BookingState as BookingStateProto,
   Hold,
   HoldState,
+  Role,
+  User,
 } from '../../../proto/gen/marquee/booking/v1/booking';
 import type { BookedSeat, GaItem } from '../../../proto/gen/marquee/booking/v1/booking';
 import type { Principal } from '../../common/auth';
 import {
   AbortedError,
+  AlreadyExistsError,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
 } from '../../common/errors';
 import { BOOKING_OPS, idempotencyRecord, utcTime } from './operations';
-import type { BookingOp, IdempotencyScope, ItemRecord } from './operations';
+import type {
+  BookingOp,
+  IdempotencyScope,
+  ItemRecord,
+  ShowMaterializedPayload,
+  UserRegisteredPayload,
+} from './operations';
 import { idempotencyKey } from './state';
 import type { BookingState, BookingView, HoldStateName, HoldView } from './state';
 
@@ -70,7 +79,28 @@ export interface ExpireCommand {
   holdIds: readonly string[];
 }
 
-export type Command = HoldCommand | ReleaseCommand | ConfirmCommand | CancelCommand | ExpireCommand;
+/** A new account (its password already hashed: hashing is slow and stays out of the batch). */
+export interface RegisterCommand {
+  kind: 'register';
+  /** Absent without an idempotency key: a second registration of the email is then ALREADY_EXISTS. */
+  scope?: IdempotencyScope;
+  user: UserRegisteredPayload['user'];
+}
+
+/** A show's seats and pools copied from the catalog, once, by the master (every node's state comes from the log). */
+export interface MaterializeCommand {
+  kind: 'materialize';
+  show: ShowMaterializedPayload;
+}
+
+export type Command =
+  | HoldCommand
+  | ReleaseCommand
+  | ConfirmCommand
+  | CancelCommand
+  | ExpireCommand
+  | RegisterCommand
+  | MaterializeCommand;
 
 /** What a command's caller is answered with. */
 export interface Answers {
@@ -79,6 +109,9 @@ export interface Answers {
   confirm: Booking;
   cancel: Booking;
   expire: number;
+  register: User;
+  /** Whether this command materialised the show (false: it was there already). */
+  materialize: boolean;
 }
 
 export type Decision<C extends Command = Command> =
@@ -87,8 +120,9 @@ export type Decision<C extends Command = Command> =
   | { kind: 'replay'; response: Uint8Array };
 
 export function decide<C extends Command>(command: C, state: BookingState, now: number): Decision<C> {
-  if (command.kind !== 'expire') {
-    const replay = storedAnswer(command.scope, state);
+  const scope = 'scope' in command ? command.scope : undefined;
+  if (scope) {
+    const replay = storedAnswer(scope, state);
     if (replay) return { kind: 'replay', response: replay };
   }
   switch (command.kind) {
@@ -102,6 +136,10 @@ export function decide<C extends Command>(command: C, state: BookingState, now: 
       return decideCancel(command, state, now) as Decision<C>;
     case 'expire':
       return decideExpire(command, state, now) as Decision<C>;
+    case 'register':
+      return decideRegister(command, state, now) as Decision<C>;
+    case 'materialize':
+      return decideMaterialize(command, state) as Decision<C>;
   }
 }
 
@@ -414,6 +452,41 @@ function decideExpire(command: ExpireCommand, state: BookingState, now: number):
     .filter((h): h is HoldView => h !== undefined && h.state === 'ACTIVE' && h.expiresAt <= now)
     .map(expireOp);
   return { kind: 'write', ops, answer: ops.length };
+}
+
+function decideRegister(
+  command: RegisterCommand,
+  state: BookingState,
+  now: number,
+): Decision<RegisterCommand> {
+  const { user } = command;
+  if (state.users.has(user.email)) throw new AlreadyExistsError('email: already registered');
+  const answer: User = {
+    id: user.id,
+    email: user.email,
+    displayName: user.displayName,
+    role: Role.ROLE_USER,
+  };
+  return {
+    kind: 'write',
+    ops: [
+      {
+        op: BOOKING_OPS.userRegistered,
+        payload: {
+          user,
+          ...(command.scope
+            ? { idempotency: idempotencyRecord(command.scope, now, User.encode(answer).finish()) }
+            : {}),
+        },
+      },
+    ],
+    answer,
+  };
+}
+
+function decideMaterialize(command: MaterializeCommand, state: BookingState): Decision<MaterializeCommand> {
+  if (state.shows.has(command.show.show.showId)) return { kind: 'write', ops: [], answer: false };
+  return { kind: 'write', ops: [{ op: BOOKING_OPS.showMaterialized, payload: command.show }], answer: true };
 }
 
 /** A user touches only their own holds and bookings; an admin touches anyone's. */

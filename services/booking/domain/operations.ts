@@ -156,21 +156,3 @@ export function idempotencyRecord(
     createdAt: utcTime(nowMs),
   };
 }
-
-export function itemRecords(
-  items: readonly {
-    kind: 'SEAT' | 'GA';
-    item_id: string;
-    label: string;
-    quantity: number;
-    amount_cents: number;
-  }[],
-): ItemRecord[] {
-  return items.map((i) => ({
-    kind: i.kind,
-    itemId: i.item_id,
-    label: i.label,
-    quantity: Number(i.quantity),
-    amountCents: Number(i.amount_cents),
-  }));
-}

@@ -81,6 +81,10 @@ export class BookingState {
   readonly holds = new Map<string, HoldView>();
   readonly bookings = new Map<string, BookingView>();
   readonly keys = new Map<string, KeyView>();
+  /** Registered emails → user id. */
+  readonly users = new Map<string, string>();
+  /** Materialised shows. */
+  readonly shows = new Set<string>();
 
   seat(showId: string, seatId: string): SeatView | undefined {
     return this.seats.get(seatKey(showId, seatId));
@@ -208,8 +212,27 @@ export function evolve(state: BookingState, op: BookingOp): void {
       break;
     }
     case BOOKING_OPS.userRegistered:
+      state.users.set(op.payload.user.email, op.payload.user.id);
+      break;
+    case BOOKING_OPS.showMaterialized: {
+      const { show, seats, pools } = op.payload;
+      state.shows.add(show.showId);
+      for (const [seatId, , label, , amountCents] of seats)
+        state.addSeat({
+          showId: show.showId,
+          seatId,
+          label,
+          amountCents,
+          state: 'FREE',
+          holdId: null,
+          heldUntil: null,
+          bookingId: null,
+        });
+      for (const [areaId, , name, , amountCents, capacity] of pools)
+        state.addPool({ showId: show.showId, areaId, name, amountCents, capacity, held: 0, sold: 0 });
+      break;
+    }
     case BOOKING_OPS.idempotencyStored:
-    case BOOKING_OPS.showMaterialized:
       break;
   }
   const record = 'idempotency' in op.payload ? op.payload.idempotency : undefined;

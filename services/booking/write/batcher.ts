@@ -1,4 +1,4 @@
-import { Booking, Hold } from '../../../proto/gen/marquee/booking/v1/booking';
+import { Booking, Hold, User } from '../../../proto/gen/marquee/booking/v1/booking';
 import { AbortedError, DomainError, UnavailableError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import type { Pool } from '../../common/mysql';
@@ -9,6 +9,7 @@ import { evolve } from '../domain/state';
 import { NotAcknowledgedError } from '../replication';
 import { Tx, failedGuard } from '../sql';
 import { applyStatements } from './applier';
+import { LOCAL_JOURNAL } from './journal';
 import type { Journal, JournalEntry, JournalPosition } from './journal';
 import { loadPlan } from './loader';
 
@@ -56,11 +57,16 @@ export class WriteBatcher {
     this.maxBatch = options.maxBatch ?? 256;
   }
 
+  /** Whether this node may write now (the master of a group, or a single node). */
+  isMaster(): boolean {
+    return this.options.journal.isMaster();
+  }
+
   /** Decides and writes `command` with whatever else is waiting; resolves once it is acknowledged. */
   submit<C extends Command>(command: C): Promise<Answers[C['kind']]> {
-    if (!this.options.journal.isMaster())
-      return Promise.reject(new UnavailableError('this node is not the master'));
     return new Promise((resolve, reject) => {
+      // A throw here rejects the promise: a node that may not write refuses at once, with its reason.
+      this.options.journal.assertWritable();
       this.queue.push({
         command,
         traceParent: traceParentOf(),
@@ -190,8 +196,11 @@ function decodeReplay(command: Command, response: Uint8Array): unknown {
     case 'confirm':
     case 'cancel':
       return Booking.decode(response);
+    case 'register':
+      return User.decode(response);
     case 'expire':
-      throw new Error('the sweeper has no idempotency key to replay');
+    case 'materialize':
+      throw new Error(`a ${command.kind} command has no idempotency key to replay`);
   }
 }
 
@@ -214,4 +223,9 @@ function failureOf(error: unknown): unknown {
       'the write met tables that changed under it; retry with the same idempotency key',
     );
   return error;
+}
+
+/** The writer of a node outside any group (tests, benchmarks): same batches, no log. */
+export function singleNodeWriter(pool: Pool, clock: () => number, logger: Logger): WriteBatcher {
+  return new WriteBatcher({ pool, journal: LOCAL_JOURNAL, clock, logger });
 }

@@ -27,6 +27,8 @@ export interface Journal {
   acknowledge(index: number): Promise<void>;
   /** Whether this node may write now (checked again, under lock, by position()). */
   isMaster(): boolean;
+  /** Throws the UnavailableError (with the master hint, when known) that says why this node may not write now. */
+  assertWritable(): void;
 }
 
 export interface JournalPosition {
@@ -49,6 +51,7 @@ export const LOCAL_JOURNAL: Journal = {
   append: () => ({ statements: [], lastIndex: 0, fenced: () => undefined }),
   acknowledge: () => Promise.resolve(),
   isMaster: () => true,
+  assertWritable: () => undefined,
 };
 
 /** The replication log of `node` (a member of a booking group); `tick` is the Lamport clock. */
@@ -83,5 +86,8 @@ export function replicatedJournal(node: ReplicationNode, tick: () => number): Jo
     },
     acknowledge: (index) => node.replicate(index),
     isMaster: () => node.masterTerm() !== undefined,
+    assertWritable: () => {
+      if (node.masterTerm() === undefined) throw notMaster();
+    },
   };
 }

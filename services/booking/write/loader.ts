@@ -63,7 +63,10 @@ export function loadPlan(commands: readonly Command[], now: number, lock: boolea
     readers.push(reader);
   };
 
-  const keys = commands.flatMap((c) => (c.kind === 'expire' ? [] : [[c.scope.userId, c.scope.key]]));
+  const keys = commands.flatMap((c) => {
+    const scope = 'scope' in c ? c.scope : undefined;
+    return scope ? [[scope.userId, scope.key]] : [];
+  });
   if (keys.length > 0)
     add(
       sql(
@@ -130,6 +133,13 @@ export function loadPlan(commands: readonly Command[], now: number, lock: boolea
       readPools,
     );
   }
+
+  const emails = unique(commands.flatMap((c) => (c.kind === 'register' ? [c.user.email] : [])));
+  if (emails.length > 0)
+    add(sql(`SELECT id, email FROM users WHERE email IN (?)${forUpdate}`, emails), readUsers);
+  const showIds = unique(commands.flatMap((c) => (c.kind === 'materialize' ? [c.show.show.showId] : [])));
+  if (showIds.length > 0)
+    add(sql(`SELECT show_id FROM shows WHERE show_id IN (?)${forUpdate}`, showIds), readShows);
 
   function addHolds(where: string, values: unknown[]): void {
     add(sql(`SELECT ${HOLD_SELECT} FROM holds h WHERE ${where}${forUpdate}`, ...values), readHolds);
@@ -280,6 +290,14 @@ const readSeats: Reader = (result, state) => {
       heldUntil: r.held_until === null ? null : r.held_until.getTime(),
       bookingId: r.booking_id,
     });
+};
+
+const readUsers: Reader = (result, state) => {
+  for (const r of rows<{ id: string; email: string }>(result)) state.users.set(r.email, r.id);
+};
+
+const readShows: Reader = (result, state) => {
+  for (const r of rows<{ show_id: string }>(result)) state.shows.add(r.show_id);
 };
 
 const readPools: Reader = (result, state) => {

@@ -3,7 +3,10 @@ import fc from 'fast-check';
 import type { Principal } from '../../../common/auth';
 import { DomainError } from '../../../common/errors';
 import { decide } from '../decide';
-import type { Command, Decision } from '../decide';
+import type { Command as AnyCommand, Decision, MaterializeCommand, RegisterCommand } from '../decide';
+
+/** The buyers' and the sweeper's commands (accounts and shows are not part of this model). */
+type Command = Exclude<AnyCommand, RegisterCommand | MaterializeCommand>;
 import { BOOKING_OPS } from '../operations';
 import type { BookingOp } from '../operations';
 import { evolve, idempotencyKey } from '../state';

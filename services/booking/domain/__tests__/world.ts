@@ -108,6 +108,8 @@ export function confirmCommand(
   bookingId: string,
   amountCents: number,
   paymentId = `pay-${bookingId}`,
+  /** When the buyer asked; by default at the moment of deciding. */
+  requestedAt = Number.POSITIVE_INFINITY,
 ): ConfirmCommand {
   return {
     kind: 'confirm',
@@ -116,6 +118,7 @@ export function confirmCommand(
     holdId,
     bookingId,
     payment: { paymentId, amountCents, cardLast4: '4242' },
+    requestedAt,
   };
 }
 
