@@ -180,7 +180,7 @@ export async function startBookingServer(options: BookingServerOptions): Promise
         },
       ],
     });
-    registerBookingMetrics(metrics, { sweeper, cluster, forwarder });
+    registerBookingMetrics(metrics, { sweeper, writer, cluster, forwarder });
     try {
       if (config.metrics)
         metricsServer = await startMetricsServer({ endpoint: config.metrics, metrics, logger });
@@ -231,9 +231,24 @@ const ROLES = ['slave', 'candidate', 'master'] as const;
  */
 function registerBookingMetrics(
   metrics: Metrics,
-  parts: { sweeper: Sweeper; cluster: BookingCluster | undefined; forwarder: Forwarder | undefined },
+  parts: {
+    sweeper: Sweeper;
+    writer: WriteBatcher;
+    cluster: BookingCluster | undefined;
+    forwarder: Forwarder | undefined;
+  },
 ): void {
-  const { sweeper, cluster, forwarder } = parts;
+  const { sweeper, writer, cluster, forwarder } = parts;
+  metrics.counterOf(
+    'marquee_booking_write_batches_total',
+    'Write batches this node committed (one transaction and one log append each)',
+    () => writer.stats.batches,
+  );
+  metrics.counterOf(
+    'marquee_booking_write_commands_total',
+    'Booking writes decided in those batches (commands per batch = this / batches)',
+    () => writer.stats.commands,
+  );
   metrics.counterOf(
     'marquee_booking_hold_expiries_total',
     'Lapsed holds the sweeper expired (their places back on sale)',

@@ -127,6 +127,13 @@ describe('booking node GET /metrics (cluster mode)', () => {
     );
     // The hold lives one second; the sweeper runs every 50 ms.
     await eventually(async () => expect(expiries(await scrape(3)) - expiries(before)).toBe(1));
+    // Both writes (the hold, the sweeper's expiry) went through the master's write batches.
+    const batches = (s: Sample[]) => sumOf(s, 'marquee_booking_write_batches_total');
+    const commands = (s: Sample[]) => sumOf(s, 'marquee_booking_write_commands_total');
+    const after = await scrape(3);
+    expect(commands(after) - commands(before)).toBeGreaterThanOrEqual(2);
+    expect(batches(after) - batches(before)).toBeGreaterThanOrEqual(1);
+    expect(batches(after) - batches(before)).toBeLessThanOrEqual(commands(after) - commands(before));
   });
 
   it("the gateway's summary shows the master, the term and the lag; a stopped node is unreachable", async () => {
