@@ -1,5 +1,5 @@
 /*
- * The gateway's JSON API (services/gateway/openapi.json). One `call` does what every request needs:
+ * The gateway's JSON API (GET /api/openapi.json, from services/gateway/schemas). One `call` does what every request needs:
  * the bearer token, an Idempotency-Key on writes (kept across this client's own retries, so a retried
  * "Book" books once), a calm notice when a call is slow (the gateway itself retries through an
  * election for up to ~10 s), a retry when the outcome is unknown or the group asks for one, and one
