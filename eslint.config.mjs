@@ -1,7 +1,17 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'proto/gen/**', '.data/**', 'services/gateway/public/**', '*.js', '*.mjs'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'proto/gen/**',
+      '.data/**',
+      'services/gateway/public/**',
+      'test/type-fixtures/**',
+      '*.js',
+      '*.mjs',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
