@@ -369,9 +369,9 @@ export const Health = Type.Object(
   {
     status: Type.Enum(['ok', 'degraded']),
     service: Type.Literal('gateway'),
-    uptimeSeconds: Type.Optional(Type.Integer()),
-    at: Type.Optional(Type.String()),
-    lamport: Type.Optional(Type.Integer()),
+    uptimeSeconds: Type.Integer(),
+    at: Type.String(),
+    lamport: Type.Integer(),
     upstreams: Type.Object(
       {
         catalog: Type.Object(
@@ -409,15 +409,13 @@ export const Health = Type.Object(
       },
       { additionalProperties: false },
     ),
-    retries: Type.Optional(Type.Integer({ description: 'Upstream attempts retried since start' })),
-    liveFeeds: Type.Optional(
-      Type.Object(
-        {
-          shows: Type.Optional(Type.Integer()),
-          cluster: Type.Optional(Type.Integer()),
-        },
-        { additionalProperties: false },
-      ),
+    retries: Type.Integer({ description: 'Upstream attempts retried since start' }),
+    liveFeeds: Type.Object(
+      {
+        shows: Type.Integer(),
+        cluster: Type.Integer(),
+      },
+      { additionalProperties: false },
     ),
   },
   { additionalProperties: false },
