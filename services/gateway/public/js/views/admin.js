@@ -142,7 +142,15 @@ function routesCard(signal) {
     'section',
     { class: 'card' },
     h('h2', null, 'What the API offers'),
-    h('p', { class: 'muted' }, 'From ', h('a', { href: '/api/openapi.json' }, '/api/openapi.json'), '.'),
+    h(
+      'p',
+      { class: 'muted' },
+      'From ',
+      h('a', { href: '/api/openapi.json' }, '/api/openapi.json'),
+      ', generated from the routes’ schemas; every parameter and body on ',
+      h('a', { href: '/api/docs/' }, 'the API page'),
+      '.',
+    ),
     h(
       'div',
       { class: 'table-scroll' },
