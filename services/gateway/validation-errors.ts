@@ -19,7 +19,6 @@ interface SchemaNode {
   maximum?: number;
   format?: string;
   properties?: Record<string, unknown>;
-  anyOf?: SchemaNode[];
   enum?: unknown[];
 }
 
@@ -60,16 +59,14 @@ function join(path: string, key: string): string {
 }
 
 /**
- * The error to report: an unknown field first (it is what the client wrote). Ajv lists a union's failed branches before the union itself; the first
- * branch error that is not "must be null" (the optional branch of a nullable body) is the useful one,
- * except for a union of words, reported whole.
+ * The error to report: an unknown field first (it is what the client wrote, often a typo for the
+ * required field also reported). Ajv lists a union's failed branches before the union itself; the
+ * first branch error that is not "must be null" (the empty branch of an optional body) is the useful
+ * one.
  */
 function firstUseful(errors: readonly ValidationError[]): ValidationError | undefined {
-  const unknownField = errors.find((e) => e.keyword === 'additionalProperties');
-  if (unknownField !== undefined) return unknownField;
-  const union = errors.find((e) => e.keyword === 'anyOf');
-  if (union?.parentSchema?.anyOf?.every((branch) => 'const' in branch)) return union;
   return (
+    errors.find((e) => e.keyword === 'additionalProperties') ??
     errors.find((e) => e.keyword !== 'anyOf' && !(e.keyword === 'type' && e.params.type === 'null')) ??
     errors[0]
   );
@@ -142,8 +139,6 @@ function problemOf(part: RequestPart, error: ValidationError, field: string): st
       return `must have at most ${String(params.limit)} items (got ${Array.isArray(data) ? data.length : '?'})`;
     case 'enum':
       return `must be one of ${(parentSchema?.enum ?? []).join(', ')} (got ${JSON.stringify(data)})`;
-    case 'anyOf':
-      return `must be one of ${(parentSchema?.anyOf ?? []).map((b) => String((b as { const?: unknown }).const)).join(', ')} (got ${JSON.stringify(data)})`;
     case 'format':
       return `must be ${FORMATS[String(params.format)] ?? `in format ${String(params.format)}`} (got ${JSON.stringify(data)})`;
     default:
