@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type {
   Event,
@@ -8,21 +9,12 @@ import type {
 } from '../../proto/gen/marquee/catalog/v1/catalog';
 import { fromUpstream, invalid } from './http-errors';
 import type { HttpError, RequestContext } from './http-errors';
-import {
-  bearerToken,
-  objectAt,
-  objectBody,
-  optionalArray,
-  optionalString,
-  queryInteger,
-  queryString,
-  requiredInteger,
-  requiredString,
-  stringItem,
-} from './request';
-import type { Json } from './request';
+import { bearerToken } from './request';
+import { PAGE_SIZE_DEFAULT } from './schemas/common';
+import type { ImportRequest as ImportBody } from './schemas/models';
+import * as schema from './schemas/route-schemas';
 import type { Upstreams } from './upstreams';
-import { EVENT_KINDS, eventKindOf, eventView, showView, venueWithHallsView } from './views';
+import { eventKindOf, eventView, showView, venueWithHallsView } from './views';
 
 /*
  * The catalog's admin side over HTTP: venues to choose from, creating events and shows, and a
@@ -43,18 +35,6 @@ export const MAX_IMPORT_DOCUMENT_BYTES = 4 * 1024 * 1024 - 4096;
 /** fastify's body limit on the import route: the document plus its JSON wrapping. */
 export const IMPORT_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
 
-const EVENT_FIELDS = [
-  'title',
-  'kind',
-  'genres',
-  'durationMinutes',
-  'description',
-  'cast',
-  'artists',
-  'posterUrl',
-] as const;
-const SHOW_FIELDS = ['venueId', 'hallId', 'startsAt', 'currency', 'prices'] as const;
-
 async function upstream<T>(call: Promise<T>, context: RequestContext = {}): Promise<T> {
   try {
     return await call;
@@ -63,38 +43,26 @@ async function upstream<T>(call: Promise<T>, context: RequestContext = {}): Prom
   }
 }
 
-/** `kind` must be one of the event kinds, as the word the API uses elsewhere ("movie"). */
-function eventKind(body: Json): number {
-  const word = requiredString(body, 'kind').toLowerCase();
-  if (!(EVENT_KINDS as readonly string[]).includes(word))
-    throw invalid('kind', `must be one of ${EVENT_KINDS.join(', ')} (got ${JSON.stringify(body.kind)})`);
-  return eventKindOf(word as (typeof EVENT_KINDS)[number]);
-}
-
-/** An optional whole number; absent is 0 (the catalog checks the range). */
-function optionalInteger(body: Json, key: string): number {
-  return body[key] === undefined || body[key] === null ? 0 : requiredInteger(body, key);
-}
-
-export function registerCatalogAdminRoutes(app: FastifyInstance, deps: CatalogAdminDeps): void {
+export function registerCatalogAdminRoutes(fastify: FastifyInstance, deps: CatalogAdminDeps): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { upstreams } = deps;
 
-  app.get('/api/venues', async (request) => {
-    const query = request.query as Record<string, unknown>;
+  app.get('/api/venues', { schema: schema.listVenues }, async (request) => {
+    const { query } = request;
     const answer = await upstream<ListVenuesResponse>(
       upstreams.catalog((c) => c.listVenues.bind(c), {
-        city: queryString(query, 'city') ?? '',
-        pageSize: queryInteger(query, 'pageSize', { min: 1, max: 100 }, 20),
-        pageToken: queryString(query, 'pageToken') ?? '',
+        city: query.city ?? '',
+        pageSize: query.pageSize ?? PAGE_SIZE_DEFAULT,
+        pageToken: query.pageToken ?? '',
       }),
       { renames: { page_size: 'pageSize', page_token: 'pageToken' } },
     );
     return { venues: answer.venues.map(venueWithHallsView), nextPageToken: answer.nextPageToken || null };
   });
 
-  app.post('/api/events', async (request, reply) => {
+  app.post('/api/events', { schema: schema.createEvent }, async (request, reply) => {
     const token = bearerToken(request.headers);
-    const body = objectBody(request.body, EVENT_FIELDS);
+    const { body } = request;
     const event = await upstream<Event>(
       upstreams.catalogWrite(
         (c) => c.createEvent.bind(c),
@@ -102,14 +70,15 @@ export function registerCatalogAdminRoutes(app: FastifyInstance, deps: CatalogAd
           event: {
             id: '',
             externalId: '',
-            title: requiredString(body, 'title'),
-            kind: eventKind(body),
-            genres: optionalArray(body, 'genres', stringItem),
-            durationMinutes: optionalInteger(body, 'durationMinutes'),
-            description: optionalString(body, 'description'),
-            cast: optionalArray(body, 'cast', stringItem),
-            artists: optionalArray(body, 'artists', stringItem),
-            posterUrl: optionalString(body, 'posterUrl'),
+            title: body.title,
+            kind: eventKindOf(body.kind),
+            genres: body.genres ?? [],
+            // Absent is 0; the catalog checks the range.
+            durationMinutes: body.durationMinutes ?? 0,
+            description: body.description ?? '',
+            cast: body.cast ?? [],
+            artists: body.artists ?? [],
+            posterUrl: body.posterUrl ?? '',
           },
         },
         { token },
@@ -120,16 +89,9 @@ export function registerCatalogAdminRoutes(app: FastifyInstance, deps: CatalogAd
     return eventView(event);
   });
 
-  app.post<{ Params: { eventId: string } }>('/api/events/:eventId/shows', async (request, reply) => {
+  app.post('/api/events/:eventId/shows', { schema: schema.createShow }, async (request, reply) => {
     const token = bearerToken(request.headers);
-    const body = objectBody(request.body, SHOW_FIELDS);
-    const prices = optionalArray(body, 'prices', (value, path) => {
-      const item = objectAt(value, path, ['priceTier', 'amountCents']);
-      return {
-        priceTier: requiredString(item, 'priceTier', path),
-        amountCents: requiredInteger(item, 'amountCents', path),
-      };
-    });
+    const { body } = request;
     const show = await upstream<Show>(
       upstreams.catalogWrite(
         (c) => c.createShow.bind(c),
@@ -138,11 +100,11 @@ export function registerCatalogAdminRoutes(app: FastifyInstance, deps: CatalogAd
             id: '',
             externalId: '',
             eventId: request.params.eventId,
-            venueId: requiredString(body, 'venueId'),
-            hallId: requiredString(body, 'hallId'),
-            startsAt: requiredString(body, 'startsAt'),
-            currency: requiredString(body, 'currency'),
-            prices,
+            venueId: body.venueId,
+            hallId: body.hallId,
+            startsAt: body.startsAt,
+            currency: body.currency,
+            prices: body.prices,
           },
         },
         { token },
@@ -153,24 +115,24 @@ export function registerCatalogAdminRoutes(app: FastifyInstance, deps: CatalogAd
     return showView(show);
   });
 
-  app.post('/api/catalog/imports', { bodyLimit: IMPORT_BODY_LIMIT_BYTES }, async (request, reply) => {
-    const token = bearerToken(request.headers);
-    const body = objectBody(request.body, ['document', 'sourceUrl']);
-    const importRequest = importSource(body);
-    await streamImport(reply, importRequest, token, deps);
-  });
+  app.post(
+    '/api/catalog/imports',
+    { schema: schema.importCatalog, bodyLimit: IMPORT_BODY_LIMIT_BYTES },
+    async (request, reply) => {
+      const token = bearerToken(request.headers);
+      const importRequest = importSource(request.body);
+      await streamImport(reply, importRequest, token, deps);
+    },
+  );
 }
 
 /** Exactly one of `document` (the catalog document itself, a JSON object) or `sourceUrl`. */
-function importSource(body: Json): ImportCatalogRequest {
-  const hasDocument = body.document !== undefined && body.document !== null;
-  const sourceUrl = optionalString(body, 'sourceUrl');
-  if (hasDocument === (sourceUrl !== ''))
+function importSource(body: ImportBody): ImportCatalogRequest {
+  const sourceUrl = body.sourceUrl ?? '';
+  if ((body.document !== undefined) === (sourceUrl !== ''))
     throw invalid('document', 'give exactly one of document (the catalog JSON) or sourceUrl');
-  if (!hasDocument) return { sourceUrl, documentJson: '' };
-  // Its fields are the catalog's to check (docs/IMPORT.md); here only that it is an object.
-  if (typeof body.document !== 'object' || Array.isArray(body.document))
-    throw invalid('document', 'must be a JSON object (the catalog document)');
+  if (body.document === undefined) return { sourceUrl, documentJson: '' };
+  // Its fields are the catalog's to check (docs/IMPORT.md); the schema checked it is an object.
   const documentJson = JSON.stringify(body.document);
   if (Buffer.byteLength(documentJson) > MAX_IMPORT_DOCUMENT_BYTES)
     throw invalid(

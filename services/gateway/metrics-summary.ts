@@ -1,8 +1,10 @@
 import http from 'node:http';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { parseMetricValue, parsePrometheusText } from '../common/metrics';
 import type { Sample } from '../common/metrics';
+import { metricsSummary } from './schemas/route-schemas';
 
 /*
  * GET /api/metrics/summary: a few of the numbers Prometheus would show, for the operator page,
@@ -320,8 +322,10 @@ export function registerMetricsSummaryRoute(
   summary: MetricsSummary,
   stamp: () => { at: string; lamport: number },
 ): void {
-  app.get('/api/metrics/summary', async () => {
-    const targets = await summary.read();
-    return { ...stamp(), targets };
-  });
+  app
+    .withTypeProvider<TypeBoxTypeProvider>()
+    .get('/api/metrics/summary', { schema: metricsSummary }, async () => {
+      const targets = await summary.read();
+      return { ...stamp(), targets };
+    });
 }

@@ -1,4 +1,5 @@
 import { status as Code } from '@grpc/grpc-js';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Event } from '../../proto/gen/marquee/catalog/v1/catalog';
 import type {
@@ -7,7 +8,8 @@ import type {
 } from '../../proto/gen/marquee/recommendation/v1/recommendation';
 import { isGrpcError } from '../common/errors';
 import { fromUpstream } from './http-errors';
-import { bearerToken, queryInteger, queryString } from './request';
+import { bearerToken } from './request';
+import * as schema from './schemas/route-schemas';
 import type { Upstreams } from './upstreams';
 import { eventView } from './views';
 
@@ -18,7 +20,9 @@ import { eventView } from './views';
  * without another round trip. An event the catalog no longer has is left out.
  */
 
-type Query = Record<string, unknown>;
+/** How many picks when `k` is not given. */
+const DEFAULT_PICKS = 8;
+const DEFAULT_SIMILAR = 4;
 
 async function upstream<T>(call: Promise<T>): Promise<T> {
   try {
@@ -47,9 +51,10 @@ async function withEvents(upstreams: Upstreams, answer: RecommendResponse) {
   return { items, modelVersion: answer.modelVersion };
 }
 
-export function registerRecommendationRoutes(app: FastifyInstance, upstreams: Upstreams): void {
-  app.get('/api/recommendations', async (request) => {
-    const query = request.query as Query;
+export function registerRecommendationRoutes(fastify: FastifyInstance, upstreams: Upstreams): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.get('/api/recommendations', { schema: schema.recommendations }, async (request) => {
+    const { query } = request;
     // Optional: without a token the answer is for anyone (popular events).
     const token = request.headers.authorization === undefined ? undefined : bearerToken(request.headers);
     const answer = await upstream<RecommendResponse>(
@@ -57,8 +62,8 @@ export function registerRecommendationRoutes(app: FastifyInstance, upstreams: Up
         (r) => r.recommend.bind(r),
         {
           userId: '',
-          k: queryInteger(query, 'k', { min: 1, max: 20 }, 8),
-          city: queryString(query, 'city') ?? '',
+          k: query.k ?? DEFAULT_PICKS,
+          city: query.city ?? '',
         },
         token === undefined ? {} : { token },
       ),
@@ -66,11 +71,11 @@ export function registerRecommendationRoutes(app: FastifyInstance, upstreams: Up
     return withEvents(upstreams, answer);
   });
 
-  app.get<{ Params: { eventId: string } }>('/api/events/:eventId/similar', async (request) => {
+  app.get('/api/events/:eventId/similar', { schema: schema.similarEvents }, async (request) => {
     const answer = await upstream<RecommendResponse>(
       upstreams.recommendation((r) => r.similarEvents.bind(r), {
         eventId: request.params.eventId,
-        k: queryInteger(request.query as Query, 'k', { min: 1, max: 20 }, 4),
+        k: request.query.k ?? DEFAULT_SIMILAR,
       }),
     );
     return withEvents(upstreams, answer);

@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type {
   Availability,
@@ -16,25 +17,14 @@ import type {
 import type { ClusterFeed } from './cluster-feed';
 import { fromUpstream, invalid } from './http-errors';
 import type { RequestContext } from './http-errors';
-import {
-  bearerToken,
-  idempotencyKey,
-  objectAt,
-  objectBody,
-  optionalArray,
-  optionalString,
-  queryInteger,
-  queryString,
-  queryWord,
-  requiredInteger,
-  requiredString,
-  stringItem,
-} from './request';
+import { bearerToken, idempotencyKey } from './request';
+import type { Health } from './schemas/models';
+import * as schema from './schemas/route-schemas';
+import { PAGE_SIZE_DEFAULT } from './schemas/common';
 import type { ShowFeeds } from './show-feed';
 import { SseStream } from './sse';
 import type { Upstreams } from './upstreams';
 import {
-  EVENT_KINDS,
   availabilityView,
   bookingView,
   currentMaster,
@@ -53,14 +43,13 @@ export interface RouteDeps {
   clusterFeed: ClusterFeed;
   /** Wall time and the gateway's Lamport clock, for bodies and events that report a moment. */
   stamp: () => { at: string; lamport: number };
-  openapi: unknown;
+  /** The OpenAPI document, generated from the route schemas once every route is registered. */
+  openapi: () => unknown;
   heartbeatMs: number;
   startedAt: number;
   /** Open event streams, ended at shutdown. */
   streams: Set<SseStream>;
 }
-
-type Query = Record<string, unknown>;
 
 /** Awaits an upstream call, turning its error into the client's terms (field names, seats). */
 async function upstream<T>(call: Promise<T>, context: RequestContext = {}): Promise<T> {
@@ -71,25 +60,23 @@ async function upstream<T>(call: Promise<T>, context: RequestContext = {}): Prom
   }
 }
 
-/** The page a list route asks for: `pageSize` (1..100, default 20) and an opaque `pageToken`. */
-function page(query: Query): { pageSize: number; pageToken: string } {
-  return {
-    pageSize: queryInteger(query, 'pageSize', { min: 1, max: 100 }, 20),
-    pageToken: queryString(query, 'pageToken') ?? '',
-  };
+/** The page a list route asks for (its schema checked the range). */
+function page(query: { pageSize?: number; pageToken?: string }): { pageSize: number; pageToken: string } {
+  return { pageSize: query.pageSize ?? PAGE_SIZE_DEFAULT, pageToken: query.pageToken ?? '' };
 }
 
 const PAGE_RENAMES = { page_size: 'pageSize', page_token: 'pageToken' };
 
-export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
+export function registerRoutes(fastify: FastifyInstance, deps: RouteDeps): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { upstreams } = deps;
 
   // ---- gateway
 
-  app.get('/api/health', async () => {
+  app.get('/api/health', { schema: schema.health }, async () => {
     const { catalog, recommendation, booking } = await upstreams.health();
     const degraded = !catalog.serving || !recommendation.serving || booking.some((b) => !b.serving);
-    return {
+    const health: Health = {
       status: degraded ? 'degraded' : 'ok',
       service: 'gateway',
       uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
@@ -98,23 +85,23 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       retries: upstreams.retries,
       liveFeeds: { shows: deps.showFeeds.pollers().length, cluster: deps.clusterFeed.size },
     };
+    return health;
   });
 
-  app.get('/api/openapi.json', async () => deps.openapi);
+  app.get('/api/openapi.json', { schema: schema.openapi }, async () => deps.openapi());
 
   // ---- catalog (public)
 
-  app.get('/api/events', async (request) => {
-    const query = request.query as Query;
-    const kind = queryWord(query, 'kind', EVENT_KINDS);
+  app.get('/api/events', { schema: schema.searchEvents }, async (request) => {
+    const { query } = request;
     const answer = await upstream<SearchEventsResponse>(
       upstreams.catalog((c) => c.searchEvents.bind(c), {
-        query: queryString(query, 'q') ?? '',
-        genre: queryString(query, 'genre') ?? '',
-        city: queryString(query, 'city') ?? '',
-        fromDate: queryString(query, 'from') ?? '',
-        toDate: queryString(query, 'to') ?? '',
-        kind: kind === undefined ? 0 : eventKindOf(kind),
+        query: query.q ?? '',
+        genre: query.genre ?? '',
+        city: query.city ?? '',
+        fromDate: query.from ?? '',
+        toDate: query.to ?? '',
+        kind: query.kind === undefined ? 0 : eventKindOf(query.kind),
         ...page(query),
       }),
       { renames: { query: 'q', from_date: 'from', to_date: 'to', ...PAGE_RENAMES } },
@@ -122,8 +109,8 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return { events: answer.events.map(eventView), nextPageToken: answer.nextPageToken || null };
   });
 
-  app.get<{ Params: { eventId: string } }>('/api/events/:eventId', async (request) => {
-    const eventId = pathEventId(request.params.eventId);
+  app.get('/api/events/:eventId', { schema: schema.getEvent }, async (request) => {
+    const { eventId } = request.params;
     const [event, shows] = await Promise.all([
       upstream<Event>(upstreams.catalog((c) => c.getEvent.bind(c), { eventId })),
       upstream<ListShowsResponse>(
@@ -137,18 +124,18 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     };
   });
 
-  app.get<{ Params: { eventId: string } }>('/api/events/:eventId/shows', async (request) => {
+  app.get('/api/events/:eventId/shows', { schema: schema.listShows }, async (request) => {
     const answer = await upstream<ListShowsResponse>(
       upstreams.catalog((c) => c.listShows.bind(c), {
-        eventId: pathEventId(request.params.eventId),
-        ...page(request.query as Query),
+        eventId: request.params.eventId,
+        ...page(request.query),
       }),
       { renames: PAGE_RENAMES },
     );
     return { shows: answer.shows.map(showView), nextPageToken: answer.nextPageToken || null };
   });
 
-  app.get<{ Params: { showId: string } }>('/api/shows/:showId', async (request) => {
+  app.get('/api/shows/:showId', { schema: schema.getShow }, async (request) => {
     const detail = await upstream<ShowDetail>(
       upstreams.catalog((c) => c.getShow.bind(c), { showId: request.params.showId }),
     );
@@ -157,7 +144,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
   // ---- seat maps
 
-  app.get<{ Params: { showId: string } }>('/api/shows/:showId/availability', async (request) => {
+  app.get('/api/shows/:showId/availability', { schema: schema.getAvailability }, async (request) => {
     const token = bearerToken(request.headers);
     const availability = await upstream<Availability>(
       upstreams.booking(
@@ -169,8 +156,8 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return availabilityView(availability);
   });
 
-  app.get<{ Params: { showId: string } }>('/api/shows/:showId/events', async (request, reply) => {
-    const token = bearerToken(request.headers, request.query as Query);
+  app.get('/api/shows/:showId/events', { schema: schema.watchShow }, async (request, reply) => {
+    const token = bearerToken(request.headers, request.query);
     const showId = request.params.showId;
     // The first read proves the token and the show id; it is the subscriber's snapshot.
     const snapshot = availabilityView(
@@ -185,8 +172,8 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
   // ---- accounts
 
-  app.post('/api/auth/register', async (request, reply) => {
-    const body = objectBody(request.body, ['email', 'password', 'displayName']);
+  app.post('/api/auth/register', { schema: schema.register }, async (request, reply) => {
+    const { body } = request;
     const key = idempotencyKey(request.headers);
     // Set before the call: an answer whose outcome is unknown (503) tells a client that sent no key
     // which key to retry with.
@@ -194,11 +181,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     const session = await upstream<Session>(
       upstreams.booking(
         (n) => n.accounts.register.bind(n.accounts),
-        {
-          email: requiredString(body, 'email'),
-          password: requiredString(body, 'password'),
-          displayName: optionalString(body, 'displayName'),
-        },
+        { email: body.email, password: body.password, displayName: body.displayName ?? '' },
         { headers: { 'idempotency-key': key } },
       ),
     );
@@ -206,18 +189,15 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return sessionView(session);
   });
 
-  app.post('/api/auth/login', async (request) => {
-    const body = objectBody(request.body, ['email', 'password']);
+  app.post('/api/auth/login', { schema: schema.login }, async (request) => {
+    const { email, password } = request.body;
     const session = await upstream<Session>(
-      upstreams.booking((n) => n.accounts.login.bind(n.accounts), {
-        email: requiredString(body, 'email'),
-        password: requiredString(body, 'password'),
-      }),
+      upstreams.booking((n) => n.accounts.login.bind(n.accounts), { email, password }),
     );
     return sessionView(session);
   });
 
-  app.get('/api/me', async (request) => {
+  app.get('/api/me', { schema: schema.me }, async (request) => {
     const token = bearerToken(request.headers);
     const user = await upstream<User>(
       upstreams.booking((n) => n.accounts.whoAmI.bind(n.accounts), {}, { token }),
@@ -227,18 +207,9 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
   // ---- holds and checkout
 
-  app.post('/api/holds', async (request, reply) => {
+  app.post('/api/holds', { schema: schema.hold }, async (request, reply) => {
     const token = bearerToken(request.headers);
-    const body = objectBody(request.body, ['showId', 'seatIds', 'ga']);
-    const showId = requiredString(body, 'showId');
-    const seatIds = optionalArray(body, 'seatIds', stringItem);
-    const ga = optionalArray(body, 'ga', (value, path) => {
-      const item = objectAt(value, path, ['areaId', 'quantity']);
-      return {
-        areaId: requiredString(item, 'areaId', path),
-        quantity: requiredInteger(item, 'quantity', path),
-      };
-    });
+    const { showId, seatIds = [], ga = [] } = request.body;
     if (seatIds.length === 0 && ga.length === 0)
       throw invalid('seatIds', 'name at least one seat (seatIds) or general-admission places (ga)');
     const key = idempotencyKey(request.headers);
@@ -255,7 +226,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return holdView(hold);
   });
 
-  app.delete<{ Params: { holdId: string } }>('/api/holds/:holdId', async (request, reply) => {
+  app.delete('/api/holds/:holdId', { schema: schema.releaseHold }, async (request, reply) => {
     const token = bearerToken(request.headers);
     const key = idempotencyKey(request.headers);
     void reply.header('idempotency-key', key);
@@ -269,11 +240,9 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return holdView(hold);
   });
 
-  app.post<{ Params: { holdId: string } }>('/api/holds/:holdId/checkout', async (request, reply) => {
+  app.post('/api/holds/:holdId/checkout', { schema: schema.checkout }, async (request, reply) => {
     const token = bearerToken(request.headers);
-    const body = objectBody(request.body, ['card']);
-    if (body.card === undefined || body.card === null) throw invalid('card', 'is required');
-    const card = objectAt(body.card, 'card', ['number', 'expMonth', 'expYear', 'cvc', 'holderName']);
+    const { card } = request.body;
     const key = idempotencyKey(request.headers);
     void reply.header('idempotency-key', key);
     const booking = await upstream<Booking>(
@@ -281,13 +250,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
         (n) => n.booking.confirmBooking.bind(n.booking),
         {
           holdId: request.params.holdId,
-          card: {
-            number: requiredString(card, 'number', 'card'),
-            expMonth: requiredInteger(card, 'expMonth', 'card'),
-            expYear: requiredInteger(card, 'expYear', 'card'),
-            cvc: requiredString(card, 'cvc', 'card'),
-            holderName: optionalString(card, 'holderName', 'card'),
-          },
+          card: { ...card, holderName: card.holderName ?? '' },
           idempotencyKey: key,
         },
         { token },
@@ -299,10 +262,10 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
   // ---- bookings
 
-  app.get('/api/bookings', async (request) => {
+  app.get('/api/bookings', { schema: schema.listBookings }, async (request) => {
     const token = bearerToken(request.headers);
     const answer = await upstream<ListMyBookingsResponse>(
-      upstreams.booking((n) => n.booking.listMyBookings.bind(n.booking), page(request.query as Query), {
+      upstreams.booking((n) => n.booking.listMyBookings.bind(n.booking), page(request.query), {
         token,
       }),
       { renames: PAGE_RENAMES },
@@ -310,7 +273,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return { bookings: answer.bookings.map(bookingView), nextPageToken: answer.nextPageToken || null };
   });
 
-  app.get<{ Params: { bookingId: string } }>('/api/bookings/:bookingId', async (request) => {
+  app.get('/api/bookings/:bookingId', { schema: schema.getBooking }, async (request) => {
     const token = bearerToken(request.headers);
     const booking = await upstream<Booking>(
       upstreams.booking(
@@ -322,9 +285,8 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return bookingView(booking);
   });
 
-  app.post<{ Params: { bookingId: string } }>('/api/bookings/:bookingId/cancel', async (request, reply) => {
+  app.post('/api/bookings/:bookingId/cancel', { schema: schema.cancelBooking }, async (request, reply) => {
     const token = bearerToken(request.headers);
-    objectBody(request.body, [], false);
     const key = idempotencyKey(request.headers);
     void reply.header('idempotency-key', key);
     const booking = await upstream<Booking>(
@@ -339,26 +301,17 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
   // ---- cluster (operators; open like ClusterService.Status itself)
 
-  app.get('/api/cluster', async () => {
+  app.get('/api/cluster', { schema: schema.cluster }, async () => {
     const nodes = await upstreams.clusterStatus();
     return { master: currentMaster(nodes), nodes, ...deps.stamp() };
   });
 
-  app.get('/api/cluster/events', async (_request, reply) => {
+  app.get('/api/cluster/events', { schema: schema.watchCluster }, async (_request, reply) => {
     const nodes = await upstreams.clusterStatus();
     const stream = openStream(reply, deps);
     stream.send('snapshot', { master: currentMaster(nodes), nodes, ...deps.stamp() });
     deps.clusterFeed.subscribe(stream, nodes);
   });
-}
-
-/**
- * An event id from the path (`/api/events//shows` gives ''): required here, since the catalog's
- * ListShows lists the whole catalog's shows without one.
- */
-function pathEventId(eventId: string): string {
-  if (eventId === '') throw invalid('eventId', 'is required');
-  return eventId;
 }
 
 /** Takes the response over from fastify and starts an event stream on it. */

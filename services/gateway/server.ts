@@ -1,5 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import { status as Code } from '@grpc/grpc-js';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
@@ -8,6 +7,7 @@ import { isGrpcError } from '../common/errors';
 import { LamportClock } from '../common/lamport';
 import { LATENCY_BUCKETS_SECONDS, Metrics, startMetricsServer } from '../common/metrics';
 import type { MetricsServer } from '../common/metrics';
+import { API_DOCS_PREFIX, registerApiDocs } from './api-docs';
 import { ClusterFeed } from './cluster-feed';
 import type { GatewayConfig } from './config';
 import { HttpError, fromUpstream, invalid } from './http-errors';
@@ -19,9 +19,12 @@ import { registerRoutes } from './routes';
 import { registerTracing } from './tracing-hooks';
 import { ShowFeeds } from './show-feed';
 import { HEARTBEAT_MS } from './sse';
+import { schemaValidatorCompiler } from './schema-validators';
 import { resolveStaticFile, sendStaticFile } from './static-files';
 import { Upstreams } from './upstreams';
 import type { SseStream } from './sse';
+import { validationError } from './validation-errors';
+import type { RequestPart } from './validation-errors';
 import { availabilityView } from './views';
 
 export interface GatewayOptions {
@@ -45,7 +48,10 @@ export interface Gateway {
   readonly showFeeds: ShowFeeds;
   readonly clusterFeed: ClusterFeed;
   readonly metrics: Metrics;
-  /** Every route registered (method, url), HEAD left out: the OpenAPI test checks each is documented. */
+  /**
+   * Every route of the API (method, url), HEAD and the API page's own (hidden) routes left out: the
+   * OpenAPI test checks each is documented.
+   */
   readonly routes: readonly { method: string; url: string }[];
   /** Starts listening on config.host:config.port (0 picks a free port); resolves to the port. */
   listen(): Promise<number>;
@@ -57,11 +63,6 @@ export interface Gateway {
 
 const BODY_LIMIT_BYTES = 64 * 1024;
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-
-/** The OpenAPI description served at GET /api/openapi.json (read once, at start). */
-export function loadOpenApi(): unknown {
-  return JSON.parse(readFileSync(path.join(__dirname, 'openapi.json'), 'utf8')) as unknown;
-}
 
 /** Builds the gateway (routes, error mapping, feeds, static files); nothing listens until listen(). */
 export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
@@ -101,6 +102,18 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
   });
   // First: every later hook and route runs inside the request's span.
   registerTracing(app);
+  app.setValidatorCompiler(schemaValidatorCompiler());
+  // Handlers build their bodies from typed views (views.ts), checked against the response schemas
+  // by tsc; sent as JSON.stringify writes them, so a field the schema lacks is never silently dropped.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Before any route: the document generator collects each route's schema as it is registered.
+  await registerApiDocs(app);
+  // A query parameter given empty (`?kind=`) counts as absent, as a form sends an unfilled field.
+  app.addHook('preValidation', async (request) => {
+    const query = request.query as Record<string, unknown> | undefined;
+    if (query !== null && typeof query === 'object')
+      for (const [name, value] of Object.entries(query)) if (value === '') delete query[name];
+  });
 
   // An empty body is "no body" (DELETE and cancel are often sent with a JSON content type and
   // nothing in it); anything else must parse, or the client is told so.
@@ -170,6 +183,8 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
 
   const routes: { method: string; url: string }[] = [];
   app.addHook('onRoute', (route) => {
+    const hidden = (route.schema as { hide?: boolean } | undefined)?.hide === true;
+    if (hidden || route.url.startsWith(API_DOCS_PREFIX)) return;
     for (const method of [route.method].flat())
       if (method !== 'HEAD') routes.push({ method, url: route.url });
   });
@@ -216,7 +231,7 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
     showFeeds,
     clusterFeed,
     stamp,
-    openapi: loadOpenApi(),
+    openapi: () => app.swagger(),
     heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS,
     startedAt: Date.now(),
   });
@@ -274,9 +289,16 @@ function jsonProblem(text: string, error: Error): string {
 
 /** Anything thrown while handling a request, as the status and body the client gets. */
 export function errorReply(error: unknown): { status: number; body: ErrorBody } {
+  const framework = error as Partial<FastifyError>;
+  if (framework.validation !== undefined) {
+    const invalid = validationError(
+      (framework.validationContext ?? 'body') as RequestPart,
+      framework.validation,
+    );
+    return { status: invalid.status, body: invalid.body() };
+  }
   const mapped = fromUpstream(error);
   if (mapped instanceof HttpError) return { status: mapped.status, body: mapped.body() };
-  const framework = error as Partial<FastifyError>;
   const status = framework.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // fastify's own refusals: unsupported media type (415), body too large (413), malformed request.

@@ -12,6 +12,7 @@ import { EventKind } from '../../proto/gen/marquee/catalog/v1/catalog';
 import type { Event, Hall, Show, ShowDetail, Venue } from '../../proto/gen/marquee/catalog/v1/catalog';
 import { NodeRole } from '../../proto/gen/marquee/cluster/v1/cluster';
 import type { NodeStatus } from '../../proto/gen/marquee/cluster/v1/cluster';
+import type * as Body from './schemas/models';
 
 /*
  * Proto messages → the JSON the REST API returns. Explicit on purpose: enums become short lower-case
@@ -19,11 +20,16 @@ import type { NodeStatus } from '../../proto/gen/marquee/cluster/v1/cluster';
  * (ts-proto's toJSON would drop defaults, so an empty list or a 0 would vanish).
  */
 
-/** `EVENT_KIND_MOVIE` → `movie`; unknown values → `unspecified`. */
-function enumWord(names: Record<number, string>, value: number, prefix: string): string {
+/** `EVENT_KIND_MOVIE` → `movie`; values without one of `words` (the schema's) → `unspecified`. */
+function enumWord<W extends string>(
+  names: Record<number, string>,
+  value: number,
+  prefix: string,
+  words: readonly W[],
+): W | 'unspecified' {
   const name = names[value];
-  if (name === undefined || !name.startsWith(prefix)) return 'unspecified';
-  return name.slice(prefix.length).toLowerCase();
+  const word = name?.startsWith(prefix) ? name.slice(prefix.length).toLowerCase() : undefined;
+  return words.find((w) => w === word) ?? 'unspecified';
 }
 
 export const EVENT_KINDS = ['movie', 'concert', 'theatre', 'sport', 'comedy', 'other'] as const;
@@ -35,11 +41,11 @@ export function eventKindOf(word: EventKindWord): EventKind {
 
 export type SeatStateWord = 'free' | 'held' | 'sold' | 'unspecified';
 
-export function eventView(event: Event) {
+export function eventView(event: Event): Body.Event {
   return {
     id: event.id,
     title: event.title,
-    kind: enumWord(EventKind, event.kind, 'EVENT_KIND_'),
+    kind: enumWord(EventKind, event.kind, 'EVENT_KIND_', EVENT_KINDS),
     genres: event.genres,
     durationMinutes: event.durationMinutes,
     description: event.description,
@@ -49,7 +55,7 @@ export function eventView(event: Event) {
   };
 }
 
-export function showView(show: Show) {
+export function showView(show: Show): Body.Show {
   return {
     id: show.id,
     eventId: show.eventId,
@@ -61,11 +67,11 @@ export function showView(show: Show) {
   };
 }
 
-function venueView(venue: Venue) {
+function venueView(venue: Venue): Body.VenueSummary {
   return { id: venue.id, name: venue.name, city: venue.city, address: venue.address };
 }
 
-function hallView(hall: Hall) {
+function hallView(hall: Hall): Body.Hall {
   return {
     id: hall.id,
     name: hall.name,
@@ -85,11 +91,11 @@ function hallView(hall: Hall) {
 }
 
 /** A venue with its halls, for choosing where a new show plays. */
-export function venueWithHallsView(venue: Venue) {
+export function venueWithHallsView(venue: Venue): Body.Venue {
   return { ...venueView(venue), halls: venue.halls.map(hallView) };
 }
 
-export function showDetailView(detail: ShowDetail) {
+export function showDetailView(detail: ShowDetail): Body.ShowDetail {
   return {
     show: detail.show ? showView(detail.show) : null,
     event: detail.event ? eventView(detail.event) : null,
@@ -114,31 +120,9 @@ export function showDetailView(detail: ShowDetail) {
   };
 }
 
-export interface SeatView {
-  seatId: string;
-  label: string;
-  priceTier: string;
-  amountCents: number;
-  state: SeatStateWord;
-}
+export type AvailabilityView = Body.Availability;
 
-export interface PoolView {
-  areaId: string;
-  name: string;
-  priceTier: string;
-  amountCents: number;
-  capacity: number;
-  held: number;
-  sold: number;
-  remaining: number;
-}
-
-export interface AvailabilityView {
-  showId: string;
-  currency: string;
-  seats: SeatView[];
-  pools: PoolView[];
-}
+const SEAT_STATES = ['free', 'held', 'sold'] as const;
 
 export function availabilityView(availability: Availability): AvailabilityView {
   return {
@@ -149,7 +133,7 @@ export function availabilityView(availability: Availability): AvailabilityView {
       label: s.label,
       priceTier: s.priceTier,
       amountCents: s.amountCents,
-      state: enumWord(SeatState, s.state, 'SEAT_STATE_') as SeatStateWord,
+      state: enumWord(SeatState, s.state, 'SEAT_STATE_', SEAT_STATES),
     })),
     pools: availability.pools.map((p) => ({
       areaId: p.areaId,
@@ -164,18 +148,21 @@ export function availabilityView(availability: Availability): AvailabilityView {
   };
 }
 
-export function userView(user: User | undefined) {
-  if (!user) return null;
+export function userView(user: User): Body.User {
   return {
     id: user.id,
     email: user.email,
     displayName: user.displayName,
-    role: enumWord(Role, user.role, 'ROLE_'),
+    role: enumWord(Role, user.role, 'ROLE_', ['user', 'admin']),
   };
 }
 
-export function sessionView(session: Session) {
-  return { token: session.token, expiresAt: session.expiresAt, user: userView(session.user) };
+export function sessionView(session: Session): Body.Session {
+  return {
+    token: session.token,
+    expiresAt: session.expiresAt,
+    user: session.user ? userView(session.user) : null,
+  };
 }
 
 function seatItems(seats: BookedSeat[]) {
@@ -186,7 +173,7 @@ function gaItems(items: GaItem[]) {
   return items.map((g) => ({ areaId: g.areaId, quantity: g.quantity, amountCents: g.amountCents }));
 }
 
-export function holdView(hold: Hold) {
+export function holdView(hold: Hold): Body.Hold {
   return {
     id: hold.id,
     showId: hold.showId,
@@ -195,11 +182,11 @@ export function holdView(hold: Hold) {
     totalCents: hold.totalCents,
     currency: hold.currency,
     expiresAt: hold.expiresAt,
-    state: enumWord(HoldState, hold.state, 'HOLD_STATE_'),
+    state: enumWord(HoldState, hold.state, 'HOLD_STATE_', ['active', 'confirmed', 'released', 'expired']),
   };
 }
 
-export function bookingView(booking: Booking) {
+export function bookingView(booking: Booking): Body.Booking {
   return {
     id: booking.id,
     userId: booking.userId,
@@ -209,7 +196,7 @@ export function bookingView(booking: Booking) {
     ga: gaItems(booking.ga),
     totalCents: booking.totalCents,
     currency: booking.currency,
-    state: enumWord(BookingState, booking.state, 'BOOKING_STATE_'),
+    state: enumWord(BookingState, booking.state, 'BOOKING_STATE_', ['confirmed', 'cancelled']),
     paymentId: booking.paymentId,
     refundId: booking.refundId || null,
     createdAt: booking.createdAt,
@@ -217,38 +204,14 @@ export function bookingView(booking: Booking) {
   };
 }
 
-export interface SlaveLagView {
-  nodeId: number;
-  matchIndex: number;
-  lagEntries: number;
-  lastAckMs: number;
-}
-
-export type NodeView =
-  | {
-      nodeId: number;
-      address: string;
-      reachable: true;
-      role: string;
-      term: number;
-      masterId: number | null;
-      lamport: number;
-      canServeWrites: boolean;
-      commitIndex: number;
-      appliedIndex: number;
-      /** This node's lag as its master reports it (null on the master, or when no master reports it). */
-      lagEntries: number | null;
-      slaves: SlaveLagView[];
-      etcdLeaseHolder: number | null;
-    }
-  | { nodeId: number; address: string; reachable: false; error: string };
+export type NodeView = Body.NodeView;
 
 export function nodeView(nodeId: number, address: string, status: NodeStatus): NodeView {
   return {
     nodeId,
     address,
     reachable: true,
-    role: enumWord(NodeRole, status.role, 'NODE_ROLE_'),
+    role: enumWord(NodeRole, status.role, 'NODE_ROLE_', ['master', 'slave', 'candidate']),
     term: status.term,
     masterId: status.masterId || null,
     lamport: status.lamport,

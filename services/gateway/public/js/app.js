@@ -1,3 +1,4 @@
+// @ts-check
 /* Wiring: the header, the message banner, the API's slow-call notice, and the page routes. */
 import * as api from './api.js';
 import { h, replace } from './dom.js';
@@ -64,7 +65,8 @@ function renderAuth() {
 
 function markSection(section) {
   for (const link of document.querySelectorAll('.site-nav [data-section]')) {
-    if (link.dataset.section === section) link.setAttribute('aria-current', 'page');
+    if (link instanceof HTMLElement && link.dataset.section === section)
+      link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
 }
@@ -74,13 +76,13 @@ function installSlowNotice() {
   const slowCalls = new Set();
   let notice;
   api.events.addEventListener('slow', (event) => {
-    slowCalls.add(event.detail);
+    slowCalls.add(/** @type {CustomEvent<number>} */ (event).detail);
     notice = messages.info('The booking system is switching over — retrying, this can take a few seconds…', {
       timeoutMs: 0,
     });
   });
   api.events.addEventListener('settled', (event) => {
-    slowCalls.delete(event.detail);
+    slowCalls.delete(/** @type {CustomEvent<number>} */ (event).detail);
     if (slowCalls.size === 0) messages.clear(notice);
   });
   api.events.addEventListener('unauthorized', () => {

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * Catalog answers remembered for the tab, for lists that need names the API does not put in them:
  * shows carry only venue and hall ids (and the API has no venue route), bookings only a show id. A

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * A tiny element builder: h('a', { href, class: 'x', onclick }, 'text', child). Text always goes in
  * as text nodes, never as HTML, so titles and messages from the API cannot inject markup.

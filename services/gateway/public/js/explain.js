@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * ApiError → a sentence a buyer understands. The gateway's messages are precise but written for
  * developers ("seat BALC-A-2 is already held"); this turns the common cases into plain words and
@@ -5,6 +6,9 @@
  */
 import { seatName } from './format.js';
 
+/** @typedef {import('./api.js').ApiError} ApiError */
+
+/** @type {Record<string, string>} */
 const FIELD_NAMES = {
   email: 'Email',
   password: 'Password',
@@ -31,12 +35,19 @@ export const isHoldExpired = (error) =>
 export const isUnavailable = (error) => error.status === 503 || error.status === 504 || error.status === 0;
 
 /**
+ * By name, not instanceof: a page may hold an ApiError from another copy of api.js (a cached one).
+ * @param {Error} error
+ * @returns {error is ApiError}
+ */
+const isApiError = (error) => error.name === 'ApiError';
+
+/**
  * A human sentence for any error. `context.seatsById` (Map id → seat) lets seat conflicts say "A7",
  * `context.areaNames` (Map id → name) names standing areas; `context.signingIn` keeps a login's own 401 text.
  */
 export function explain(error, context = {}) {
   if (!(error instanceof Error)) return 'Something went wrong. Please try again.';
-  if (error.name !== 'ApiError') return `Something went wrong in this page: ${error.message}`;
+  if (!isApiError(error)) return `Something went wrong in this page: ${error.message}`;
   if (isSeatTaken(error)) {
     const seats = takenSeats(error, context.seatsById);
     const sold = /sold/.test(error.message);
@@ -74,7 +85,7 @@ export function explain(error, context = {}) {
     case 429:
       return 'Too many requests at once — wait a few seconds and try again.';
     default: {
-      const field = FIELD_NAMES[error.field];
+      const field = error.field === null ? undefined : FIELD_NAMES[error.field];
       const text = error.message.replace(/^[\w.[\]]+: /, '');
       // A server fault: the trace id lets an operator find every log line of this request.
       const reference = error.status >= 500 && error.traceId ? ` (reference: ${error.traceId})` : '';

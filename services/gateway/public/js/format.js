@@ -1,3 +1,4 @@
+// @ts-check
 /* Money, dates and durations the way people read them (the browser's locale and time zone). */
 
 const moneyFormats = new Map();

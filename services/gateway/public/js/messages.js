@@ -1,10 +1,14 @@
+// @ts-check
 /*
  * The one message banner (data-testid="message"): errors stay until dismissed or replaced, info
  * fades after a while. `show` returns a handle so a caller can clear only its own message (the
  * "switching over" notice must not wipe an error that arrived meanwhile).
  */
 
-const banner = () => document.querySelector('[data-testid="message"]');
+/** The banner element; index.html always has it. */
+const banner = () => /** @type {HTMLElement} */ (document.querySelector('[data-testid="message"]'));
+/** @param {HTMLElement} element */
+const textOf = (element) => /** @type {HTMLElement} */ (element.querySelector('.message-text'));
 let currentId = 0;
 let fadeTimer;
 let shownAt = 0;
@@ -15,7 +19,7 @@ export function show(kind, text, { timeoutMs = kind === 'info' ? 6000 : 0 } = {}
   clearTimeout(fadeTimer);
   element.dataset.kind = kind;
   element.setAttribute('role', kind === 'error' ? 'alert' : 'status');
-  element.querySelector('.message-text').textContent = text;
+  textOf(element).textContent = text;
   element.hidden = false;
   shownAt = Date.now();
   if (timeoutMs > 0) fadeTimer = setTimeout(() => clear(id), timeoutMs);
@@ -31,7 +35,7 @@ export function clear(id) {
   clearTimeout(fadeTimer);
   const element = banner();
   element.hidden = true;
-  element.querySelector('.message-text').textContent = '';
+  textOf(element).textContent = '';
 }
 
 /** On navigation: hides a message shown more than `ms` ago (one shown just now explains the move). */
@@ -42,5 +46,5 @@ export function clearStale(ms) {
 export function installBanner() {
   banner()
     .querySelector('.message-close')
-    .addEventListener('click', () => clear());
+    ?.addEventListener('click', () => clear());
 }

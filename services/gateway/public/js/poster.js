@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * A poster for every event, drawn from its title, kind and genres: no image is downloaded. The title
  * picks the colours and shapes (a hash seeds a small random generator), the genre picks the mood, the
@@ -5,7 +6,10 @@
  */
 import { s } from './dom.js';
 
-/** Hue range and saturation per genre (first match wins), so a horror film never looks like a cartoon. */
+/**
+ * Hue range and saturation per genre (first match wins), so a horror film never looks like a cartoon.
+ * @type {[RegExp, { hue: [number, number], sat: number, light: number }][]}
+ */
 const MOODS = [
   [/horror/i, { hue: [350, 10], sat: 70, light: 12 }],
   [/thriller|mystery|crime|noir/i, { hue: [160, 200], sat: 35, light: 14 }],

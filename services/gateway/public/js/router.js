@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * Hash routing: '#/show/shw_1?x=1' → the matching view with its params and query. Each navigation
  * gets an AbortController; leaving a page aborts it, which cancels the page's fetches and lets the
@@ -6,7 +7,9 @@
 
 let routes = [];
 let fallback = '#/events';
+/** @type {AbortController | null} */
 let current = null;
+/** @type {(error: unknown, root: HTMLElement) => void} */
 let onError = () => {};
 let firstRender = true;
 const listeners = new Set();
@@ -48,9 +51,12 @@ export function replaceQuery(params) {
 
 function render(root) {
   const { path, query } = parse();
-  let match = null;
-  const route = routes.find((r) => (match = r.pattern.exec(path)) !== null);
-  if (!route) {
+  const found = routes
+    .map((r) => ({ route: r, match: r.pattern.exec(path) }))
+    .find(({ match }) => match !== null);
+  const route = found?.route;
+  const match = found?.match;
+  if (!route || !match) {
     location.replace(fallback);
     return;
   }

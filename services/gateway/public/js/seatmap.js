@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The seat map: an SVG drawn from the show's hall plan (sections of rows, general-admission areas),
  * one focusable element per seat. It draws and moves focus; the show page owns what a seat's state
@@ -22,6 +23,10 @@ export const STATE_WORDS = { free: 'free', held: 'held by someone', sold: 'sold'
 /**
  * detail: GET /api/shows/:id (hall, seats, gaAreas, show, event).
  * options: onToggle(seatId), onGaClick(areaId), tierIndex(tier) → 0..n for the tier colour.
+ */
+/**
+ * @param {import('../../schemas/models').ShowDetail} detail
+ * @param {{ onToggle: (seatId: string) => void, onGaClick?: (areaId: string) => void, tierIndex?: (priceTier: string) => number }} handlers
  */
 export function createSeatMap(detail, { onToggle, onGaClick = () => {}, tierIndex = () => 0 }) {
   const currency = detail.show?.currency;

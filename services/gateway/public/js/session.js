@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The signed-in user: {token, expiresAt, user} in sessionStorage (one tab's session; closing the tab
  * signs out). Listeners hear every change so the header and pages can follow.

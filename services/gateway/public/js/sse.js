@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * A server-sent event feed that says how it is doing. EventSource reconnects by itself after a
  * dropped connection; when the server refuses a reconnect (a 401, a 404, the gateway down behind
@@ -12,11 +13,19 @@
 
 const RETRY_MS = 3000;
 
+/**
+ * @typedef {'connecting' | 'live' | 'reconnecting' | 'stopped'} FeedState
+ * @param {string | (() => string)} url
+ * @param {Record<string, (data: any) => void>} handlers by event name
+ * @param {{ onState?: (state: FeedState) => void, signal?: AbortSignal, canRetry?: () => Promise<boolean> }} [options]
+ */
 export function subscribe(url, handlers, { onState = () => {}, signal, canRetry = async () => true } = {}) {
+  /** @type {EventSource | null} */
   let source = null;
   let timer;
   let stopped = false;
 
+  /** @param {FeedState} state */
   const stop = (state) => {
     stopped = true;
     clearTimeout(timer);
@@ -33,17 +42,19 @@ export function subscribe(url, handlers, { onState = () => {}, signal, canRetry 
       if (name === 'error') continue;
       source.addEventListener(name, (event) => {
         onState('live');
-        handler(JSON.parse(event.data));
+        handler(JSON.parse(/** @type {MessageEvent<string>} */ (event).data));
       });
     }
     // 'error' is both the server's own event (with data) and EventSource's connection trouble.
     source.addEventListener('error', (event) => {
-      if (event.data) {
-        handlers.error?.(JSON.parse(event.data));
+      // The server's own `error` event is a MessageEvent; a connection failure is a plain Event.
+      const data = event instanceof MessageEvent ? event.data : undefined;
+      if (data) {
+        handlers.error?.(JSON.parse(data));
         stop('stopped');
         return;
       }
-      if (source.readyState === EventSource.CLOSED) {
+      if (source?.readyState === EventSource.CLOSED) {
         onState('reconnecting');
         timer = setTimeout(async () => {
           if (stopped) return;

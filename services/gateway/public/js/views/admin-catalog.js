@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * Admin: create an event, then a show of it in a venue's hall with a price for each tier the hall
  * uses. The browser only shapes the request; the catalog checks it and its errors come back naming

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * Small helpers the admin forms share: labelled inputs, and showing an API error next to the input
  * it names (the gateway's `field` is the JSON name, e.g. "prices[1].amountCents").

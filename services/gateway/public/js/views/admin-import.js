@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * Admin: import a catalog document (docs/IMPORT.md) from a file on this computer or from a URL the
  * catalog fetches, with a progress bar fed by the gateway's line-by-line progress answer.

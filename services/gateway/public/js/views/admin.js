@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * #/admin: an administrator creates events and shows and imports catalogs; everyone signed in or not
  * sees the system's health, the catalog's events and the API's routes. The page does not decide who
@@ -79,7 +80,7 @@ function eventsCard(signal) {
           ),
         ),
       );
-      pageToken = answer.nextPageToken;
+      pageToken = answer.nextPageToken ?? '';
       more.hidden = !pageToken;
       status.textContent = `${rows.children.length}${pageToken ? '+' : ''} events in the catalog.`;
     } catch (error) {
@@ -141,7 +142,15 @@ function routesCard(signal) {
     'section',
     { class: 'card' },
     h('h2', null, 'What the API offers'),
-    h('p', { class: 'muted' }, 'From ', h('a', { href: '/api/openapi.json' }, '/api/openapi.json'), '.'),
+    h(
+      'p',
+      { class: 'muted' },
+      'From ',
+      h('a', { href: '/api/openapi.json' }, '/api/openapi.json'),
+      ', generated from the routes’ schemas; every parameter and body on ',
+      h('a', { href: '/api/docs/' }, 'the API page'),
+      '.',
+    ),
     h(
       'div',
       { class: 'table-scroll' },

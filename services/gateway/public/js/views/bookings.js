@@ -1,3 +1,4 @@
+// @ts-check
 /* #/bookings: my bookings, newest first, each with its show and a Cancel button (refund). */
 import * as api from '../api.js';
 import { showDetail } from '../catalog-cache.js';
@@ -108,7 +109,7 @@ export async function bookingsView({ root, signal }) {
     more.disabled = true;
     const answer = await api.bookings(pageToken, signal);
     list.append(...answer.bookings.map((booking) => bookingRow(booking, signal)));
-    pageToken = answer.nextPageToken;
+    pageToken = answer.nextPageToken ?? '';
     more.hidden = !pageToken;
     more.disabled = false;
     status.textContent = '';

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The show page's side panel, by phase: the selection and the Hold button; the hold with its
  * countdown and the simulated card form; the booking confirmation. It renders and reports clicks;

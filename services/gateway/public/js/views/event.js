@@ -1,3 +1,4 @@
+// @ts-check
 /* #/event/<id>: the event, and its shows by day with venue and prices. */
 import * as api from '../api.js';
 import { similarEventsSection } from './recommendations.js';

@@ -1,3 +1,4 @@
+// @ts-check
 /* #/events: search and filter the catalog (text, kind, genre, city, dates), a poster per event. */
 import * as api from '../api.js';
 import { h, replace } from '../dom.js';

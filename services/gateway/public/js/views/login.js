@@ -1,3 +1,4 @@
+// @ts-check
 /* #/login: sign in or create an account; the token goes to sessionStorage (session.js). */
 import * as api from '../api.js';
 import { h } from '../dom.js';

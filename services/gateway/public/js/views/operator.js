@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * #/operator: the booking group live — each node's role, term, Lamport clock, indexes and lag, the
  * current master, and a timeline of elections (GET /api/cluster/events). Made to watch
@@ -95,9 +96,17 @@ function nodeCard(node, masterId) {
   );
 }
 
+/**
+ * A number as text, '—' when there is none.
+ * @param {number | null | undefined} value
+ * @param {(value: number) => string} [show]
+ */
 const dash = (value, show = String) => (value === null || value === undefined ? '—' : show(value));
-const fixed = (digits) => (value) => value.toFixed(digits);
+/** @param {number} digits */
+const fixed = (digits) => (/** @type {number} */ value) => value.toFixed(digits);
+/** @param {number} value */
 const ms = (value) => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
+/** @param {number} ratio */
 const percent = (ratio) => `${Math.round(ratio * 100)} %`;
 
 function metricsRow(target) {

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * "Recommended for you" (the events page) and "You may also like" (an event page): cards from
  * GET /api/recommendations and GET /api/events/:id/similar, each with the service's reason ("because

@@ -1,3 +1,4 @@
+// @ts-check
 /* The show page's static parts: its heading, the legend, the sign-in prompt, a standing area. */
 import { h } from '../dom.js';
 import { capitalize, dateTime, money } from '../format.js';
