@@ -74,6 +74,7 @@ describe('statusEvents (one node, two polls)', () => {
       appliedIndex: 3,
       slaves: [],
       etcdLeaseHolder: 0,
+      etcdLeaseToken: 0,
     };
     expect(toView({ ...base, role: NodeRole.NODE_ROLE_MASTER }).role).toBe('master');
     expect(toView({ ...base, role: NodeRole.NODE_ROLE_CANDIDATE }).role).toBe('candidate');
