@@ -240,6 +240,8 @@ export type NodeView =
       lagEntries: number | null;
       slaves: SlaveLagView[];
       etcdLeaseHolder: number | null;
+      /** The holder's fencing token (the etcd revision that began its tenure); null with no holder. */
+      etcdLeaseToken: number | null;
     }
   | { nodeId: number; address: string; reachable: false; error: string };
 
@@ -263,6 +265,7 @@ export function nodeView(nodeId: number, address: string, status: NodeStatus): N
       lastAckMs: s.lastAckMs,
     })),
     etcdLeaseHolder: status.etcdLeaseHolder || null,
+    etcdLeaseToken: status.etcdLeaseHolder ? status.etcdLeaseToken : null,
   };
 }
 
