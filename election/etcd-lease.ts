@@ -509,6 +509,10 @@ export class EtcdLease {
         this.lose(tenure, 'expired', `etcd at ${this.endpoints} says the lease has expired`);
         return;
       }
+      // etcd renewed the lease: extend the deadline now, so that a slow check below (a loaded
+      // machine) does not let it pass and end a tenure etcd still honours.
+      tenure.validUntil = Math.max(tenure.validUntil, sentAt + ttlSeconds * 1000 - this.marginMs);
+      this.armExpiry(tenure);
       // The lease lives on after a takeover (nobody revoked it): a renewal alone proves nothing. The
       // key must still be this lease's, or the tenure is over — the watch usually says so first.
       const kv = (
@@ -519,8 +523,6 @@ export class EtcdLease {
         this.lose(tenure, kv ? 'key-replaced' : 'key-deleted', `${this.key} is no longer this tenure's key`);
         return;
       }
-      tenure.validUntil = Math.max(tenure.validUntil, sentAt + ttlSeconds * 1000 - this.marginMs);
-      this.armExpiry(tenure);
     } catch (error) {
       if (this.tenure !== tenure) return;
       if (error instanceof EtcdLeaseInvalidError) {
