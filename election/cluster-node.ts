@@ -53,8 +53,11 @@ export interface ElectionNodeOptions {
    * answer (election lease, replication serving its term, etcd gate). Default: the election's alone.
    */
   readonly canServeWrites?: () => boolean;
-  /** The node holding the etcd fallback lease (0: none, or etcd not in use), for ClusterService.Status. */
-  readonly etcdLeaseHolder?: () => number;
+  /**
+   * The etcd fallback lease as this node last saw it, for ClusterService.Status: holder node id and
+   * fencing token (both 0: none known, or etcd not in use).
+   */
+  readonly etcdLease?: () => { readonly holder: number; readonly token: number };
   /** Largest peer message accepted (the replication endpoint receives snapshots); default 4 MiB. */
   readonly maxReceiveMessageBytes?: number;
   /** More services for the same peer server (the booking node's replication endpoint). */
@@ -144,7 +147,7 @@ export async function startElectionNode(options: ElectionNodeOptions): Promise<E
               status: async () => ({
                 ...toNodeStatus(runner.status(), options.replicationStatus?.()),
                 ...(options.canServeWrites === undefined ? {} : { canServeWrites: options.canServeWrites() }),
-                etcdLeaseHolder: options.etcdLeaseHolder?.() ?? 0,
+                ...etcdLeaseFields(options.etcdLease?.()),
               }),
             },
             logger,
@@ -201,7 +204,14 @@ export function toNodeStatus(status: ElectionStatus, replication?: ReplicationFi
       lastAckMs: Math.round(slave.lastAckAgeMs ?? 0),
     })),
     etcdLeaseHolder: 0,
+    etcdLeaseToken: 0,
   };
+}
+
+function etcdLeaseFields(
+  lease: { readonly holder: number; readonly token: number } | undefined,
+): Pick<NodeStatus, 'etcdLeaseHolder' | 'etcdLeaseToken'> {
+  return { etcdLeaseHolder: lease?.holder ?? 0, etcdLeaseToken: lease?.token ?? 0 };
 }
 
 function resolveTermStore(options: ElectionNodeOptions): TermStore {

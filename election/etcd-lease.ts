@@ -7,8 +7,9 @@ import type { NodeId, Term } from './types';
 
 /*
  * The etcd fallback lease (DESIGN.md, Election). The booking master also holds the key
- * /marquee/booking/<group>/master, attached to a short etcd lease; the key's create revision is the
- * fencing token. This file is the shell that talks to etcd (EtcdLease) plus the pure rule that says
+ * /marquee/booking/<group>/master, attached to a short etcd lease; the key's mod revision is the
+ * fencing token. A newer bully term takes the key over by transaction at once: the lease is never
+ * on the failover's critical path. This file is the shell that talks to etcd (EtcdLease) plus the pure rule that says
  * what a node may do given the bully core's view and the lease's (decideWithLease). It decides
  * nothing on its own: the election runner asks, then serves, stands by, campaigns or resigns.
  * The modes and what each guarantees are written down in election/README.md ("etcd fallback lease").
@@ -20,16 +21,29 @@ import type { NodeId, Term } from './types';
 /** Who holds the master key, as read from etcd. */
 export interface LeaseHolder {
   readonly nodeId: NodeId;
-  /** The bully term the holder campaigned with (informative; replication fences by term). */
+  /** The bully term the holder campaigned with: a newer term takes the key over at once. */
   readonly term: Term;
   /**
-   * Fencing token: the key's create revision. Constant for one tenure (so a holder's token never
-   * changes under it, even when it rewrites the value), and strictly greater for every later tenure
-   * because etcd revisions are global and only grow. The mod revision would also grow, but would
-   * change mid-tenure on every value update. etcd revisions are int64; a JS number holds them exactly
-   * up to 2^53, which one etcd cluster does not reach.
+   * Fencing token: the key's mod revision, i.e. the etcd revision of the put that began this tenure.
+   * The value is written once per tenure (a newer term is a new tenure, with a new put), so the token
+   * is constant while one node holds the key in one term, and strictly greater for every later tenure
+   * because etcd revisions are global and only grow. The create revision cannot serve: a takeover
+   * replaces the value of a live key, which keeps its create revision. etcd revisions are int64; a JS
+   * number holds them exactly up to 2^53, which one etcd cluster does not reach.
    */
   readonly revision: number;
+}
+
+/**
+ * May a bully master in `term` replace the stored holder without waiting for its lease to expire?
+ * Yes when the stored term is older (a majority has since accepted a newer one, so the stored holder
+ * is deposed: replicas reject its entries), or when the key is this node's own in this same term (a
+ * previous incarnation of it, or a tenure it gave up on its own clock). Never when the stored term is
+ * newer, nor another node's in the same term (one master per term: that cannot happen, and if it did
+ * the key must not flip between them).
+ */
+export function mayTakeOver(stored: LeaseHolder, nodeId: NodeId, term: Term): boolean {
+  return stored.term < term || (stored.term === term && stored.nodeId === nodeId);
 }
 
 /**
@@ -65,19 +79,24 @@ export interface LeaseDecisionInput {
   readonly leaseHeldBySelf: boolean;
   /**
    * The holder last read from etcd (EtcdLease.holder()), consulted only when the node does not hold
-   * the lease itself; a key left by this node's previous incarnation counts as someone else's.
+   * the lease itself.
    */
   readonly leaseHolder: LeaseHolder | undefined;
+  /** This node's id and its bully core's current term: a stored holder from an older term is deposed. */
+  readonly nodeId: NodeId;
+  readonly term: Term;
   readonly rule?: LeaseRule;
 }
 
 /**
  * What this node may do. Modes:
  * 1. etcd not configured — bully + quorum only: serve iff bullyHasQuorum.
- * 2. etcd configured and reachable — nobody serves without holding the lease. A free lease is
- *    acquired only by a bully master with quorum (so every tenure starts on a node that a majority
- *    elected and that caught up). A holder that saw a newer term stands by (resigns). A holder
- *    without quorum keeps serving under "lease-decides", stands by under "quorum-and-lease".
+ * 2. etcd configured and reachable — nobody serves without holding the lease. Only a bully master
+ *    with quorum acquires it: a free key at once, and a key held in an older term (or left by this
+ *    node in its own term) at once too, by a transaction that replaces it (mayTakeOver) — never by
+ *    waiting out the old holder's TTL. A holder that saw a newer term stands by (resigns) unless it is
+ *    the new master. A holder without quorum keeps serving under "lease-decides", stands by under
+ *    "quorum-and-lease".
  * 3. etcd configured but unreachable from this node — the lease is ignored: serve iff
  *    bullyHasQuorum. Writes are never blocked only because etcd is down.
  */
@@ -89,10 +108,13 @@ export function decideWithLease(input: LeaseDecisionInput): LeaseDecision {
     if (input.bullyHasQuorum) return 'serve';
     return rule === 'lease-decides' ? 'serve' : 'stand-by';
   }
-  // Held by someone else (possibly this node's lapsed or previous lease): wait for it to be resigned
-  // or to expire (at most one TTL after its holder stops renewing).
-  if (input.leaseHolder !== undefined) return 'stand-by';
-  return input.bullyHasQuorum ? 'campaign' : 'stand-by';
+  if (!input.bullyHasQuorum) return 'stand-by';
+  // Held by a node of the same or a newer term: it is the master (or will learn it is not from its
+  // own quorum); wait for it to resign or expire.
+  if (input.leaseHolder !== undefined && !mayTakeOver(input.leaseHolder, input.nodeId, input.term)) {
+    return 'stand-by';
+  }
+  return 'campaign';
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -177,10 +199,10 @@ const singleAttempt: FaultPolicy = {
 };
 
 /**
- * The master key in etcd. campaign() is one attempt (create-if-absent in a transaction), never a
- * loop: the caller retries on its own schedule. While held, the lease is renewed every TTL/3; the
+ * The master key in etcd. campaign() is one attempt (create-if-absent, or take over a deposed term's
+ * key, each in a transaction), never a loop: the caller retries on its own schedule. While held, the lease is renewed every TTL/3; the
  * tenure ends with a 'lost' event (never with a throw) when etcd says the lease is gone, when the key
- * is deleted or replaced, or when the local deadline passes without an acknowledged renewal.
+ * is deleted or taken over (seen by the watch or by the check after each renewal), or when the local deadline passes without an acknowledged renewal.
  * isHeld() re-checks that deadline synchronously, so a process that was paused past its lease learns
  * it before its timers run. Every call is bounded by a timeout and rejects with EtcdLeaseError.
  */
@@ -290,6 +312,24 @@ export class EtcdLease {
   }
 
   /**
+   * Writes `key` only if this node's tenure is still the current one: one etcd transaction that
+   * compares the master key's mod revision with the fencing token. A deposed holder (taken over by a
+   * newer term, even while its own lease is still alive) gets false, and nothing is written. This is
+   * how a side effect kept in etcd is fenced; the booking group fences its writes by term instead.
+   */
+  async putFenced(key: string, value: string): Promise<boolean> {
+    const tenure = this.tenure;
+    if (!tenure) return false;
+    const response = await this.call('write under the fencing token', () =>
+      this.client
+        .if(this.key, 'Mod', '==', tenure.holder.revision)
+        .then(this.client.put(key).value(value))
+        .commit(),
+    );
+    return response.succeeded;
+  }
+
+  /**
    * Gives the lease up: this process stops being the holder at once (before the network call), then
    * revokes the lease, which deletes the key so that another campaigner can take over immediately.
    * If etcd is unreachable it rejects; the key then expires within one TTL. No 'lost' event.
@@ -351,27 +391,24 @@ export class EtcdLease {
     const value = JSON.stringify({ nodeId, term });
     let response: ITxnResponse;
     try {
-      response = await this.call('create the master key', () =>
-        this.client
-          .if(this.key, 'Create', '==', 0)
-          .then(this.client.put(this.key).value(value).lease(leaseId))
-          .else(this.client.get(this.key))
-          .commit(),
-      );
+      response = await this.putIf('create the master key', 'Create', 0, value, leaseId);
+      const stored = this.storedHolder(response);
+      // The key is held, by a deposed term (or by this node in this term): replace it now, guarded by
+      // the mod revision just read, so that a newer holder that got in between is never overwritten.
+      if (stored && mayTakeOver(stored, nodeId, term)) {
+        response = await this.putIf('take over the master key', 'Mod', stored.revision, value, leaseId);
+        if (response.succeeded) this.logger?.info({ key: this.key, from: stored }, 'etcd lease taken over');
+      }
     } catch (error) {
-      // Whether the key was created is unknown; the lease is never renewed, so it expires either way.
+      // Whether the key was written is unknown; the lease is never renewed, so it expires either way.
       this.revokeQuietly(lease, 'after a failed campaign');
       throw error;
     }
     if (!response.succeeded) {
       this.revokeQuietly(lease, 'after a lost campaign');
-      const kv = response.responses[0]?.response_range?.kvs[0];
-      if (!kv)
-        throw new EtcdLeaseError(
-          'malformed',
-          `etcd at ${this.endpoints}: ${this.key} exists but could not be read`,
-        );
-      return { acquired: false, holder: this.parse(kv) };
+      const stored = this.storedHolder(response);
+      if (!stored) return this.missingKey();
+      return { acquired: false, holder: stored };
     }
     const holder: LeaseHolder = { nodeId, term, revision: Number(response.header.revision) };
     if (this.closed) {
@@ -387,15 +424,18 @@ export class EtcdLease {
     return { acquired: true, holder };
   }
 
-  /** Same tenure, newer term: the value changes, the create revision (the token) does not. */
+  /**
+   * Same lease, newer term: a new tenure with a new fencing token (the revision of this put), so
+   * that whatever was fenced with the old term's token is refused from now on.
+   */
   private async rewriteTerm(tenure: Tenure, term: Term): Promise<CampaignResult> {
     const value = JSON.stringify({ nodeId: tenure.holder.nodeId, term });
-    const response = await this.call('update the master key', () =>
-      this.client
-        .if(this.key, 'Create', '==', tenure.holder.revision)
-        .then(this.client.put(this.key).value(value).lease(tenure.leaseId))
-        .else(this.client.get(this.key))
-        .commit(),
+    const response = await this.putIf(
+      'update the master key',
+      'Mod',
+      tenure.holder.revision,
+      value,
+      tenure.leaseId,
     );
     if (response.succeeded) {
       // The tenure may have ended (local deadline, watch) while the update was on the wire.
@@ -405,14 +445,48 @@ export class EtcdLease {
           `etcd at ${this.endpoints}: the lease was lost while updating the term`,
         );
       }
-      tenure.holder = { ...tenure.holder, term };
+      tenure.holder = { ...tenure.holder, term, revision: Number(response.header.revision) };
       return { acquired: true, holder: tenure.holder };
     }
+    const stored = this.storedHolder(response);
+    this.lose(tenure, stored ? 'key-replaced' : 'key-deleted', `${this.key} is no longer this tenure's key`);
+    // One fresh attempt (bounded: the tenure is gone, so this cannot come back here).
+    if (!stored || mayTakeOver(stored, tenure.holder.nodeId, term)) {
+      return this.campaignOnce(tenure.holder.nodeId, term);
+    }
+    return { acquired: false, holder: stored };
+  }
+
+  /** One transaction: put the key under `leaseId` if its `target` revision equals `revision`, else read it. */
+  private putIf(
+    what: string,
+    target: 'Create' | 'Mod',
+    revision: number,
+    value: string,
+    leaseId: string,
+  ): Promise<ITxnResponse> {
+    return this.call(what, () =>
+      this.client
+        .if(this.key, target, '==', revision)
+        .then(this.client.put(this.key).value(value).lease(leaseId))
+        .else(this.client.get(this.key))
+        .commit(),
+    );
+  }
+
+  /** The holder read by a failed putIf (its else branch); undefined when the key is absent. */
+  private storedHolder(response: ITxnResponse): LeaseHolder | undefined {
+    if (response.succeeded) return undefined;
     const kv = response.responses[0]?.response_range?.kvs[0];
-    this.lose(tenure, kv ? 'key-replaced' : 'key-deleted', `${this.key} is no longer this tenure's key`);
-    // The key is free: one fresh attempt (bounded: the tenure is gone, so this cannot come back here).
-    if (!kv) return this.campaignOnce(tenure.holder.nodeId, term);
-    return { acquired: false, holder: this.parse(kv) };
+    return kv ? this.parse(kv) : undefined;
+  }
+
+  private missingKey(): never {
+    // The key was deleted between our compare and our read: the next attempt finds it free.
+    throw new EtcdLeaseError(
+      'unavailable',
+      `etcd at ${this.endpoints}: ${this.key} changed during the campaign`,
+    );
   }
 
   private scheduleRenewal(tenure: Tenure): void {
@@ -435,8 +509,20 @@ export class EtcdLease {
         this.lose(tenure, 'expired', `etcd at ${this.endpoints} says the lease has expired`);
         return;
       }
+      // etcd renewed the lease: extend the deadline now, so that a slow check below (a loaded
+      // machine) does not let it pass and end a tenure etcd still honours.
       tenure.validUntil = Math.max(tenure.validUntil, sentAt + ttlSeconds * 1000 - this.marginMs);
       this.armExpiry(tenure);
+      // The lease lives on after a takeover (nobody revoked it): a renewal alone proves nothing. The
+      // key must still be this lease's, or the tenure is over — the watch usually says so first.
+      const kv = (
+        await this.call('check the master key', () => this.client.get(this.key).exec(), this.renewTimeoutMs)
+      ).kvs[0];
+      if (this.tenure !== tenure) return;
+      if (!kv || kv.lease !== tenure.leaseId) {
+        this.lose(tenure, kv ? 'key-replaced' : 'key-deleted', `${this.key} is no longer this tenure's key`);
+        return;
+      }
     } catch (error) {
       if (this.tenure !== tenure) return;
       if (error instanceof EtcdLeaseInvalidError) {
@@ -474,7 +560,7 @@ export class EtcdLease {
     const watcher = this.client
       .watch()
       .key(this.key)
-      // From just after our create: a delete between the create and the watch is not missed.
+      // From just after our put: a delete or takeover between the put and the watch is not missed.
       .startRevision(String(tenure.holder.revision + 1))
       .watcher();
     tenure.watcher = watcher;
@@ -482,9 +568,10 @@ export class EtcdLease {
     // 'error' also keeps an unlistened EventEmitter 'error' from throwing.
     watcher.on('error', (error) => this.logger?.warn({ key: this.key, err: error }, 'etcd watch error'));
     watcher.on('delete', () => this.lose(tenure, 'key-deleted', `${this.key} was deleted`));
+    // Our own term rewrites keep our lease; a takeover (or anyone else's put) brings another one.
     watcher.on('put', (kv) => {
-      if (Number(kv.create_revision) !== tenure.holder.revision) {
-        this.lose(tenure, 'key-replaced', `${this.key} was recreated at revision ${kv.create_revision}`);
+      if (kv.lease !== tenure.leaseId) {
+        this.lose(tenure, 'key-replaced', `${this.key} was taken over at revision ${kv.mod_revision}`);
       }
     });
   }
@@ -542,7 +629,7 @@ export class EtcdLease {
         `etcd at ${this.endpoints}: ${this.key} holds ${JSON.stringify(text)}, not {nodeId, term}`,
       );
     }
-    return { nodeId: candidate.nodeId, term: candidate.term, revision: Number(kv.create_revision) };
+    return { nodeId: candidate.nodeId, term: candidate.term, revision: Number(kv.mod_revision) };
   }
 
   /**

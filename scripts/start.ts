@@ -6,8 +6,10 @@
  * it started (by PID) on Ctrl-C.
  *
  * Environment: MARQUEE_MYSQL_URL to use an existing MySQL server instead of the private MariaDB;
- * MARQUEE_TOKEN_SECRET and MARQUEE_CLUSTER_SECRET (development secrets otherwise); MARQUEE_FRESH=1 to
- * wipe the demo data first.
+ * MARQUEE_ETCD_ENDPOINTS unset starts a private etcd for the booking group's fallback lease, empty
+ * runs the group on bully + quorum alone, a URL list uses that etcd; MARQUEE_TOKEN_SECRET and
+ * MARQUEE_CLUSTER_SECRET (development secrets otherwise); MARQUEE_FRESH=1 to wipe the demo data
+ * (and etcd's) first.
  */
 import path from 'node:path';
 import { readTokenSecret } from '../services/common/config';
@@ -20,6 +22,8 @@ import {
   startStack,
 } from './lib/stack';
 import type { StackOptions } from './lib/stack';
+import { etcdModeFromEnv } from './lib/stack-etcd';
+import { etcdStatusLine } from './lib/etcd-status';
 import { whenParentGone } from './lib/processes';
 
 const repoRoot = path.join(__dirname, '..');
@@ -45,6 +49,7 @@ async function main(): Promise<void> {
       metrics: DEFAULT_METRICS_PORTS,
     },
     mysqlUrl: process.env.MARQUEE_MYSQL_URL,
+    etcd: etcdModeFromEnv(process.env.MARQUEE_ETCD_ENDPOINTS),
     freshData: process.env.MARQUEE_FRESH === '1',
     tokenSecret,
     clusterSecret: process.env.MARQUEE_CLUSTER_SECRET,
@@ -114,6 +119,7 @@ async function main(): Promise<void> {
       `booking node ${node.id}: client ${node.clientAddress}, peer ${node.peerAddress}, pid ${String(node.pid)}` +
         `${node.id === master?.masterId ? ` (master, term ${master.term})` : ''}\n`,
     );
+  process.stdout.write(`${await etcdStatusLine(stack)}\n`);
   process.stdout.write(
     `catalog: ${stack.catalogAddress}, recommendation: ${stack.recommendationAddress} ` +
       `(behind nginx at ${stack.grpcAddress})\n`,

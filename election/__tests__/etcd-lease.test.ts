@@ -22,6 +22,8 @@ function decide(overrides: Partial<LeaseDecisionInput>): ReturnType<typeof decid
     newerTermSeen: false,
     leaseHeldBySelf: false,
     leaseHolder: undefined,
+    nodeId: 1,
+    term: 1,
     ...overrides,
   });
 }
@@ -51,7 +53,7 @@ describe('decideWithLease', () => {
   it('mode 2: nobody serves without holding the lease, whatever the rule', () => {
     for (const rule of ['lease-decides', 'quorum-and-lease'] as const) {
       for (const bullyHasQuorum of [false, true]) {
-        expect(decide({ rule, bullyHasQuorum, leaseHolder: holderOf(2) })).toBe('stand-by');
+        expect(decide({ rule, bullyHasQuorum, leaseHolder: holderOf(2) })).not.toBe('serve');
         expect(decide({ rule, bullyHasQuorum, leaseHolder: undefined })).not.toBe('serve');
       }
       expect(decide({ rule, bullyHasQuorum: true, leaseHeldBySelf: true, leaseHolder: holderOf(1) })).toBe(
@@ -65,8 +67,22 @@ describe('decideWithLease', () => {
     expect(decide({ bullyHasQuorum: false })).toBe('stand-by');
   });
 
-  it('mode 2: a lease left by this node itself (lapsed, or a previous incarnation) is waited out', () => {
-    expect(decide({ bullyHasQuorum: true, leaseHeldBySelf: false, leaseHolder: holderOf(1) })).toBe(
+  it('mode 2: a master with quorum takes over a key held in an older term at once, without waiting for its TTL', () => {
+    expect(decide({ bullyHasQuorum: true, term: 4, leaseHolder: holderOf(3, 3) })).toBe('campaign');
+    // Without quorum nobody takes anything over: the key stays with the last quorum-backed master.
+    expect(decide({ bullyHasQuorum: false, term: 4, leaseHolder: holderOf(3, 3) })).toBe('stand-by');
+  });
+
+  it('mode 2: a key held in the same or a newer term by another node is waited for', () => {
+    expect(decide({ bullyHasQuorum: true, term: 4, leaseHolder: holderOf(3, 4) })).toBe('stand-by');
+    expect(decide({ bullyHasQuorum: true, term: 4, leaseHolder: holderOf(3, 5) })).toBe('stand-by');
+  });
+
+  it('mode 2: a key this node left in its own term (lapsed, or a previous incarnation) is taken back at once', () => {
+    expect(decide({ bullyHasQuorum: true, nodeId: 1, term: 2, leaseHolder: holderOf(1, 2) })).toBe(
+      'campaign',
+    );
+    expect(decide({ bullyHasQuorum: true, nodeId: 1, term: 2, leaseHolder: holderOf(1, 3) })).toBe(
       'stand-by',
     );
   });
@@ -166,9 +182,9 @@ describe('EtcdLease against a real etcd', () => {
     expect(await a.holder()).toEqual(winner);
     expect(await b.holder()).toEqual(winner);
     expect([a.isHeld(), b.isHeld()]).toEqual([ra.acquired, rb.acquired]);
-    // A loser asking again changes nothing.
+    // A loser asking again in the same term changes nothing (only a newer term takes over).
     const loser = ra.acquired ? b : a;
-    expect(await loser.campaign(ra.acquired ? 2 : 1, 6)).toEqual({ acquired: false, holder: winner });
+    expect(await loser.campaign(ra.acquired ? 2 : 1, 5)).toEqual({ acquired: false, holder: winner });
   });
 
   it('the holder keeps the key across several TTLs by renewing it', async () => {
@@ -205,20 +221,71 @@ describe('EtcdLease against a real etcd', () => {
     const first = await a.campaign(1, 1);
     expect(first.acquired).toBe(true);
     a.close(); // no resign: like SIGKILL, the key stays until etcd expires the lease
-    expect(await b.campaign(2, 2)).toEqual({ acquired: false, holder: first.holder });
-    const second = await campaignUntilAcquired(b, 2, 2);
+    // Same term (no newer master was elected): nothing to take over, the key is waited for.
+    expect(await b.campaign(2, 1)).toEqual({ acquired: false, holder: first.holder });
+    const second = await campaignUntilAcquired(b, 2, 1);
     expect(second.revision).toBeGreaterThan(first.holder.revision);
     expect(await b.holder()).toEqual(second);
   });
 
-  it('a newer term rewrites the value but keeps the fencing token; the same term is idempotent', async () => {
+  it('a newer term is a new tenure under the same lease, with a higher fencing token; the same term is idempotent', async () => {
     const [a] = leasesFor(1) as [EtcdLease];
     const first = await a.campaign(1, 3);
     expect(await a.campaign(1, 3)).toEqual(first);
     const refreshed = await a.campaign(1, 4);
-    expect(refreshed).toEqual({ acquired: true, holder: { ...first.holder, term: 4 } });
+    expect(refreshed).toMatchObject({ acquired: true, holder: { nodeId: 1, term: 4 } });
+    expect(refreshed.holder.revision).toBeGreaterThan(first.holder.revision);
+    expect(a.isHeld()).toBe(true);
     expect(await a.holder()).toEqual(refreshed.holder);
     await expect(a.campaign(2, 4)).rejects.toThrow(/while holding the lease as node 1/);
+  });
+
+  it('a newer term takes the key of a crashed holder by transaction while the old lease is still alive', async () => {
+    const [a, b] = leasesFor(2) as [EtcdLease, EtcdLease];
+    const first = await a.campaign(3, 1);
+    expect(first.acquired).toBe(true);
+    const admin = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      const oldLease = (await admin.get(a.key).exec()).kvs[0]!.lease;
+      a.close(); // crashed: no resign, nothing revokes its lease
+      const second = await b.campaign(2, 2);
+      expect(second).toMatchObject({ acquired: true, holder: { nodeId: 2, term: 2 } });
+      expect(second.holder.revision).toBeGreaterThan(first.holder.revision);
+      // The dead holder's lease is still granted in etcd: the key changed hands without waiting for it.
+      const { TTL } = await admin.leaseClient.leaseTimeToLive({ ID: oldLease });
+      expect(Number(TTL)).toBeGreaterThan(0);
+      const kv = (await admin.get(b.key).exec()).kvs[0]!;
+      expect(kv.lease).not.toBe(oldLease);
+      expect(await b.holder()).toEqual(second.holder);
+    } finally {
+      admin.close();
+    }
+  });
+
+  it('a deposed holder is fenced by the token: it loses the key and can neither write under it nor take it back', async () => {
+    const [a, b] = leasesFor(2) as [EtcdLease, EtcdLease];
+    const first = await a.campaign(3, 1);
+    expect(await a.putFenced(`${a.key}-fenced`, 'by 3')).toBe(true);
+    const lost = nextLoss(a);
+    const second = await b.campaign(2, 2);
+    expect(second.acquired).toBe(true);
+    // Whatever a still believes locally, etcd refuses a write fenced by its token.
+    const admin = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      const written = (await admin.get(`${a.key}-fenced`).string()) ?? '';
+      await a.putFenced(`${a.key}-fenced`, 'by the deposed 3').then((ok) => expect(ok).toBe(false));
+      expect(await admin.get(`${a.key}-fenced`).string()).toBe(written);
+      expect(await b.putFenced(`${a.key}-fenced`, 'by 2')).toBe(true);
+      expect(await admin.get(`${a.key}-fenced`).string()).toBe('by 2');
+    } finally {
+      admin.close();
+    }
+    expect(await lost).toMatchObject({ reason: 'key-replaced', revision: first.holder.revision });
+    expect(a.isHeld()).toBe(false);
+    // Its old term cannot take the key back; only a newer term could.
+    expect(await a.campaign(3, 1)).toEqual({ acquired: false, holder: second.holder });
+    expect(b.isHeld()).toBe(true);
+    expect(await b.holder()).toEqual(second.holder);
   });
 
   it('a key deleted behind the holder ends its tenure with a lost event', async () => {
@@ -273,7 +340,13 @@ describe('EtcdLease against a real etcd', () => {
     expect(a.etcdReachable()).toBe(false);
     expect(b.etcdReachable()).toBe(false);
 
-    const view = { etcdConfigured: true, etcdReachable: b.etcdReachable(), newerTermSeen: false };
+    const view = {
+      etcdConfigured: true,
+      etcdReachable: b.etcdReachable(),
+      newerTermSeen: false,
+      nodeId: 2,
+      term: 2,
+    };
     expect(
       decideWithLease({
         ...view,

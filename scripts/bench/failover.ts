@@ -3,7 +3,7 @@
  *
  *   npx tsx scripts/bench/failover.ts [--rounds 20] [--clients 8] [--load-rate 10] [--seconds 10]
  *       [--throughput-clients 32] [--probe-interval 10] [--probe-timeout 400] [--write-docs]
- *       [--skip-failover] [--skip-throughput]
+ *       [--skip-failover] [--skip-throughput] [--etcd both|on|off]
  *
  * 1. Failover. The local topology of `npm start` (scripts/lib/stack.ts: three booking nodes in cluster
  *    mode with default timings and the majority ack policy, fault proxies in pass-through, catalog,
@@ -21,6 +21,11 @@
  *    (a survivor stops following the killed master, a new master is elected, it serves writes). Then
  *    the killed node is restarted and the round waits until every node has applied what the master
  *    had committed and the master (the highest id, which takes back over) is stable for 0.5 s.
+ *    --etcd (default both): the failover part runs twice, on a stack with its private etcd (the
+ *    booking group's fallback lease, as npm start runs it) and on one without (bully + quorum alone),
+ *    and prints them side by side with the ratio of the medians. The etcd run ends by SIGKILLing etcd
+ *    itself under the load for 5 s, then restarting it, and reports the bookings, the longest gap
+ *    between them and the failed attempts meanwhile, next to the same span just before (issue 16).
  * 2. Throughput. Bookings per second of one single booking node (no MARQUEE_PEERS) and of three-node
  *    groups at the async, majority and all ack policies (peer links direct, no fault proxies), all
  *    running at once on the same MariaDB, measured in alternating one-second slices (--seconds each)
@@ -61,6 +66,8 @@ import { callWithMetadata, statusName } from './lib/grpc';
 import { summarize } from './lib/stats';
 import type { Summary } from './lib/stats';
 import { dotStripSvg } from './lib/svg';
+import { comparisonTable, describeOutage, measureEtcdOutage } from './lib/etcd-compare';
+import type { EtcdOutage, FailoverMode, ModeFigures } from './lib/etcd-compare';
 
 interface Options {
   rounds: number;
@@ -76,6 +83,8 @@ interface Options {
   writeDocs: boolean;
   skipFailover: boolean;
   skipThroughput: boolean;
+  /** Which failover runs: with the private etcd, without, or both (side by side). */
+  etcd: 'both' | 'on' | 'off';
 }
 
 const NUMERIC_FLAGS = {
@@ -105,15 +114,24 @@ function parseArgs(argv: string[]): Options {
     writeDocs: false,
     skipFailover: false,
     skipThroughput: false,
+    etcd: 'both',
   };
   const usage =
     'use --rounds N, --clients N, --seconds N, --throughput-clients N, --probe-interval MS, ' +
-    '--probe-timeout MS, --load-rate N (0: unpaced), --write-docs, --skip-failover, --skip-throughput';
+    '--probe-timeout MS, --load-rate N (0: unpaced), --write-docs, --skip-failover, --skip-throughput, ' +
+    '--etcd both|on|off';
   for (let i = 0; i < argv.length; i++) {
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]!);
     const flag = match?.[1] ?? '';
     if (flag in BOOLEAN_FLAGS && match?.[2] === undefined) {
       options[BOOLEAN_FLAGS[flag as keyof typeof BOOLEAN_FLAGS]] = true;
+      continue;
+    }
+    if (flag === 'etcd') {
+      const raw = match?.[2] ?? argv[++i];
+      if (raw !== 'both' && raw !== 'on' && raw !== 'off')
+        throw new Error(`--etcd needs both, on or off (got ${raw})`);
+      options.etcd = raw;
       continue;
     }
     if (!(flag in NUMERIC_FLAGS)) throw new Error(`unknown argument ${argv[i]} (${usage})`);
@@ -826,6 +844,9 @@ interface FailoverReport {
   loopDelayMaxMs: number;
   elapsedSeconds: number;
   logsKept?: string;
+  mode: FailoverMode;
+  /** The etcd run only: etcd itself SIGKILLed under the load, then restarted. */
+  etcdOutage?: EtcdOutage;
 }
 
 async function runFailover(
@@ -833,19 +854,24 @@ async function runFailover(
   mysqlUrl: string,
   runDir: string,
   cleanup: Cleanup,
+  mode: FailoverMode,
 ): Promise<FailoverReport> {
   const started = now();
-  const dataDir = path.join(runDir, 'failover');
-  log('failover: starting the stack (three booking nodes, majority ack policy, default timings)');
+  const dataDir = path.join(runDir, `failover-${mode}`);
+  log(
+    `failover (${mode === 'etcd' ? 'with the private etcd' : 'bully + quorum alone'}): starting the stack ` +
+      '(three booking nodes, majority ack policy, default timings)',
+  );
   const stack = await startStack({
     repoRoot: REPO_ROOT,
     dataDir,
     mysqlUrl,
     freshData: true,
     tokenSecret: TOKEN_SECRET,
-    bookingDatabasePrefix: 'bench_failover',
+    bookingDatabasePrefix: `bench_failover_${mode}`,
     logLevel: 'info',
-    extraEnv: { MARQUEE_ACK_POLICY: 'majority', MARQUEE_CATALOG_DB: 'bench_failover_catalog' },
+    etcd: mode === 'etcd' ? 'private' : 'off',
+    extraEnv: { MARQUEE_ACK_POLICY: 'majority', MARQUEE_CATALOG_DB: `bench_failover_${mode}_catalog` },
     onProgress: (step) => log(`  ${step}`),
     onNodeExit: (node, how) => {
       if (exits.expected.delete(node.id) || exits.stopping) return;
@@ -922,6 +948,20 @@ async function runFailover(
       break;
     }
   }
+  let etcdOutage: EtcdOutage | undefined;
+  if (stack.etcd) {
+    log('failover: SIGKILL etcd itself under the load for 5 s, then restart it');
+    etcdOutage = await measureEtcdOutage({
+      etcd: stack.etcd,
+      master: () => stack.waitForMaster(5000),
+      completions: load.completions,
+      failures: load.failures,
+      now,
+      downMs: 5000,
+      afterMs: 3000,
+    });
+    for (const line of describeOutage(etcdOutage)) log(`  ${line}`);
+  }
   await load.stop();
   const loadSeconds = (now() - loadStart) / 1000;
   loopDelay.disable();
@@ -987,6 +1027,8 @@ async function runFailover(
     loopDelayMaxMs: loopDelay.max / 1e6,
     elapsedSeconds: (now() - started) / 1000,
     logsKept,
+    mode,
+    etcdOutage,
   };
 }
 
@@ -1294,7 +1336,8 @@ function printFailover(report: FailoverReport, options: Options): string[] {
     `| ${name.padEnd(34)} | ${[s.median, s.p90, s.p99, s.max, s.min].map((v) => ms(v).padStart(7)).join(' | ')} |`;
   const { ack } = report;
   const lines = [
-    `failover: ${report.rounds.length} SIGKILLs of the master, ${options.clients} booking clients through nginx, ` +
+    `failover ${report.mode === 'etcd' ? 'WITH the private etcd (fallback lease)' : 'WITHOUT etcd (bully + quorum alone)'}: ` +
+      `${report.rounds.length} SIGKILLs of the master, ${options.clients} booking clients through nginx, ` +
       `probes every ${options.probeInterval} ms with a ${options.probeTimeout} ms deadline`,
     '',
     `| after SIGKILL (n = ${String(ack.count).padEnd(3)})               |  median |     p90 |     p99 |     max |     min |`,
@@ -1330,7 +1373,21 @@ function printFailover(report: FailoverReport, options: Options): string[] {
       `  round ${r.round}: ack ${ms(r.ackMs)}, elected ${ms(r.electedMs)}, serving ${ms(r.servingMs)}; ${r.notes.join('; ') || 'no notes'}`,
     );
   if (report.logsKept) lines.push(`stack logs kept in ${report.logsKept}`);
+  if (report.etcdOutage) lines.push('', ...describeOutage(report.etcdOutage));
   return lines;
+}
+
+function modeFigures(report: FailoverReport): ModeFigures {
+  return {
+    mode: report.mode,
+    rows: [
+      { name: 'a survivor stops following it', summary: report.suspect },
+      { name: 'new master elected (Status)', summary: report.elected },
+      { name: 'new master serves writes (Status)', summary: report.serving },
+      { name: 'first write acknowledged', summary: report.ack },
+      { name: 'first booking through nginx', summary: report.nginx },
+    ],
+  };
 }
 
 function printThroughput(report: ThroughputReport, options: Options): string[] {
@@ -1395,17 +1452,43 @@ async function main(): Promise<void> {
     });
     cleanup.add('mariadb', () => mariadb.stop());
     if (!options.skipFailover) {
-      const failoverCleanup = new Cleanup();
-      cleanup.add('failover', () => failoverCleanup.run());
-      const report = await runFailover(options, mariadb.url, runDir, failoverCleanup);
-      await failoverCleanup.run();
-      const svgPath = options.writeDocs
-        ? path.join(REPO_ROOT, 'docs', 'img', 'failover-distribution.svg')
-        : path.join(BENCH_DIR, 'failover-distribution.svg');
-      writeFileSync(svgPath, failoverSvg(report, 'Booking group failover after SIGKILL of the master'));
-      output.push(...printFailover(report, options), `failover picture: ${svgPath}`, '');
-      process.stdout.write(`${output.join('\n')}\n`);
-      output.length = 0;
+      const modes: FailoverMode[] =
+        options.etcd === 'both' ? ['bully', 'etcd'] : options.etcd === 'on' ? ['etcd'] : ['bully'];
+      const reports: FailoverReport[] = [];
+      for (const mode of modes) {
+        const failoverCleanup = new Cleanup();
+        cleanup.add(`failover ${mode}`, () => failoverCleanup.run());
+        const report = await runFailover(options, mariadb.url, runDir, failoverCleanup, mode);
+        await failoverCleanup.run();
+        reports.push(report);
+        // The docs picture is the default stack's (npm start runs etcd); the other goes to .data/bench.
+        const svgPath =
+          options.writeDocs && mode === 'etcd'
+            ? path.join(REPO_ROOT, 'docs', 'img', 'failover-distribution.svg')
+            : path.join(BENCH_DIR, `failover-distribution-${mode}.svg`);
+        writeFileSync(
+          svgPath,
+          failoverSvg(
+            report,
+            `Booking group failover after SIGKILL of the master (${mode === 'etcd' ? 'with etcd' : 'bully alone'})`,
+          ),
+        );
+        output.push(...printFailover(report, options), `failover picture: ${svgPath}`, '');
+        process.stdout.write(`${output.join('\n')}\n`);
+        output.length = 0;
+      }
+      const withEtcd = reports.find((r) => r.mode === 'etcd');
+      const alone = reports.find((r) => r.mode === 'bully');
+      if (withEtcd && alone) {
+        output.push(
+          'failover with and without etcd, side by side (ratio: with etcd ÷ bully alone):',
+          '',
+          ...comparisonTable(modeFigures(withEtcd), modeFigures(alone)),
+          '',
+        );
+        process.stdout.write(`${output.join('\n')}\n`);
+        output.length = 0;
+      }
     }
     if (!options.skipThroughput) {
       const throughputCleanup = new Cleanup();
@@ -1420,7 +1503,7 @@ async function main(): Promise<void> {
     // Keep what explains the failure: every log the run wrote (the data itself goes).
     const kept = path.join(BENCH_DIR, 'failover-logs');
     rmSync(kept, { recursive: true, force: true });
-    for (const part of ['failover/logs', 'throughput/logs'])
+    for (const part of ['failover-bully/logs', 'failover-etcd/logs', 'throughput/logs'])
       try {
         cpSync(path.join(runDir, part), path.join(kept, part.split('/')[0]!), { recursive: true });
       } catch {

@@ -10,6 +10,8 @@ import path from 'node:path';
  *
  *   GET  /nodes                                          → StackNodeInfo[]
  *   POST /nodes/:id/(kill|pause|resume|restart|partition|heal) → StackNodeInfo
+ *   GET  /etcd                                           → EtcdInfo (404 when the stack runs none)
+ *   POST /etcd/(kill|pause|resume|restart)               → EtcdInfo
  *   errors                                               → {"error": "..."}: 400 bad id or op,
  *                                                          404 no such node, 409 not now (state)
  */
@@ -49,6 +51,19 @@ export interface StackDescription {
    */
   logsDir: string;
   nodes: StackNodeInfo[];
+  /** The booking group's etcd (the fallback lease): absent when it runs bully + quorum alone. */
+  etcd?: EtcdInfo;
+}
+
+export type EtcdProcessState = NodeProcessState;
+
+export interface EtcdInfo {
+  /** Client URL the booking nodes use (MARQUEE_ETCD_ENDPOINTS). */
+  endpoint: string;
+  /** Undefined when the stack did not start it (an etcd of your own) or it is not running. */
+  pid: number | undefined;
+  /** 'external' for an etcd the stack does not run (chaos cannot fault it). */
+  state: EtcdProcessState | 'external';
 }
 
 export const STACK_FILE = 'stack.json';
@@ -56,9 +71,19 @@ export const STACK_FILE = 'stack.json';
 export const NODE_OPS = ['kill', 'pause', 'resume', 'restart', 'partition', 'heal'] as const;
 export type NodeOp = (typeof NODE_OPS)[number];
 
+export const ETCD_OPS = ['kill', 'pause', 'resume', 'restart'] as const;
+export type EtcdOp = (typeof ETCD_OPS)[number];
+
+/** The stack's private etcd, as the control server drives it. */
+export interface EtcdOps extends Record<EtcdOp, () => Promise<EtcdInfo>> {
+  info(): EtcdInfo;
+}
+
 /** What the control server drives: RunningStack implements it; the unit test passes a fake. */
 export interface StackOps extends Record<NodeOp, (id: number) => Promise<StackNodeInfo>> {
   nodes(): StackNodeInfo[];
+  /** Absent when the stack started no etcd. */
+  etcd?: EtcdOps;
 }
 
 /** Thrown by StackOps for a request that is understood but cannot be done: its HTTP status. */
@@ -103,12 +128,17 @@ export function readStackDescription(dataDir: string): StackDescription {
 export async function startControlServer(
   stack: StackOps,
   dataDir: string,
-  description: Omit<StackDescription, 'controlUrl' | 'nodes'>,
+  description: Omit<StackDescription, 'controlUrl' | 'nodes' | 'etcd'>,
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const file = path.join(dataDir, STACK_FILE);
   let url = '';
   const writeDescription = (): void => {
-    const full: StackDescription = { controlUrl: url, ...description, nodes: stack.nodes() };
+    const full: StackDescription = {
+      controlUrl: url,
+      ...description,
+      nodes: stack.nodes(),
+      ...(stack.etcd ? { etcd: stack.etcd.info() } : {}),
+    };
     // Write then rename: a reader never sees half a file.
     writeFileSync(`${file}.tmp`, `${JSON.stringify(full, null, 2)}\n`);
     renameSync(`${file}.tmp`, file);
@@ -148,6 +178,7 @@ type Reply = { status: number; body: unknown };
 
 async function route(stack: StackOps, method: string, rawUrl: string): Promise<Reply> {
   const parts = new URL(rawUrl, 'http://control').pathname.split('/').filter(Boolean);
+  if (parts[0] === 'etcd') return routeEtcd(stack.etcd, method, rawUrl, parts);
   if (parts[0] !== 'nodes' || parts.length === 2 || parts.length > 3)
     return fail(404, `no route ${method} ${rawUrl}: try GET /nodes or POST /nodes/:id/:op`);
   const expected = parts.length === 1 ? 'GET' : 'POST';
@@ -160,6 +191,32 @@ async function route(stack: StackOps, method: string, rawUrl: string): Promise<R
     if (!(NODE_OPS as readonly string[]).includes(op))
       return fail(400, `op: must be one of ${NODE_OPS.join(', ')}, got ${JSON.stringify(op)}`);
     return { status: 200, body: await stack[op as NodeOp](Number(idText)) };
+  } catch (error) {
+    if (error instanceof StackOpError) return fail(error.status, error.message);
+    return fail(500, error instanceof Error ? error.message : String(error));
+  }
+}
+
+async function routeEtcd(
+  etcd: EtcdOps | undefined,
+  method: string,
+  rawUrl: string,
+  parts: string[],
+): Promise<Reply> {
+  if (parts.length > 2) return fail(404, `no route ${method} ${rawUrl}: try GET /etcd or POST /etcd/:op`);
+  const expected = parts.length === 1 ? 'GET' : 'POST';
+  if (method !== expected) return fail(405, `${rawUrl} answers ${expected} only`);
+  if (!etcd)
+    return fail(
+      404,
+      'this stack runs no etcd of its own (MARQUEE_ETCD_ENDPOINTS was set: empty or external)',
+    );
+  if (parts.length === 1) return { status: 200, body: etcd.info() };
+  const op = parts[1] ?? '';
+  if (!(ETCD_OPS as readonly string[]).includes(op))
+    return fail(400, `op: must be one of ${ETCD_OPS.join(', ')}, got ${JSON.stringify(op)}`);
+  try {
+    return { status: 200, body: await etcd[op as EtcdOp]() };
   } catch (error) {
     if (error instanceof StackOpError) return fail(error.status, error.message);
     return fail(500, error instanceof Error ? error.message : String(error));
@@ -200,6 +257,13 @@ export class StackControlClient {
     return this.op(id, 'heal');
   }
 
+  async etcd(): Promise<EtcdInfo> {
+    return withEtcdPid(await this.request<EtcdInfo>('GET', '/etcd'));
+  }
+  async etcdOp(op: EtcdOp): Promise<EtcdInfo> {
+    return withEtcdPid(await this.request<EtcdInfo>('POST', `/etcd/${op}`));
+  }
+
   private async op(id: number, op: NodeOp): Promise<StackNodeInfo> {
     return withPid(
       await this.request<StackNodeInfo>('POST', `/nodes/${encodeURIComponent(String(id))}/${op}`),
@@ -233,4 +297,8 @@ export class StackControlClient {
 /** JSON drops an undefined pid; put the key back so a node reads the same on both sides. */
 function withPid(node: StackNodeInfo): StackNodeInfo {
   return { ...node, pid: node.pid ?? undefined };
+}
+
+function withEtcdPid(etcd: EtcdInfo): EtcdInfo {
+  return { ...etcd, pid: etcd.pid ?? undefined };
 }

@@ -11,6 +11,8 @@ import { loadConfig as loadBookingConfig } from '../../services/booking/config';
 import { callUnary } from '../../services/common/grpc-client';
 import { FaultMesh } from './fault-proxy';
 import { startPrivateMariaDb } from './mariadb';
+import { StackEtcd, etcdDataDir } from './stack-etcd';
+import type { StackEtcdMode } from './stack-etcd';
 import { DEFAULT_PORTS, startNginx } from './nginx';
 import type { FrontDoorPorts } from './nginx';
 import { freePort, startProcess } from './processes';
@@ -82,6 +84,12 @@ export interface StackOptions {
   onNodeExit?: (node: StackNodeInfo, how: string) => void;
   /** Serve the control API and write <dataDir>/stack.json (npm start, the e2e test). */
   control?: boolean;
+  /**
+   * The booking group's etcd (its fallback lease): a private one under <dataDir>/etcd (npm start's
+   * default), an etcd of your own, or none (bully + quorum alone). Default 'off', so that the test
+   * stacks stay as they were; npm start and the failover bench choose explicitly.
+   */
+  etcd?: StackEtcdMode;
 }
 
 /** A booking node's fixed facts; its process comes and goes. */
@@ -94,7 +102,7 @@ export interface BookingNodeSpec {
 }
 
 /** What stack.json says besides the control URL and the nodes. */
-export type StackFacts = Omit<StackDescription, 'controlUrl' | 'nodes'>;
+export type StackFacts = Omit<StackDescription, 'controlUrl' | 'nodes' | 'etcd'>;
 
 export interface RunningStack extends StackOps {
   grpcAddress: string;
@@ -119,6 +127,8 @@ export interface RunningStack extends StackOps {
   description: StackFacts;
   /** Set when options.control asked for the control API. */
   controlUrl: string | undefined;
+  /** The etcd the booking nodes use (MARQUEE_ETCD_ENDPOINTS); undefined: bully + quorum alone. */
+  etcdEndpoint: string | undefined;
   healAll(): void;
   /** Waits until exactly one running node reports master and can serve writes. */
   waitForMaster(timeoutMs: number): Promise<{ masterId: number; term: number }>;
@@ -127,10 +137,20 @@ export interface RunningStack extends StackOps {
 }
 
 /** How many onProgress lines startStack prints, for an `[n/N]` display. */
-export function stackStepCount(options: Pick<StackOptions, 'mysqlUrl' | 'control' | 'ports'>): number {
+export function stackStepCount(
+  options: Pick<StackOptions, 'mysqlUrl' | 'control' | 'ports' | 'etcd'>,
+): number {
   const { booking, gateway } = options.ports ?? DEFAULT_PORTS;
   return (
-    (options.mysqlUrl ? 0 : 1) + 1 + booking.length + 2 + 1 + gateway.length + 1 + (options.control ? 1 : 0)
+    (options.mysqlUrl ? 0 : 1) +
+    (options.etcd === 'private' ? 1 : 0) +
+    1 +
+    booking.length +
+    2 +
+    1 +
+    gateway.length +
+    1 +
+    (options.control ? 1 : 0)
   );
 }
 
@@ -496,6 +516,19 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       stoppers.push(() => mariadb.process.stop());
       mysqlUrl = mariadb.url;
     }
+    let etcd: StackEtcd | undefined;
+    if (options.etcd === 'private') {
+      progress("starting etcd (the booking group's fallback lease)");
+      const started = await StackEtcd.start({
+        dataDir: etcdDataDir(options.dataDir),
+        logFile: path.join(logsDir, 'etcd.log'),
+        fresh: options.freshData,
+      });
+      stoppers.push(() => started.stop());
+      etcd = started;
+    }
+    const etcdEndpoint =
+      etcd?.endpoint ?? (typeof options.etcd === 'object' ? options.etcd.endpoints : undefined);
     const catalogAddress = `127.0.0.1:${ports.catalog}`;
     const recommendationAddress = `127.0.0.1:${ports.recommendation}`;
     const recommendationDatabase =
@@ -542,6 +575,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         MARQUEE_STATE_DIR: stateDir,
         MARQUEE_LAMPORT_FILE: path.join(stateDir, 'lamport.json'),
         MARQUEE_METRICS_PORT: String(metricsPorts.booking[spec.id - 1]),
+        // Set either way: an inherited MARQUEE_ETCD_ENDPOINTS must not override the stack's choice.
+        MARQUEE_ETCD_ENDPOINTS: etcdEndpoint ?? '',
       };
     };
     // The nodes' own reading of their settings: a bad one fails here with its message, and the
@@ -697,6 +732,18 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       bookingNodes: specs,
       description,
       controlUrl: undefined,
+      etcdEndpoint,
+      ...(etcd
+        ? {
+            etcd: {
+              info: () => etcd.info(),
+              kill: () => etcd.kill(),
+              pause: () => etcd.pause(),
+              resume: () => etcd.resume(),
+              restart: () => etcd.restart(),
+            },
+          }
+        : {}),
       nodes: () => group.list(),
       kill: (id) => group.kill(id),
       pause: (id) => group.pause(id),

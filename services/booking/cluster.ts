@@ -84,7 +84,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
   const logger = options.logger.child({ component: 'cluster' });
   // The election starts after the node (its server carries the node's endpoint): until then, no fence.
   let electionTerm = (): number => 0;
-  let etcdHolder = (): number => 0;
+  let etcdLease = (): { holder: number; token: number } => ({ holder: 0, token: 0 });
   let writable = (): boolean => false;
   let observeTerm = (term: number): void =>
     logger.warn({ term }, 'replication saw a newer term before the election started');
@@ -124,7 +124,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
       logView: node.logView(),
       maxReceiveMessageBytes: MAX_PEER_MESSAGE_BYTES,
       replicationStatus: () => node.status(),
-      etcdLeaseHolder: () => etcdHolder(),
+      etcdLease: () => etcdLease(),
       // What Status says is what a write would meet here (npm start's "up" waits for it).
       canServeWrites: () => writable(),
       services: [node.service()],
@@ -139,7 +139,10 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
   const bullyCanServe = (): boolean => node.isMaster && runner.canServeWrites();
   const gate =
     config.etcd && startEtcdGate(config.etcd, nodeId, bullyCanServe, () => runner.status().term, logger);
-  etcdHolder = () => gate?.holderId() ?? 0;
+  etcdLease = () => {
+    const holder = gate?.holder();
+    return { holder: holder?.nodeId ?? 0, token: holder?.revision ?? 0 };
+  };
 
   // Role changes are applied one at a time, in the order the election made them.
   let stopping = false;
@@ -151,6 +154,8 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
       if (event.catchUp !== undefined) return;
       try {
         await node.becomeMaster(event.term);
+        // Take the lease key now (a deposed term's key at once), not at the next poll.
+        gate?.kick();
       } catch (error) {
         logger.error({ err: error, term: event.term }, 'could not take over replication as master');
       }
@@ -177,6 +182,7 @@ export async function startBookingCluster(options: BookingClusterOptions): Promi
       const reached = await node.catchUpFrom(request.fromNode, term, signal);
       if (signal.aborted || stopping) throw new UnavailableError(`term ${term} ended during catch-up`);
       await node.becomeMaster(term);
+      gate?.kick();
       return reached;
     };
     const done = roleWork.then(catchUp);

@@ -6,6 +6,8 @@ import type { CampaignResult, LeaseDecision, LeaseHolder } from '../../election/
  * The etcd fallback lease as a second gate on writes (election/README.md, "etcd fallback lease").
  * The bully election decides who is master; with etcd configured and reachable, that master must
  * also hold the lease key before it serves, and a node that sees a newer term gives the lease up.
+ * A new master takes the key from a deposed term at once (mayTakeOver), so the lease costs a
+ * failover a few etcd round trips, not the old holder's TTL.
  *
  * The booking node uses the stricter rule, "quorum-and-lease": serving needs bully quorum AND the
  * lease while etcd is reachable, bully quorum alone while it is not. The other rule ("lease-decides":
@@ -46,6 +48,14 @@ export class EtcdWriteGate {
   private running: Promise<void> | undefined;
   private lastDecision: LeaseDecision | undefined;
   private lastHolder: LeaseHolder | undefined;
+  /**
+   * Whether the lease gates writes. Off from the moment an evaluation finds etcd unreachable until
+   * the gate has acted on a decision made with etcd reachable again: when etcd comes back, the
+   * master first takes the key back (its own key in its own term: at once), and only then does the
+   * lease count. Without this, the first successful read after an outage would make etcd
+   * "reachable" while nobody held the key, and writes would be refused until the next campaign.
+   */
+  private engaged = true;
   private stopped = false;
 
   constructor(private readonly options: EtcdWriteGateOptions) {}
@@ -56,20 +66,23 @@ export class EtcdWriteGate {
   }
 
   /**
-   * Checked synchronously on every write: etcd unreachable → the bully side decides alone (etcd
-   * being down never blocks writes); reachable → only while this node holds the lease for the
-   * current term.
+   * Checked synchronously on every write: etcd unreachable (or just back) → the bully side decides
+   * alone (etcd being down never blocks writes); otherwise only while this node holds the lease for
+   * the current term. A refusal starts an evaluation at once, so a new master takes the key on its
+   * first write instead of at the next poll.
    */
   allowsWrites(): boolean {
     const { lease, bully } = this.options;
-    if (!lease.etcdReachable()) return true;
+    if (!this.engaged || !lease.etcdReachable()) return true;
     const held = lease.held();
-    return held !== undefined && held.term === bully.term();
+    if (held !== undefined && held.term === bully.term()) return true;
+    this.kick();
+    return false;
   }
 
-  /** The node holding the lease as last seen (0 when none or unknown), for ClusterService.Status. */
-  holderId(): number {
-    return this.options.lease.held()?.nodeId ?? this.lastHolder?.nodeId ?? 0;
+  /** The holder as last seen (undefined when none or unknown), for ClusterService.Status. */
+  holder(): LeaseHolder | undefined {
+    return this.options.lease.held() ?? this.lastHolder;
   }
 
   /** One evaluation now (tests; also what the timer runs). Never rejects. */
@@ -86,24 +99,26 @@ export class EtcdWriteGate {
       }
       this.lastHolder = holder;
     }
+    const reachable = lease.etcdReachable();
+    if (!reachable) this.engaged = false;
+    const term = bully.term();
     const decision = decideWithLease({
       etcdConfigured: true,
-      etcdReachable: lease.etcdReachable(),
+      etcdReachable: reachable,
       bullyHasQuorum: bully.hasQuorum(),
-      newerTermSeen: held !== undefined && bully.term() > held.term,
+      newerTermSeen: held !== undefined && term > held.term,
       leaseHeldBySelf: held !== undefined,
       leaseHolder: holder,
+      nodeId,
+      term,
       rule: 'quorum-and-lease',
     });
     if (decision !== this.lastDecision)
-      logger.info(
-        { decision, term: bully.term(), holder: held?.nodeId ?? holder?.nodeId ?? 0 },
-        `etcd lease: ${decision}`,
-      );
+      logger.info({ decision, term, holder: held?.nodeId ?? holder?.nodeId ?? 0 }, `etcd lease: ${decision}`);
     this.lastDecision = decision;
     try {
       if (decision === 'campaign') {
-        const result = await lease.campaign(nodeId, bully.term());
+        const result = await lease.campaign(nodeId, term);
         this.lastHolder = result.holder;
         logger.info(
           { acquired: result.acquired, holder: result.holder.nodeId, revision: result.holder.revision },
@@ -113,10 +128,24 @@ export class EtcdWriteGate {
         await lease.resign();
         logger.info({ term: held.term }, 'etcd lease resigned');
       }
+      if (reachable) this.engaged = true;
     } catch (error) {
       logger.warn({ err: error, decision }, 'etcd lease: acting on the decision failed; retrying next poll');
     }
     return decision;
+  }
+
+  /** Evaluates now unless an evaluation is already running (then that one answers). */
+  kick(): void {
+    if (this.stopped || this.running !== undefined) return;
+    this.running = this.evaluate().then(
+      () => {
+        this.running = undefined;
+      },
+      () => {
+        this.running = undefined;
+      },
+    );
   }
 
   /** Stops polling, gives the lease up if held (best effort), closes the client. */
@@ -131,17 +160,5 @@ export class EtcdWriteGate {
           this.options.logger.warn({ err: error }, 'etcd lease: resign on stop failed (it expires)'),
         );
     this.options.lease.close();
-  }
-
-  private kick(): void {
-    if (this.stopped || this.running !== undefined) return;
-    this.running = this.evaluate().then(
-      () => {
-        this.running = undefined;
-      },
-      () => {
-        this.running = undefined;
-      },
-    );
   }
 }

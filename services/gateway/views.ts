@@ -226,6 +226,7 @@ export function nodeView(nodeId: number, address: string, status: NodeStatus): N
       lastAckMs: s.lastAckMs,
     })),
     etcdLeaseHolder: status.etcdLeaseHolder || null,
+    etcdLeaseToken: status.etcdLeaseHolder ? status.etcdLeaseToken : null,
   };
 }
 

@@ -14,6 +14,10 @@ commands (against the stack \`npm start\` runs; it writes <data-dir>/stack.json)
   restart <node>             stop (if running) and start a node again
   soak [--cycles N]          drive bookings while killing, pausing and partitioning the master
                              N times each (default 3), then check the invariants
+  kill-etcd [--ms N]         SIGKILL the booking group's etcd and watch writes go on for N ms
+                             (default 5000); etcd stays down (restart-etcd brings it back)
+  pause-etcd [--ms N]        SIGSTOP etcd for N ms (default 5000), then SIGCONT
+  restart-etcd               start etcd again (or stop and start it), watch the lease taken back
 
 options:
   --workers N                concurrent booking clients (default 2; soak 4; 0 = no writes)
@@ -21,7 +25,20 @@ options:
   --data-dir DIR             the stack's data directory (default .data/local)
   --out DIR                  where timeline pictures go (default .data/chaos)`;
 
-export type Command = 'status' | 'kill-master' | 'pause-master' | 'partition' | 'heal' | 'restart' | 'soak';
+export type Command =
+  | 'status'
+  | 'kill-master'
+  | 'pause-master'
+  | 'partition'
+  | 'heal'
+  | 'restart'
+  | 'soak'
+  | 'kill-etcd'
+  | 'pause-etcd'
+  | 'restart-etcd';
+
+/** The commands that fault the booking group's etcd (npm start's private one) instead of a node. */
+export const ETCD_COMMANDS: readonly Command[] = ['kill-etcd', 'pause-etcd', 'restart-etcd'];
 
 export interface ChaosArgs {
   command: Command;
@@ -48,6 +65,7 @@ const COMMANDS: readonly Command[] = [
   'heal',
   'restart',
   'soak',
+  ...ETCD_COMMANDS,
 ];
 
 /** Which commands take a node: required, optional, or none. */
@@ -59,12 +77,23 @@ const NODE_ARG: Readonly<Record<Command, 'required' | 'optional' | 'none'>> = {
   heal: 'optional',
   restart: 'required',
   soak: 'none',
+  'kill-etcd': 'none',
+  'pause-etcd': 'none',
+  'restart-etcd': 'none',
 };
 
 const OPTIONS: Readonly<Record<string, readonly Command[] | 'all'>> = {
   '--cycles': ['soak'],
-  '--workers': ['kill-master', 'pause-master', 'partition', 'soak'],
-  '--ms': ['pause-master'],
+  '--workers': [
+    'kill-master',
+    'pause-master',
+    'partition',
+    'soak',
+    'kill-etcd',
+    'pause-etcd',
+    'restart-etcd',
+  ],
+  '--ms': ['pause-master', 'kill-etcd', 'pause-etcd'],
   '--pause-ms': ['soak'],
   '--data-dir': 'all',
   '--out': 'all',
@@ -80,7 +109,7 @@ export function parseArgs(argv: readonly string[]): ChaosArgs {
     command,
     cycles: 3,
     workers: command === 'soak' ? 4 : 2,
-    pauseMs: 1500,
+    pauseMs: command === 'kill-etcd' || command === 'pause-etcd' ? 5000 : 1500,
     dataDir: '.data/local',
     outDir: '.data/chaos',
   };

@@ -1,9 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { StackControlClient, readStackDescription } from '../stack-control';
-import type { StackDescription, StackNodeInfo } from '../stack-control';
+import type { EtcdInfo, StackDescription, StackNodeInfo } from '../stack-control';
 import type { ChaosArgs } from './args';
 import { StatusObserver, describeView, sleep } from './observer';
+import type { NodeView } from './observer';
+import { runEtcdCommand } from './etcd-fault';
 import { ChaosSession, formatStats } from './session';
 import type { SessionReport } from './session';
 import { formatSoakSummary, runSoak } from './soak';
@@ -45,9 +47,14 @@ export async function runCommand(args: ChaosArgs, io: CommandIo): Promise<number
   }
   let hint = '';
   let title = args.command as string;
+  let summary: string[] = [];
   try {
     const master = session.master();
-    if (args.command === 'kill-master' || args.command === 'pause-master') {
+    if (args.command === 'kill-etcd' || args.command === 'pause-etcd' || args.command === 'restart-etcd') {
+      const result = await runEtcdCommand(args.command, session, control, args.pauseMs);
+      ({ title, summary } = result);
+      hint = result.hint ?? '';
+    } else if (args.command === 'kill-master' || args.command === 'pause-master') {
       if (!master) throw new Error(`no master to fault (${session.describeNodes()})`);
       const injectedMs = Date.now();
       if (args.command === 'kill-master') {
@@ -89,6 +96,7 @@ export async function runCommand(args: ChaosArgs, io: CommandIo): Promise<number
     const report = await session.close();
     printReport(report, title, args, io);
     if (report.stats) io.out(`workload: ${formatStats(report.stats)}`);
+    for (const line of summary) io.out(line);
     if (hint) io.out(hint);
   }
   return 0;
@@ -153,6 +161,9 @@ async function status(
   for (const node of nodes) io.out(statusLine(node, observer));
   const master = observer.master();
   io.out(master ? `master: node ${master.id} (term ${master.term})` : 'master: none serving writes');
+  // Asked live: stack.json is only rewritten after an operation.
+  const etcd = description.etcd ? await control.etcd() : undefined;
+  io.out(etcdLine(etcd, master ? observer.view(master.id) : undefined));
   return 0;
 }
 
@@ -161,4 +172,16 @@ function statusLine(node: StackNodeInfo, observer: StatusObserver): string {
   const process = `${node.state}${node.pid === undefined ? '' : ` pid ${node.pid}`}${node.partitioned ? ', PARTITIONED' : ''}`;
   const seen = view ? `${describeView(view)}, L=${view.lamport}` : 'no Status answer';
   return `node ${node.id}: ${process}; ${seen}; client ${node.clientAddress}, peer ${node.peerAddress}, db ${node.database}`;
+}
+
+/** The booking group's etcd as stack.json describes it, and the lease as the master reports it. */
+function etcdLine(etcd: EtcdInfo | undefined, masterView: NodeView | undefined): string {
+  if (!etcd) return 'etcd: none started by the stack (MARQUEE_ETCD_ENDPOINTS was set)';
+  const lease =
+    masterView === undefined
+      ? 'lease: no master to ask'
+      : masterView.etcdLeaseHolder === 0
+        ? 'lease: no holder known'
+        : `lease held by node ${masterView.etcdLeaseHolder}, fencing token ${masterView.etcdLeaseToken}`;
+  return `etcd: ${etcd.endpoint} ${etcd.state}${etcd.pid === undefined ? '' : ` pid ${etcd.pid}`}; ${lease}`;
 }

@@ -20,6 +20,9 @@ export interface NodeView {
   canServeWrites: boolean;
   commitIndex: number;
   appliedIndex: number;
+  /** The etcd fallback lease as the node sees it: holder node id and fencing token (0: none, or no etcd). */
+  etcdLeaseHolder: number;
+  etcdLeaseToken: number;
 }
 
 export function toView(status: NodeStatus): NodeView {
@@ -37,6 +40,8 @@ export function toView(status: NodeStatus): NodeView {
     canServeWrites: status.canServeWrites,
     commitIndex: status.commitIndex,
     appliedIndex: status.appliedIndex,
+    etcdLeaseHolder: status.etcdLeaseHolder,
+    etcdLeaseToken: status.etcdLeaseToken,
   };
 }
 
@@ -84,6 +89,22 @@ export function statusEvents(
       term: next.term,
       masterId: next.masterId || undefined,
       text: describeView(next),
+    });
+  // The master's view of the lease is the one that matters (slaves poll it less eagerly).
+  if (
+    next.role === 'master' &&
+    previous !== undefined &&
+    (previous.etcdLeaseHolder !== next.etcdLeaseHolder || previous.etcdLeaseToken !== next.etcdLeaseToken)
+  )
+    events.push({
+      wallMs,
+      lamport,
+      node,
+      kind: 'note',
+      text:
+        next.etcdLeaseHolder === 0
+          ? 'etcd lease: no holder known'
+          : `etcd lease: held by node ${next.etcdLeaseHolder}, fencing token ${next.etcdLeaseToken}`,
     });
   const key = `${next.term}:${node}`;
   if (next.role === 'master' && next.canServeWrites && !mastersSeen.has(key)) {

@@ -13,6 +13,7 @@ import { BookingGroup, eventually } from './booking-group';
  */
 
 const SHOW = 'etcd-show';
+const LOAD_SHOW = 'etcd-load-show';
 const dir = path.join(__dirname, '..', '..', '..', '.data', 'test', `cluster-etcd-${process.pid}`);
 
 describe('booking cluster with the etcd fallback lease', () => {
@@ -51,7 +52,7 @@ describe('booking cluster with the etcd fallback lease', () => {
     await startEtcd(true);
     group = await new BookingGroup({
       label: 'betcd',
-      shows: [makeShow(SHOW, 12)],
+      shows: [makeShow(SHOW, 12), makeShow(LOAD_SHOW, 2000)],
       env: { MARQUEE_ETCD_ENDPOINTS: `http://127.0.0.1:${etcdPorts.client}`, MARQUEE_ETCD_TTL_SECONDS: '1' },
     }).start();
   }, 60_000);
@@ -78,6 +79,58 @@ describe('booking cluster with the etcd fallback lease', () => {
     ).token;
     expect((await book(1, 'ORCH-A-1')).seats.map((s) => s.seatId)).toEqual(['ORCH-A-1']);
   }, 30_000);
+
+  it('etcd killed and restarted under booking load: no term change, no write refused, the master takes its key back', async () => {
+    const { booking } = group.member(3);
+    const before = await group.status(3);
+    expect(before.etcdLeaseHolder).toBe(3);
+    const refused: unknown[] = [];
+    let held = 0;
+    let seat = 0;
+    let running = true;
+    // Two clients holding one seat each, back to back, on the master, with no retries: any refusal counts.
+    const client = async (): Promise<void> => {
+      while (running) {
+        const seatId = `ORCH-A-${++seat}`;
+        try {
+          await call(
+            booking.holdSeats.bind(booking),
+            { showId: LOAD_SHOW, seatIds: [seatId], ga: [], idempotencyKey: `etcd-load-${seatId}` },
+            token,
+          );
+          held += 1;
+        } catch (error) {
+          refused.push(error);
+        }
+      }
+    };
+    const clients = [client(), client()];
+    const heldBy = async (count: number) =>
+      eventually(() => expect(held).toBeGreaterThanOrEqual(count), 30_000);
+    try {
+      await heldBy(20);
+      await etcd!.process.stop('SIGKILL');
+      etcd = undefined;
+      // Long enough for the holder's renewals to fail and its tenure to end (TTL 1 s here): the
+      // writes below are made with etcd gone, on bully quorum alone.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await heldBy(held + 20);
+      await startEtcd(false);
+      // Back: the master takes its own key again (same node, same term: a new tenure, higher token).
+      await eventually(async () => {
+        const status = await group.status(3);
+        expect(status.etcdLeaseHolder).toBe(3);
+        expect(status.etcdLeaseToken).toBeGreaterThan(before.etcdLeaseToken);
+      }, 20_000);
+      await heldBy(held + 20);
+    } finally {
+      running = false;
+      await Promise.all(clients);
+    }
+    expect(refused).toEqual([]);
+    for (const id of [1, 2, 3]) expect((await group.status(id)).term).toBe(before.term);
+    expect(group.writers()).toEqual([3]);
+  }, 90_000);
 
   it('with etcd stopped, the group keeps serving on bully quorum alone and survives a failover', async () => {
     await etcd!.stop();

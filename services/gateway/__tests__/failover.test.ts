@@ -137,6 +137,7 @@ describe('gateway over a three-node booking group', () => {
         commitIndex: expect.any(Number),
         appliedIndex: expect.any(Number),
         etcdLeaseHolder: null,
+        etcdLeaseToken: null,
       });
     await eventually(async () => {
       const again = await send(port, { url: '/api/cluster' });

@@ -285,6 +285,7 @@ function node(nodeId: number, role: string, term: number, extra: Partial<NodeVie
     lagEntries: null,
     slaves: [],
     etcdLeaseHolder: null,
+    etcdLeaseToken: null,
     ...extra,
   } as NodeView;
 }

@@ -281,6 +281,10 @@ export const NodeView = Type.Union([
         ),
       ),
       etcdLeaseHolder: Type.Union([Type.Integer(), Type.Null()]),
+      etcdLeaseToken: Type.Union([Type.Integer(), Type.Null()], {
+        description:
+          "The lease holder's fencing token: the etcd revision that began its tenure; grows with every tenure",
+      }),
     },
     { additionalProperties: false },
   ),

@@ -23,6 +23,17 @@ describe('chaos CLI arguments', () => {
     expect(parseArgs(['restart', '1', '--data-dir', '/tmp/x']).dataDir).toBe('/tmp/x');
   });
 
+  it('etcd commands take no node; kill-etcd and pause-etcd watch for --ms (default 5000)', () => {
+    expect(parseArgs(['kill-etcd'])).toMatchObject({ command: 'kill-etcd', pauseMs: 5000, workers: 2 });
+    expect(parseArgs(['pause-etcd', '--ms', '800']).pauseMs).toBe(800);
+    expect(parseArgs(['restart-etcd', '--workers', '0'])).toMatchObject({
+      command: 'restart-etcd',
+      workers: 0,
+    });
+    expect(() => parseArgs(['kill-etcd', '1'])).toThrow('kill-etcd: unexpected argument "1"');
+    expect(() => parseArgs(['restart-etcd', '--ms', '5'])).toThrow('--ms does not apply to restart-etcd');
+  });
+
   it.each([
     [[], 'no command given'],
     [['explode'], 'unknown command "explode"'],
@@ -40,7 +51,18 @@ describe('chaos CLI arguments', () => {
   });
 
   it('the usage text lists every command', () => {
-    for (const command of ['status', 'kill-master', 'pause-master', 'partition', 'heal', 'restart', 'soak'])
+    for (const command of [
+      'status',
+      'kill-master',
+      'pause-master',
+      'partition',
+      'heal',
+      'restart',
+      'soak',
+      'kill-etcd',
+      'pause-etcd',
+      'restart-etcd',
+    ])
       expect(USAGE).toContain(`  ${command}`);
   });
 });

@@ -10,6 +10,8 @@ const view = (over: Partial<NodeView>): NodeView => ({
   canServeWrites: false,
   commitIndex: 0,
   appliedIndex: 0,
+  etcdLeaseHolder: 0,
+  etcdLeaseToken: 0,
   ...over,
 });
 
@@ -29,6 +31,19 @@ describe('statusEvents (one node, two polls)', () => {
       },
     ]);
     expect(statusEvents(1, view({}), view({ lamport: 120 }), 60, seen, true)).toEqual([]);
+  });
+
+  it("a change of the master's etcd lease holder or token is a note; a slave's view of it is not", () => {
+    const seen = new Set<string>();
+    const master = view({ role: 'master', term: 5, masterId: 2, canServeWrites: true, etcdLeaseHolder: 3 });
+    seen.add('5:2');
+    const taken = { ...master, etcdLeaseHolder: 2, etcdLeaseToken: 41 };
+    expect(statusEvents(2, master, taken, 10, seen, true).map((e) => [e.kind, e.text])).toEqual([
+      ['note', 'etcd lease: held by node 2, fencing token 41'],
+    ]);
+    expect(
+      statusEvents(1, view({}), view({ etcdLeaseHolder: 2, etcdLeaseToken: 41 }), 10, seen, true),
+    ).toEqual([]);
   });
 
   it('a master serving writes in a new term is announced once', () => {
@@ -74,6 +89,7 @@ describe('statusEvents (one node, two polls)', () => {
       appliedIndex: 3,
       slaves: [],
       etcdLeaseHolder: 0,
+      etcdLeaseToken: 0,
     };
     expect(toView({ ...base, role: NodeRole.NODE_ROLE_MASTER }).role).toBe('master');
     expect(toView({ ...base, role: NodeRole.NODE_ROLE_CANDIDATE }).role).toBe('candidate');

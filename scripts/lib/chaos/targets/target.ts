@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startControlServer } from '../../stack-control';
 import type { StackDescription, StackOps } from '../../stack-control';
+import { ETCD_COMMANDS } from '../args';
 import type { Command } from '../args';
 
 /*
@@ -58,6 +59,10 @@ export class LocalTarget implements ChaosTarget {
   }
 }
 
+/** etcd faults go through npm start's control API, which runs the private etcd it faults. */
+const ETCD_LOCAL_ONLY =
+  'etcd faults are driven through the control API of npm start, which runs the etcd it faults';
+
 /** The soak's final check reads every node's database directly; only the local stack offers that. */
 const SOAK_LOCAL_ONLY =
   "the soak checks its invariants in every node's own database, which only the local stack (npm start) exposes";
@@ -74,7 +79,8 @@ export class BackendTarget implements ChaosTarget {
   }
 
   unsupported(command: Command): string | undefined {
-    return command === 'soak' ? SOAK_LOCAL_ONLY : undefined;
+    if (command === 'soak') return SOAK_LOCAL_ONLY;
+    return ETCD_COMMANDS.includes(command) ? ETCD_LOCAL_ONLY : undefined;
   }
 
   async attach(dataDir: string): Promise<Attached> {

@@ -162,6 +162,11 @@ export interface NodeStatus {
   slaves: SlaveLag[];
   /** node id holding the etcd fallback lease; 0 when etcd is not in use */
   etcdLeaseHolder: number;
+  /**
+   * The holder's fencing token: the etcd revision of the put that began its tenure (the master key's
+   * mod revision); grows with every tenure. 0 when no holder is known or etcd is not in use.
+   */
+  etcdLeaseToken: number;
 }
 
 /** A slave's replication progress as its master sees it. 0 until replication lands. */
@@ -1090,6 +1095,7 @@ function createBaseNodeStatus(): NodeStatus {
     appliedIndex: 0,
     slaves: [],
     etcdLeaseHolder: 0,
+    etcdLeaseToken: 0,
   };
 }
 
@@ -1124,6 +1130,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     }
     if (message.etcdLeaseHolder !== 0) {
       writer.uint32(80).uint32(message.etcdLeaseHolder);
+    }
+    if (message.etcdLeaseToken !== 0) {
+      writer.uint32(88).uint64(message.etcdLeaseToken);
     }
     return writer;
   },
@@ -1221,6 +1230,14 @@ export const NodeStatus: MessageFns<NodeStatus> = {
             message.etcdLeaseHolder = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.etcdLeaseToken = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1271,6 +1288,11 @@ export const NodeStatus: MessageFns<NodeStatus> = {
         : isSet(object.etcd_lease_holder)
         ? globalThis.Number(object.etcd_lease_holder)
         : 0,
+      etcdLeaseToken: isSet(object.etcdLeaseToken)
+        ? globalThis.Number(object.etcdLeaseToken)
+        : isSet(object.etcd_lease_token)
+        ? globalThis.Number(object.etcd_lease_token)
+        : 0,
     };
   },
 
@@ -1306,6 +1328,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     if (message.etcdLeaseHolder !== 0) {
       obj.etcdLeaseHolder = Math.round(message.etcdLeaseHolder);
     }
+    if (message.etcdLeaseToken !== 0) {
+      obj.etcdLeaseToken = Math.round(message.etcdLeaseToken);
+    }
     return obj;
   },
 
@@ -1324,6 +1349,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     message.appliedIndex = object.appliedIndex ?? 0;
     message.slaves = object.slaves?.map((e) => SlaveLag.fromPartial(e)) || [];
     message.etcdLeaseHolder = object.etcdLeaseHolder ?? 0;
+    message.etcdLeaseToken = object.etcdLeaseToken ?? 0;
     return message;
   },
 };

@@ -57,7 +57,9 @@ function nodeCard(node, masterId) {
       stat('Lag (entries)', lag, { 'data-field': 'lag' }),
       stat('Follows', node.masterId === null ? 'nobody' : `node ${node.masterId}`),
       stat('Writes', node.canServeWrites ? 'yes' : 'no'),
-      node.etcdLeaseHolder !== null ? stat('etcd lease', `node ${node.etcdLeaseHolder}`) : null,
+      node.etcdLeaseHolder !== null
+        ? stat('etcd lease', `node ${node.etcdLeaseHolder}, token ${node.etcdLeaseToken}`)
+        : null,
     ),
     node.slaves.length
       ? h(
