@@ -27,7 +27,7 @@
  * on failure or Ctrl-C; the run's data is removed at the end (its logs are kept in
  * .data/bench/flash-logs when something looked wrong).
  */
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
@@ -36,6 +36,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { BookingServiceClient, SeatState } from '../../proto/gen/marquee/booking/v1/booking';
 import type { Availability, Booking, Hold } from '../../proto/gen/marquee/booking/v1/booking';
 import { isUnknownOutcome, mayRetry } from '../../services/common/errors';
+import { electionEvents, electionsFromEvents } from '../lib/chaos/logs';
 import { FAST_RECONNECT, StatusObserver } from '../lib/chaos/observer';
 import { formatCounts } from '../lib/chaos/session';
 import { targetOf } from '../lib/chaos/shows';
@@ -125,6 +126,7 @@ const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const now = (): number => performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const n = (value: number): string => value.toLocaleString('en-US');
+const rate = (value: number): string => value.toFixed(value < 10 ? 1 : 0);
 const ms = (value: number): string => (Number.isFinite(value) ? `${n(Math.round(value))} ms` : 'n/a');
 
 /** The seat map as one GetAvailability read it; `readAtMs` is when that read was sent. */
@@ -385,6 +387,18 @@ async function refreshView(
   }
 }
 
+/** The role-change lines of a booking node's log (the rest can be tens of MB of spans). */
+function roleLines(logFile: string): string {
+  try {
+    return readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"event":"role"'))
+      .join('\n');
+  } catch {
+    return '';
+  }
+}
+
 /** CPU ms of every process of the stack and of the bench, by name. */
 function cpuReaders(stack: RunningStack): Map<string, CpuReader> {
   const readers = new Map<string, CpuReader>([['bench (buyers)', selfCpuMs]]);
@@ -511,6 +525,7 @@ async function main(): Promise<void> {
       { intervalMs: 250, deadlineMs: 1000 },
     );
     observer.start();
+    const observer0 = observer;
 
     const current = new Sale(
       showId,
@@ -584,13 +599,14 @@ async function main(): Promise<void> {
       await Promise.all(running);
     }
     await observer.stop();
-    const elections = observer.elections();
     observer = undefined;
+    // Who became master when, from the nodes' own logs: Status polls from this process miss what
+    // happens while its event loop is busy with the crowd (and it is, on two shared cores).
+    const logged = stack.bookingNodes.flatMap((node) => electionEvents(roleLines(node.logFile), node.id));
+    const elections = [...observer0.elections(), ...electionsFromEvents(logged)];
     const changes = termChanges({ elections }, start);
-    // When each new master began serving writes during the sale (seen in Status), for the picture.
-    const newMasters = timeline
-      .events()
-      .filter((e) => e.kind === 'master' && (e.term ?? 0) > start.term)
+    const newMasters = logged
+      .filter((e) => e.role === 'master' && (e.term ?? 0) > start.term)
       .filter((e) => e.wallMs >= startWall && e.wallMs <= startWall + saleMs);
 
     // The group settles once the crowd is gone; the nodes that still run are checked (a node that
@@ -629,7 +645,13 @@ async function main(): Promise<void> {
     const wait = summarize(current.acks.map((a) => a.waitMs));
     const bookingTallies: Tally[] = current.acks.map((a) => ({ atMs: a.atMs, n: 1 }));
     const seatTallies: Tally[] = current.acks.map((a) => ({ atMs: a.atMs, n: a.booking.seatIds.length }));
-    const perSecondBookings = perSecond(bookingTallies, current.startMs, seconds);
+    // Bookings acknowledged after the buyers stopped (confirms still retrying) get seconds of their own.
+    const perSecondBookings = perSecond(
+      bookingTallies,
+      current.startMs,
+      Math.max(saleMs, lastAck - current.startMs) / 1000,
+    );
+    const lateAcks = current.acks.filter((a) => a.atMs > current.endMs).length;
     const peak = Math.max(...perSecondBookings);
     const cpuLines = [...cpu.keys()].map((name) => {
       const spent = cpuAfter.get(name)! - cpuBefore.get(name)!;
@@ -648,6 +670,9 @@ async function main(): Promise<void> {
         : `NOT sold out: ${n(current.ackedSeats)} of ${n(current.totalSeats)} seats in ${seconds.toFixed(1)} s (${current.endReason})`,
       `bookings: ${n(current.acks.length)} (${(current.acks.length / seconds).toFixed(1)}/s, peak second ${peak}); ` +
         `seats: ${n(current.ackedSeats)} (${(current.ackedSeats / seconds).toFixed(1)}/s)`,
+      ...(lateAcks > 0
+        ? [`of them acknowledged after the buyers stopped (confirms retried meanwhile): ${lateAcks}`]
+        : []),
       `hold + confirm latency (acknowledged bookings, retries included): p50 ${ms(latency.median)}, ` +
         `p99 ${ms(latency.p99)}, max ${ms(latency.max)}`,
       `a buyer's wait for a booking (refused holds included): p50 ${ms(wait.median)}, p99 ${ms(wait.p99)}, max ${ms(wait.max)}`,
@@ -690,10 +715,10 @@ async function main(): Promise<void> {
             ? `sold out in ${seconds.toFixed(1)} s`
             : `${n(current.ackedSeats)} sold in ${seconds.toFixed(0)} s`),
         subtitle:
-          `${(current.acks.length / seconds).toFixed(0)} bookings/s, ${(current.ackedSeats / seconds).toFixed(0)} seats/s; ` +
+          `${rate(current.acks.length / seconds)} bookings/s, ${rate(current.ackedSeats / seconds)} seats/s; ` +
           `hold + confirm p50 ${ms(latency.median)}, p99 ${ms(latency.p99)}; ${n(current.holdsRefused)} holds refused; ` +
           `${termMoves} term changes` +
-          (newMasters.length > 0 ? ' (red: a new master serving)' : ''),
+          (newMasters.length > 0 ? ` (red: ${newMasters.length} masters elected)` : ''),
         xLabel: 'seconds since the sale opened',
         line: {
           name: 'seats sold (acknowledged)',
