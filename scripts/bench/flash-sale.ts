@@ -655,6 +655,7 @@ async function main(): Promise<void> {
     const peak = Math.max(...perSecondBookings);
     const cpuLines = [...cpu.keys()].map((name) => {
       const spent = cpuAfter.get(name)! - cpuBefore.get(name)!;
+      if (Number.isNaN(spent)) return `${name} (exited during the sale)`;
       return `${name} ${(spent / 1000).toFixed(1)} s (${((spent / saleMs) * 100).toFixed(0)} %)`;
     });
     const totalCpu = [...cpu.keys()].reduce(
