@@ -604,7 +604,7 @@ async function main(): Promise<void> {
     // happens while its event loop is busy with the crowd (and it is, on two shared cores).
     const logged = stack.bookingNodes.flatMap((node) => electionEvents(roleLines(node.logFile), node.id));
     const elections = [...observer0.elections(), ...electionsFromEvents(logged)];
-    const changes = termChanges({ elections }, start);
+    const changes = termChanges({ elections }, start).filter((c) => c.term > start.term);
     const newMasters = logged
       .filter((e) => e.role === 'master' && (e.term ?? 0) > start.term)
       .filter((e) => e.wallMs >= startWall && e.wallMs <= startWall + saleMs);
