@@ -90,6 +90,11 @@ export interface StackOptions {
    * stacks stay as they were; npm start and the failover bench choose explicitly.
    */
   etcd?: StackEtcdMode;
+  /**
+   * How long each service may take from spawn to serving; 30 s unless told. A busy machine needs
+   * more: every process transpiles its TypeScript (tsx) first, ~30 s each at a load of 15 on 2 cores.
+   */
+  startTimeoutMs?: number;
 }
 
 /** A booking node's fixed facts; its process comes and goes. */
@@ -459,6 +464,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   if (options.freshData) rmSync(nodesDir, { recursive: true, force: true });
   mkdirSync(logsDir, { recursive: true });
   const progress = options.onProgress ?? (() => undefined);
+  const startTimeoutMs = options.startTimeoutMs ?? 30000;
   const processes: ManagedProcess[] = [];
   // Everything to stop, in start order; stop() walks it backwards.
   const stoppers: (() => Promise<void>)[] = [];
@@ -601,7 +607,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     processes.push(catalog);
     stoppers.push(() => catalog.stop());
     try {
-      await waitForServing(catalogAddress, 30000, catalog.exited);
+      await waitForServing(catalogAddress, startTimeoutMs, catalog.exited);
     } catch (error) {
       throw new Error(
         `catalog: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logsDir, 'catalog.log'))}`,
@@ -627,7 +633,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       group.spawn(spec.id);
     }
     progress('waiting for the booking nodes to answer health SERVING');
-    await Promise.all(ids.map((id) => group.waitServing(id)));
+    await Promise.all(ids.map((id) => group.waitServing(id, startTimeoutMs)));
     progress('waiting for the booking group to elect one master');
     await waitForMaster(() => group.runningPeers(), 20000);
 
@@ -651,7 +657,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     processes.push(recommendation);
     stoppers.push(() => recommendation.stop());
     try {
-      await waitForServing(recommendationAddress, 30000, recommendation.exited);
+      await waitForServing(recommendationAddress, startTimeoutMs, recommendation.exited);
     } catch (error) {
       throw new Error(
         `recommendation: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logsDir, 'recommendation.log'))}`,
@@ -690,7 +696,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await Promise.all(
       gateways.map(async (gateway, index) => {
         try {
-          await waitForGateway(gatewayUrls[index]!, 30000, gateway.exited);
+          await waitForGateway(gatewayUrls[index]!, startTimeoutMs, gateway.exited);
         } catch (error) {
           throw new Error(
             `${gateway.name}: ${error instanceof Error ? error.message : String(error)}\n${logTail(path.join(logsDir, `${gateway.name}.log`))}`,

@@ -1,5 +1,6 @@
 import { percentile, summarize } from '../lib/stats';
-import { dotStripSvg, escapeXml, histogramSvg } from '../lib/svg';
+import { hallRows } from '../lib/catalog';
+import { dotStripSvg, escapeXml, histogramSvg, lineOverBarsSvg, niceStep } from '../lib/svg';
 
 const circles = (svg: string): string[] => svg.match(/<circle [^>]*>/g) ?? [];
 
@@ -85,5 +86,58 @@ describe('histogramSvg', () => {
 describe('escapeXml', () => {
   it('escapes the markup characters', () => {
     expect(escapeXml('a < b & "c" > d')).toBe('a &lt; b &amp; &quot;c&quot; &gt; d');
+  });
+});
+
+describe('niceStep', () => {
+  it('rounds to 1, 2, 2.5 or 5 times a power of ten', () => {
+    expect(niceStep(5000)).toBe(1000);
+    expect(niceStep(47)).toBe(10);
+    expect(niceStep(12, 10)).toBe(2);
+    expect(niceStep(0.9, 6)).toBe(0.2);
+  });
+});
+
+describe('lineOverBarsSvg', () => {
+  const svg = lineOverBarsSvg({
+    title: 'sale <1>',
+    xLabel: 'seconds',
+    line: {
+      name: 'seats',
+      color: '#00f',
+      points: [
+        { t: 0, v: 0 },
+        { t: 1.5, v: 40 },
+        { t: 2, v: 50 },
+      ],
+      max: 50,
+    },
+    bars: { name: 'bookings/s', color: '#fa0', values: [10, 0, 5] },
+    marks: [
+      { at: 2, label: 'sold out', color: '#0a0' },
+      { at: NaN, label: 'never drawn', color: '#f00' },
+    ],
+  });
+
+  it('draws one bar per second with something in it, and the line through every point', () => {
+    expect(svg.match(/<rect x=[^>]*fill="#fa0"><title>/g)).toHaveLength(2);
+    expect(/<path d="M(\S+ \S+)( L\S+ \S+)*"/.exec(svg)?.[0].match(/[ML]/g)).toHaveLength(3);
+  });
+
+  it('labels the marks it can place and escapes text', () => {
+    expect(svg).toContain('sold out');
+    expect(svg).not.toContain('never drawn');
+    expect(svg).toContain('sale &lt;1&gt;');
+  });
+});
+
+describe('hallRows', () => {
+  it('fills rows of the given length, the last one with what is left', () => {
+    expect(hallRows(250, 100)).toEqual([
+      { label: 'R1', seatCount: 100 },
+      { label: 'R2', seatCount: 100 },
+      { label: 'R3', seatCount: 50 },
+    ]);
+    expect(hallRows(5000, 100)).toHaveLength(50);
   });
 });

@@ -23,23 +23,33 @@ export function bearer(
 }
 
 /**
- * Creates one venue whose hall has SEATS_PER_SHOW seats (and, with `gaCapacity`, a general-admission
- * area BENCH_GA_AREA of that many places), one event and enough shows in that hall for `seats` seats
- * in all, through the catalog's admin API (as an operator would). Returns the show ids.
+ * The rows of a hall of `seats` seats, `perRow` to a row (the last one shorter when they do not
+ * divide): R1, R2, …
+ */
+export function hallRows(seats: number, perRow: number): { label: string; seatCount: number }[] {
+  return Array.from({ length: Math.ceil(seats / perRow) }, (_, i) => ({
+    label: `R${i + 1}`,
+    seatCount: Math.min(perRow, seats - i * perRow),
+  }));
+}
+
+/**
+ * Creates one venue whose hall has `hallSeats` seats (SEATS_PER_SHOW, the catalog's limit, unless
+ * told; `seatsPerRow` to a row, 200 unless told) and, with `gaCapacity`, a general-admission area
+ * BENCH_GA_AREA of that many places, one event and enough shows in that hall for `seats` seats in
+ * all, through the catalog's admin API (as an operator would). Returns the show ids.
  */
 export async function createShows(
   catalogAddr: string,
   tokenSecret: string,
   seats: number,
-  options: { gaCapacity?: number } = {},
+  options: { gaCapacity?: number; hallSeats?: number; seatsPerRow?: number } = {},
 ): Promise<string[]> {
   const catalog = new CatalogServiceClient(catalogAddr, grpc.credentials.createInsecure());
   try {
     const admin = bearer(tokenSecret, 'bench-admin', 'admin', 3600);
-    const rows = Array.from({ length: SEATS_PER_SHOW / SEATS_PER_ROW }, (_, i) => ({
-      label: `R${i + 1}`,
-      seatCount: SEATS_PER_ROW,
-    }));
+    const hallSeats = options.hallSeats ?? SEATS_PER_SHOW;
+    const rows = hallRows(hallSeats, options.seatsPerRow ?? SEATS_PER_ROW);
     const gaAreas =
       options.gaCapacity === undefined
         ? []
@@ -79,7 +89,7 @@ export async function createShows(
       admin,
     );
     const showIds: string[] = [];
-    for (let i = 0; i < Math.ceil(seats / SEATS_PER_SHOW); i++) {
+    for (let i = 0; i < Math.ceil(seats / hallSeats); i++) {
       const show = await callWithMetadata(
         catalog.createShow.bind(catalog),
         {

@@ -22,3 +22,23 @@ export function procCpuMs(pid: number): CpuReader {
     }
   };
 }
+
+/**
+ * User+system CPU ms of a process and of its children alive at each reading (nginx: the master and
+ * its worker, which does the proxying); NaN once the process is gone.
+ */
+export function procTreeCpuMs(pid: number): CpuReader {
+  const own = procCpuMs(pid);
+  return () => {
+    let children: number[] = [];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      // no /proc (not Linux), or the process is gone: own() says NaN then
+    }
+    return children.reduce((sum, child) => sum + (procCpuMs(child)() || 0), own());
+  };
+}

@@ -224,3 +224,98 @@ export function percentileBarsSvg(options: {
 </svg>
 `;
 }
+
+/** A round step for about `count` ticks over 0..`max`: 1, 2, 2.5 or 5 × a power of ten. */
+export function niceStep(max: number, count = 6): number {
+  const raw = Math.max(max, 1e-9) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  return ([1, 2, 2.5, 5, 10].find((m) => m * power >= raw) ?? 10) * power;
+}
+
+/**
+ * Something counted over time on one time axis (seconds): a cumulative line on the left axis (seats
+ * sold so far) over bars of a per-second rate on the right axis (bookings in each second), with
+ * labelled vertical marks (sold out, a term change). The two scales differ by orders of magnitude,
+ * hence two axes; the bars sit behind the line, pale, so both stay readable.
+ */
+export function lineOverBarsSvg(options: {
+  title: string;
+  subtitle?: string;
+  xLabel: string;
+  /** Points (seconds, value) of the cumulative line, in time order. */
+  line: { name: string; color: string; points: readonly { t: number; v: number }[]; max?: number };
+  /** values[i] is the rate in second [i, i+1). */
+  bars: { name: string; color: string; values: readonly number[] };
+  marks?: readonly { at: number; label: string; color: string }[];
+}): string {
+  const [w, h, left, right, top, bottom] = [860, 450, 70, 70, options.subtitle ? 84 : 64, 70];
+  const plotW = w - left - right;
+  const plotH = h - top - bottom;
+  const { line, bars } = options;
+  const marks = (options.marks ?? []).filter((m) => Number.isFinite(m.at));
+  const span = Math.max(1, bars.values.length, ...line.points.map((p) => p.t), ...marks.map((m) => m.at));
+  const xStep = niceStep(span, 10);
+  const xMax = Math.ceil(span / xStep) * xStep;
+  const lineTop = Math.max(1, line.max ?? 0, ...line.points.map((p) => p.v));
+  const lineStep = niceStep(lineTop);
+  const lineMax = Math.ceil(lineTop / lineStep) * lineStep;
+  const barTop = Math.max(1, ...bars.values);
+  const barStep = niceStep(barTop);
+  const barMax = Math.ceil(barTop / barStep) * barStep;
+  const x = (t: number): number => left + (Math.min(Math.max(t, 0), xMax) / xMax) * plotW;
+  const yLine = (v: number): number => top + plotH - (v / lineMax) * plotH;
+  const yBar = (v: number): number => top + plotH - (v / barMax) * plotH;
+  const fmt = (v: number): string => (Number.isInteger(v) ? v.toLocaleString('en-US') : v.toFixed(1));
+  const parts: string[] = [];
+  for (let v = 0; v <= lineMax + 1e-9; v += lineStep)
+    parts.push(
+      `<line x1="${left}" y1="${yLine(v).toFixed(1)}" x2="${left + plotW}" y2="${yLine(v).toFixed(1)}" stroke="#e5e7eb"/>` +
+        `<text x="${left - 8}" y="${(yLine(v) + 4).toFixed(1)}" text-anchor="end" fill="${line.color}">${fmt(v)}</text>`,
+    );
+  for (let v = 0; v <= barMax + 1e-9; v += barStep)
+    parts.push(
+      `<text x="${left + plotW + 8}" y="${(yBar(v) + 4).toFixed(1)}" fill="#6b7280">${fmt(v)}</text>`,
+    );
+  for (let t = 0; t <= xMax + 1e-9; t += xStep)
+    parts.push(
+      `<line x1="${x(t).toFixed(1)}" y1="${top + plotH}" x2="${x(t).toFixed(1)}" y2="${top + plotH + 5}" stroke="black"/>` +
+        `<text x="${x(t).toFixed(1)}" y="${top + plotH + 18}" text-anchor="middle">${fmt(t)} s</text>`,
+    );
+  const barW = plotW / xMax;
+  bars.values.forEach((v, i) => {
+    if (!(v > 0)) return;
+    parts.push(
+      `<rect x="${(x(i) + 0.5).toFixed(1)}" y="${yBar(v).toFixed(1)}" width="${Math.max(0.5, barW - 1).toFixed(1)}" height="${(top + plotH - yBar(v)).toFixed(1)}" fill="${bars.color}"><title>${i}–${i + 1} s: ${fmt(v)} ${escapeXml(bars.name)}</title></rect>`,
+    );
+  });
+  const path = line.points
+    .map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.t).toFixed(1)} ${yLine(p.v).toFixed(1)}`)
+    .join(' ');
+  if (path) parts.push(`<path d="${path}" fill="none" stroke="${line.color}" stroke-width="2"/>`);
+  marks.forEach((mark, i) => {
+    const mx = x(mark.at).toFixed(1);
+    parts.push(
+      `<line x1="${mx}" y1="${top - 2}" x2="${mx}" y2="${top + plotH}" stroke="${mark.color}" stroke-width="1.5" stroke-dasharray="5 4"/>` +
+        `<text x="${mx}" y="${top - 6 - (i % 2) * 13}" text-anchor="middle" fill="${mark.color}" font-size="11">${escapeXml(mark.label)}</text>`,
+    );
+  });
+  const subtitle = options.subtitle
+    ? `<text x="${w / 2}" y="42" text-anchor="middle" fill="#4b5563">${escapeXml(options.subtitle)}</text>`
+    : '';
+  const legendY = h - 12;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">
+  <rect width="100%" height="100%" fill="white"/>
+  <text x="${w / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>
+  ${subtitle}
+  ${parts.join('\n  ')}
+  <line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="black"/>
+  <line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="${line.color}"/>
+  <line x1="${left + plotW}" y1="${top}" x2="${left + plotW}" y2="${top + plotH}" stroke="#9ca3af"/>
+  <text x="${left + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle">${escapeXml(options.xLabel)}</text>
+  <line x1="${left}" y1="${legendY - 4}" x2="${left + 24}" y2="${legendY - 4}" stroke="${line.color}" stroke-width="2"/>
+  <text x="${left + 30}" y="${legendY}">${escapeXml(line.name)} (left axis)</text>
+  <rect x="${left + plotW / 2}" y="${legendY - 10}" width="14" height="10" fill="${bars.color}"/>
+  <text x="${left + plotW / 2 + 20}" y="${legendY}">${escapeXml(bars.name)} (right axis)</text>
+</svg>
+`;
+}
