@@ -174,6 +174,8 @@ export class WriteBatcher {
   /** Refusals at once; writes and replays once everything up to `index` is acknowledged. */
   private answer(batch: Waiter[], outcomes: Outcome[], index: number): void {
     const acknowledged = this.options.journal.acknowledge(index);
+    // A batch of refusals has nobody waiting on it: unobserved, its failure would stop the process.
+    acknowledged.catch(() => undefined);
     outcomes.forEach((outcome, i) => {
       const waiter = batch[i]!;
       if ('error' in outcome) return waiter.reject(outcome.error);

@@ -120,4 +120,21 @@ describe('fencing in the WriteBatcher', () => {
       { seat_id: 'A-3', hold_id: 'hold-bob' },
     ]);
   });
+
+  it('leaves no unhandled rejection when a batch of refusals is not acknowledged (Node would stop the process)', async () => {
+    const { writer, modes } = await writerOnFreshShow();
+    await writer.submit(holdCommand(alice, 'alice-1', { seatIds: ['A-1'] }, 'hold-alice'));
+    modes.acknowledge = false;
+
+    // A batch of one refused command: nobody waits on its acknowledgement, which fails.
+    const refused = writer.submit(holdCommand(bob, 'bob-1', { seatIds: ['A-1'] }, 'hold-bob'));
+
+    await expect(refused).rejects.toMatchObject({
+      code: Code.FAILED_PRECONDITION,
+      details: { seat_ids: 'A-1' },
+    });
+    // Give a dangling rejection the turns it needs to be reported (jest fails the test on one).
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await count('holds')).toBe(1);
+  });
 });
