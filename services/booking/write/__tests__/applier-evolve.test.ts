@@ -69,6 +69,7 @@ describe('the batcher (loader + applier) and the domain (decide + evolve) agree'
       'confirm write',
       'confirm replay',
       'confirm FAILED_PRECONDITION',
+      'confirm of a lapsed hold asked on time',
       'cancel write',
       'cancel FAILED_PRECONDITION',
       'sweeper expires holds',

@@ -36,7 +36,8 @@ type Pick = number;
 export type Intent =
   | { kind: 'hold'; user: number; seats: number[]; ga: { area: number; quantity: number }[]; ttl: number }
   | { kind: 'release'; user: number; hold: Pick }
-  | { kind: 'confirm'; user: number; hold: Pick; overpay: boolean }
+  /** `onTime`: asked just before the hold lapsed (the payment took longer than the hold). */
+  | { kind: 'confirm'; user: number; hold: Pick; overpay: boolean; onTime: boolean }
   | { kind: 'cancel'; user: number; booking: Pick }
   | { kind: 'expire'; holds: Pick[] }
   /** The same request again under its key (a client retry): a replay once it was written. */
@@ -99,6 +100,7 @@ const intentArb: fc.Arbitrary<Intent> = fc.oneof(
         { weight: 8, arbitrary: fc.constant(false) },
         { weight: 1, arbitrary: fc.constant(true) },
       ),
+      onTime: fc.boolean(),
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('cancel' as const), user: actor, booking: pick }) },
@@ -223,6 +225,8 @@ export class Model {
     if (command.kind === 'hold' && command.seatIds.some((id) => this.state.seat(SHOW, id)?.state === 'HELD'))
       this.reach("hold takes a lapsed hold's seat");
     if (command.kind === 'expire' && decision.ops.length > 0) this.reach('sweeper expires holds');
+    if (command.kind === 'confirm' && this.state.holds.get(command.holdId)!.expiresAt <= this.now)
+      this.reach('confirm of a lapsed hold asked on time');
     for (const op of decision.ops) {
       evolve(this.state, op);
       this.ops.push(op);
@@ -325,6 +329,7 @@ export class Model {
           `booking-${n}`,
           total,
           `pay-${n}`,
+          intent.onTime && hold ? hold.expiresAt - 1 : Number.POSITIVE_INFINITY,
         );
         break;
       }
