@@ -3,7 +3,8 @@ import type { Principal } from '../common/auth';
 import { NotFoundError } from '../common/errors';
 import type { Page } from '../common/pagination';
 import type { StoreContext } from './store';
-import { BOOKING_COLUMNS, ITEM_COLUMNS, assertOwnerOrAdmin, bookingToProto, groupItems } from './records';
+import { assertOwnerOrAdmin } from './domain/decide';
+import { BOOKING_COLUMNS, ITEM_COLUMNS, bookingToProto, groupItems } from './records';
 import type { BookingRow, ItemRow } from './records';
 import { queryRows } from './sql';
 

@@ -1,23 +1,9 @@
-import { BookingState, HoldState } from '../../proto/gen/marquee/booking/v1/booking';
-import type { BookedSeat, Booking, GaItem, Hold } from '../../proto/gen/marquee/booking/v1/booking';
-import type { Principal } from '../common/auth';
-import { PermissionDeniedError } from '../common/errors';
+import type { Booking } from '../../proto/gen/marquee/booking/v1/booking';
+import { bookingAnswer } from './domain/decide';
 
-/** Rows as mysql2 returns them, and their mapping to the API messages (pure). */
+/** Rows as mysql2 returns them for the reads of bookings, and their mapping to the API messages (pure). */
 
-export type HoldStateName = 'ACTIVE' | 'CONFIRMED' | 'RELEASED' | 'EXPIRED';
 export type BookingStateName = 'CONFIRMED' | 'CANCELLED';
-
-export interface HoldRow {
-  id: string;
-  user_id: string;
-  show_id: string;
-  state: HoldStateName;
-  total_cents: number;
-  currency: string;
-  expires_at: Date;
-  booking_id: string | null;
-}
 
 export interface ItemRow {
   hold_id: string;
@@ -42,67 +28,32 @@ export interface BookingRow {
   cancelled_at: Date | null;
 }
 
-export const HOLD_COLUMNS = 'id, user_id, show_id, state, total_cents, currency, expires_at, booking_id';
 export const ITEM_COLUMNS = 'hold_id, kind, item_id, label, quantity, amount_cents';
 export const BOOKING_COLUMNS =
   'id, user_id, show_id, hold_id, state, total_cents, currency, payment_id, refund_id, created_at, cancelled_at';
 
-const HOLD_STATES: Record<HoldStateName, HoldState> = {
-  ACTIVE: HoldState.HOLD_STATE_ACTIVE,
-  CONFIRMED: HoldState.HOLD_STATE_CONFIRMED,
-  RELEASED: HoldState.HOLD_STATE_RELEASED,
-  EXPIRED: HoldState.HOLD_STATE_EXPIRED,
-};
-
-const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Seats and GA items in a stable order (by id), the same at creation and on every later read. */
-export function itemsToProto(items: readonly ItemRow[]): { seats: BookedSeat[]; ga: GaItem[] } {
-  const seats: BookedSeat[] = [];
-  const ga: GaItem[] = [];
-  for (const item of items) {
-    if (item.kind === 'SEAT')
-      seats.push({ seatId: item.item_id, label: item.label, amountCents: Number(item.amount_cents) });
-    else
-      ga.push({
-        areaId: item.item_id,
-        quantity: Number(item.quantity),
-        amountCents: Number(item.amount_cents),
-      });
-  }
-  seats.sort((a, b) => byId(a.seatId, b.seatId));
-  ga.sort((a, b) => byId(a.areaId, b.areaId));
-  return { seats, ga };
-}
-
-export function holdToProto(row: HoldRow, items: readonly ItemRow[], state: HoldStateName = row.state): Hold {
-  return {
-    id: row.id,
-    showId: row.show_id,
-    ...itemsToProto(items),
-    totalCents: Number(row.total_cents),
-    currency: row.currency,
-    expiresAt: row.expires_at.toISOString(),
-    state: HOLD_STATES[state],
-  };
-}
-
+/** The booking as the API shows it: the same message a write answers with (domain/decide.ts). */
 export function bookingToProto(row: BookingRow, items: readonly ItemRow[]): Booking {
-  return {
+  return bookingAnswer({
     id: row.id,
     userId: row.user_id,
     showId: row.show_id,
     holdId: row.hold_id,
-    ...itemsToProto(items),
+    state: row.state,
     totalCents: Number(row.total_cents),
     currency: row.currency,
-    state:
-      row.state === 'CONFIRMED' ? BookingState.BOOKING_STATE_CONFIRMED : BookingState.BOOKING_STATE_CANCELLED,
     paymentId: row.payment_id,
-    refundId: row.refund_id ?? '',
-    createdAt: row.created_at.toISOString(),
-    cancelledAt: row.cancelled_at ? row.cancelled_at.toISOString() : '',
-  };
+    refundId: row.refund_id,
+    createdAt: row.created_at.getTime(),
+    cancelledAt: row.cancelled_at ? row.cancelled_at.getTime() : null,
+    items: items.map((i) => ({
+      kind: i.kind,
+      itemId: i.item_id,
+      label: i.label,
+      quantity: Number(i.quantity),
+      amountCents: Number(i.amount_cents),
+    })),
+  });
 }
 
 /** Items grouped by hold id (for lists). */
@@ -114,10 +65,4 @@ export function groupItems(items: readonly ItemRow[]): Map<string, ItemRow[]> {
     else groups.set(item.hold_id, [item]);
   }
   return groups;
-}
-
-/** A user touches only their own holds and bookings; an admin touches anyone's. */
-export function assertOwnerOrAdmin(principal: Principal, ownerId: string, what: string, field: string): void {
-  if (principal.userId !== ownerId && principal.role !== 'admin')
-    throw new PermissionDeniedError(`${field}: ${what} belongs to another user`);
 }

@@ -2,6 +2,7 @@ import type { Command } from '../domain/decide';
 import { BookingState } from '../domain/state';
 import type { HoldStateName, HoldView, SeatStateName } from '../domain/state';
 import type { ItemRecord } from '../domain/operations';
+import type { BookingRow, ItemRow } from '../records';
 import type { Pool } from '../../common/mysql';
 import { rows, send, sql, sqlTime } from '../sql';
 import type { Result, Statement } from '../sql';
@@ -32,15 +33,6 @@ interface HoldRowSql {
   expires_at: Date;
   created_at: Date;
   booking_id: string | null;
-}
-
-interface ItemRowSql {
-  hold_id: string;
-  kind: 'SEAT' | 'GA';
-  item_id: string;
-  label: string;
-  quantity: number;
-  amount_cents: number;
 }
 
 const HOLD_SELECT =
@@ -207,7 +199,7 @@ const readKeys: Reader = (result, state) => {
 };
 
 const readItems: Reader = (result, _state, items) => {
-  for (const r of rows<ItemRowSql>(result)) {
+  for (const r of rows<ItemRow>(result)) {
     const list = items.get(r.hold_id) ?? [];
     if (list.some((i) => i.kind === r.kind && i.itemId === r.item_id)) continue; // read twice
     list.push({
@@ -240,19 +232,7 @@ const readHolds: Reader = (result, state, items) => {
 };
 
 const readBookings: Reader = (result, state, items) => {
-  for (const r of rows<{
-    id: string;
-    user_id: string;
-    show_id: string;
-    hold_id: string;
-    state: 'CONFIRMED' | 'CANCELLED';
-    total_cents: number;
-    currency: string;
-    payment_id: string;
-    refund_id: string | null;
-    created_at: Date;
-    cancelled_at: Date | null;
-  }>(result))
+  for (const r of rows<BookingRow>(result))
     state.bookings.set(r.id, {
       id: r.id,
       userId: r.user_id,
