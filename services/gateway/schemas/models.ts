@@ -161,30 +161,28 @@ export const Card = Type.Object(
 );
 export type Card = Static<typeof Card>;
 
+/** A seat of a hold or booking, with its price. */
+const BookedSeat = Type.Object(
+  { seatId: Type.String(), label: Type.String(), amountCents: Type.Integer() },
+  { additionalProperties: false },
+);
+
+/** General-admission places of a hold or booking. */
+const BookedGa = Type.Object(
+  {
+    areaId: Type.String(),
+    quantity: Type.Integer(),
+    amountCents: Type.Integer({ description: 'per ticket' }),
+  },
+  { additionalProperties: false },
+);
+
 export const Hold = Type.Object(
   {
     id: Type.String(),
     showId: Type.String(),
-    seats: Type.Array(
-      Type.Object(
-        {
-          seatId: Type.String(),
-          label: Type.String(),
-          amountCents: Type.Integer(),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    ga: Type.Array(
-      Type.Object(
-        {
-          areaId: Type.String(),
-          quantity: Type.Integer(),
-          amountCents: Type.Integer({ description: 'per ticket' }),
-        },
-        { additionalProperties: false },
-      ),
-    ),
+    seats: Type.Array(BookedSeat),
+    ga: Type.Array(BookedGa),
     totalCents: Type.Integer(),
     currency: Type.String(),
     expiresAt: Type.String({ format: 'date-time' }),
@@ -200,26 +198,8 @@ export const Booking = Type.Object(
     userId: Type.String(),
     showId: Type.String(),
     holdId: Type.String(),
-    seats: Type.Array(
-      Type.Object(
-        {
-          seatId: Type.String(),
-          label: Type.String(),
-          amountCents: Type.Integer(),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    ga: Type.Array(
-      Type.Object(
-        {
-          areaId: Type.String(),
-          quantity: Type.Integer(),
-          amountCents: Type.Integer({ description: 'per ticket' }),
-        },
-        { additionalProperties: false },
-      ),
-    ),
+    seats: Type.Array(BookedSeat),
+    ga: Type.Array(BookedGa),
     totalCents: Type.Integer(),
     currency: Type.String(),
     state: Type.Enum(['confirmed', 'cancelled', 'unspecified']),
