@@ -22,6 +22,7 @@ import {
   fingerprint,
   holdCommand,
   releaseCommand,
+  specArb,
   stateOf,
   user,
 } from './world';
@@ -78,21 +79,6 @@ type Expected =
   | { kind: 'error'; code: Code; field?: string; details?: Record<string, string> };
 
 // --- generators -------------------------------------------------------------------------------
-
-const cents = fc.integer({ min: 1, max: 40 }).map((n) => n * 250);
-
-const specArb: fc.Arbitrary<ShowSpec> = fc
-  .record({
-    seats: fc.array(cents, { minLength: 2, maxLength: 5 }),
-    pools: fc.array(fc.record({ amountCents: cents, capacity: fc.integer({ min: 1, max: 4 }) }), {
-      minLength: 1,
-      maxLength: 2,
-    }),
-  })
-  .map(({ seats, pools }) => ({
-    seats: seats.map((amountCents, i) => ({ seatId: `A-${i + 1}`, amountCents })),
-    pools: pools.map((p, i) => ({ areaId: `GA-${i + 1}`, ...p })),
-  }));
 
 const pick = fc.oneof(
   { weight: 8, arbitrary: fc.nat({ max: 20 }) },

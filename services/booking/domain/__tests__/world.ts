@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { Booking, Hold } from '../../../../proto/gen/marquee/booking/v1/booking';
 import type { Principal } from '../../../common/auth';
 import { decide } from '../decide';
@@ -25,6 +26,22 @@ export interface ShowSpec {
   seats: readonly { seatId: string; amountCents: number }[];
   pools: readonly { areaId: string; amountCents: number; capacity: number }[];
 }
+
+const cents = fc.integer({ min: 1, max: 40 }).map((n) => n * 250);
+
+/** A small show: 2–5 seats and 1–2 GA areas of 1–4 places (the domain's and the batcher's random runs). */
+export const specArb: fc.Arbitrary<ShowSpec> = fc
+  .record({
+    seats: fc.array(cents, { minLength: 2, maxLength: 5 }),
+    pools: fc.array(fc.record({ amountCents: cents, capacity: fc.integer({ min: 1, max: 4 }) }), {
+      minLength: 1,
+      maxLength: 2,
+    }),
+  })
+  .map(({ seats, pools }) => ({
+    seats: seats.map((amountCents, i) => ({ seatId: `A-${i + 1}`, amountCents })),
+    pools: pools.map((p, i) => ({ areaId: `GA-${i + 1}`, ...p })),
+  }));
 
 export function stateOf(spec: ShowSpec): BookingState {
   const state = new BookingState();

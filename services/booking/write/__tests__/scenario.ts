@@ -15,6 +15,7 @@ import {
   confirmCommand,
   holdCommand,
   releaseCommand,
+  specArb,
   user,
 } from '../../domain/__tests__/world';
 import type { ShowSpec } from '../../domain/__tests__/world';
@@ -47,21 +48,6 @@ export type Intent =
 
 export type Step =
   { kind: 'tick'; ms: number } | { kind: 'toExpiry'; hold: Pick } | { kind: 'batch'; intents: Intent[] };
-
-const cents = fc.integer({ min: 1, max: 40 }).map((n) => n * 250);
-
-export const specArb: fc.Arbitrary<ShowSpec> = fc
-  .record({
-    seats: fc.array(cents, { minLength: 2, maxLength: 5 }),
-    pools: fc.array(fc.record({ amountCents: cents, capacity: fc.integer({ min: 1, max: 4 }) }), {
-      minLength: 1,
-      maxLength: 2,
-    }),
-  })
-  .map(({ seats, pools }) => ({
-    seats: seats.map((amountCents, i) => ({ seatId: `A-${i + 1}`, amountCents })),
-    pools: pools.map((p, i) => ({ areaId: `GA-${i + 1}`, ...p })),
-  }));
 
 const pick = fc.oneof(
   { weight: 12, arbitrary: fc.nat({ max: 6 }) },
