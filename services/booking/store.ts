@@ -96,11 +96,6 @@ export class MysqlBookingStore implements BookingStore {
     private readonly batcher: WriteBatcher,
   ) {}
 
-  /** Batches and commands written so far (metrics, benchmarks). */
-  get writeStats(): { batches: number; commands: number } {
-    return { ...this.batcher.stats };
-  }
-
   /** Seats with their state (a lapsed hold shows as FREE) and pools counting only live holds. */
   async availability(showId: string, deadline: Date | number): Promise<Availability> {
     const catalog = await this.inventory.get(showId, deadline);
