@@ -950,13 +950,14 @@ async function runFailover(
   }
   let etcdOutage: EtcdOutage | undefined;
   if (stack.etcd) {
-    log('failover: SIGKILL etcd itself under the load for 5 s, then restart it');
+    log('failover: 5 s of load alone, then SIGKILL etcd itself under the load for 5 s, then restart it');
     etcdOutage = await measureEtcdOutage({
       etcd: stack.etcd,
       master: () => stack.waitForMaster(5000),
       completions: load.completions,
       failures: load.failures,
       now,
+      settleMs: 5000,
       downMs: 5000,
       afterMs: 3000,
     });

@@ -4,12 +4,19 @@ import { summarize } from '../lib/stats';
 describe('bench:failover with and without etcd', () => {
   it('a load window counts completions and failures inside it, and the longest stretch without a completion', () => {
     const completions = [50, 120, 180, 700, 760, 1100];
-    const failures = [{ at: 90 }, { at: 400 }, { at: 1200 }];
+    const failures = [
+      { at: 90, code: 'UNAVAILABLE' },
+      { at: 400, code: 'DEADLINE_EXCEEDED' },
+      { at: 450, code: 'UNAVAILABLE' },
+      { at: 500, code: 'UNAVAILABLE' },
+      { at: 1200, code: 'UNAVAILABLE' },
+    ];
     expect(loadWindow(completions, failures, 100, 1000)).toEqual({
       durationMs: 900,
       bookings: 4,
       longestGapMs: 520,
-      failures: 1,
+      failures: 3,
+      failureCodes: 'UNAVAILABLE 2, DEADLINE_EXCEEDED 1',
     });
   });
 
@@ -26,7 +33,7 @@ describe('bench:failover with and without etcd', () => {
   });
 
   it('says whether etcd going away changed the master or the term', () => {
-    const w = { durationMs: 5000, bookings: 50, longestGapMs: 300, failures: 0 };
+    const w = { durationMs: 5000, bookings: 50, longestGapMs: 300, failures: 0, failureCodes: '' };
     const same = {
       before: w,
       down: w,

@@ -40,12 +40,14 @@ export interface LoadWindow {
   bookings: number;
   longestGapMs: number;
   failures: number;
+  /** The failures by gRPC status name, most frequent first ("UNAVAILABLE 3, DEADLINE_EXCEEDED 1"). */
+  failureCodes: string;
 }
 
 /** The load's completions and failures inside [fromMs, toMs] (the edges count as completions). */
 export function loadWindow(
   completions: readonly number[],
-  failures: readonly { at: number }[],
+  failures: readonly { at: number; code?: string }[],
   fromMs: number,
   toMs: number,
 ): LoadWindow {
@@ -56,11 +58,18 @@ export function loadWindow(
     longestGapMs = Math.max(longestGapMs, at - previous);
     previous = at;
   }
+  const failed = failures.filter((f) => f.at >= fromMs && f.at <= toMs);
+  const byCode = new Map<string, number>();
+  for (const f of failed) byCode.set(f.code ?? 'unknown', (byCode.get(f.code ?? 'unknown') ?? 0) + 1);
   return {
     durationMs: toMs - fromMs,
     bookings: inside.length,
     longestGapMs,
-    failures: failures.filter((f) => f.at >= fromMs && f.at <= toMs).length,
+    failures: failed.length,
+    failureCodes: [...byCode]
+      .sort((a, b) => b[1] - a[1])
+      .map(([code, n]) => `${code} ${n}`)
+      .join(', '),
   };
 }
 
@@ -84,12 +93,15 @@ export async function measureEtcdOutage(options: {
   etcd: { kill(): Promise<unknown>; restart(): Promise<unknown> };
   master: () => Promise<{ masterId: number; term: number }>;
   completions: readonly number[];
-  failures: readonly { at: number }[];
+  failures: readonly { at: number; code?: string }[];
   now: () => number;
+  /** Waited first, so that "just before" is the load alone, not the last round's rejoin. */
+  settleMs: number;
   downMs: number;
   afterMs: number;
 }): Promise<EtcdOutage> {
   const { now } = options;
+  await new Promise((resolve) => setTimeout(resolve, options.settleMs));
   const before = await options.master();
   const killedAt = now();
   await options.etcd.kill();
@@ -115,7 +127,8 @@ export async function measureEtcdOutage(options: {
 export function describeOutage(outage: EtcdOutage): string[] {
   const line = (name: string, w: LoadWindow): string =>
     `| ${name.padEnd(32)} | ${fmt(w.durationMs).padStart(8)} | ${String(w.bookings).padStart(8)} | ` +
-    `${fmt(w.longestGapMs).padStart(11)} | ${String(w.failures).padStart(15)} |`;
+    `${fmt(w.longestGapMs).padStart(11)} | ${String(w.failures).padStart(15)} |` +
+    (w.failureCodes === '' ? '' : ` ${w.failureCodes}`);
   const same = outage.termBefore === outage.termAfter && outage.masterBefore === outage.masterAfter;
   return [
     '| etcd SIGKILLed under load         |     span | bookings | longest gap | failed attempts |',
