@@ -165,36 +165,65 @@ export class ReplicationLog {
    * A batch of entries after `after` (its locked position) as statements for the batch's final
    * round trip: the entries, then the positions, moved only while this node is still master of the
    * term at that position (the fence: a failed guard stops the batch before its COMMIT).
+   * `appliedThrough` is how far the batch leaves the node's tables (default: through its last entry,
+   * for a batch that wrote its own rows; a master that applies only acknowledged entries passes less).
+   * No entries and no applied move: no statements.
    */
-  prepareAppendBatch(after: ReplicationState, entries: readonly NewEntry[]): PreparedAppend {
+  prepareAppendBatch(
+    after: ReplicationState,
+    entries: readonly NewEntry[],
+    appliedThrough = after.lastIndex + entries.length,
+  ): PreparedAppend {
     const nodeId = this.nodeId;
     const first = after.lastIndex + 1;
     const last = after.lastIndex + entries.length;
     const term = entries[0]?.term ?? after.currentTerm;
+    if (appliedThrough > last || appliedThrough < after.appliedIndex)
+      throw new Error(`applied index ${appliedThrough} outside ${after.appliedIndex}..${last}`);
+    const statements: { sql: string; values: readonly unknown[] }[] = [];
+    if (entries.length > 0)
+      statements.push({
+        sql: 'INSERT INTO replication_log (log_index, term, lamport, op, payload, trace_parent) VALUES ?',
+        values: [entries.map((e, i) => [first + i, e.term, e.lamport, e.op, e.payload, e.traceParent ?? ''])],
+      });
+    if (entries.length > 0 || appliedThrough !== after.appliedIndex)
+      statements.push(
+        {
+          sql: `UPDATE replication_state SET last_index = ?, last_term = ?, applied_index = ?
+                 WHERE id = 1 AND current_term = ? AND leader_id = ? AND last_index = ? AND applied_index = ?`,
+          values: [
+            last,
+            entries.length > 0 ? term : after.lastTerm,
+            appliedThrough,
+            after.currentTerm,
+            nodeId,
+            after.lastIndex,
+            after.appliedIndex,
+          ],
+        },
+        {
+          sql: "BEGIN NOT ATOMIC IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ?; END IF; END",
+          values: [FENCE_MESSAGE],
+        },
+      );
     return {
-      statements:
-        entries.length === 0
-          ? []
-          : [
-              {
-                sql: 'INSERT INTO replication_log (log_index, term, lamport, op, payload, trace_parent) VALUES ?',
-                values: [
-                  entries.map((e, i) => [first + i, e.term, e.lamport, e.op, e.payload, e.traceParent ?? '']),
-                ],
-              },
-              {
-                sql: `UPDATE replication_state SET last_index = ?, last_term = ?, applied_index = ?
-                       WHERE id = 1 AND current_term = ? AND leader_id = ? AND last_index = ?`,
-                values: [last, term, last, term, nodeId, after.lastIndex],
-              },
-              {
-                sql: "BEGIN NOT ATOMIC IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ?; END IF; END",
-                values: [FENCE_MESSAGE],
-              },
-            ],
+      statements,
       index: () => last,
-      fenced: (error) => fencedError(error, nodeId, term),
+      fenced: (error) => fencedError(error, nodeId, after.currentTerm),
     };
+  }
+
+  /** Entries after `after` up to the end of the log, ascending: a master's unapplied tail. */
+  unappliedStatement(after: number): { sql: string; values: readonly unknown[] } {
+    return {
+      sql: 'SELECT log_index, term, lamport, op, payload, trace_parent FROM replication_log WHERE log_index > ? ORDER BY log_index',
+      values: [after],
+    };
+  }
+
+  /** The entries of unappliedStatement's result. */
+  entriesOf(result: unknown): LogEntry[] {
+    return (result as EntryRow[]).map(toEntry);
   }
 
   /** Entries from..to (inclusive) that are in the log, ascending. */

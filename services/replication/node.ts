@@ -301,9 +301,12 @@ export class ReplicationNode {
       logger: this.options.logger.child({ component: 'replicator', term }),
       onDeposed: (newTerm) => this.deposed(newTerm),
     });
+    // The position our votes carry includes the no-op before any slave can acknowledge it.
+    await this.position.refresh();
+    if (generation !== this.generation || this.stopped)
+      throw new UnavailableError(`term ${term} ended before this node started serving it`);
     this.replicator = replicator;
     replicator.start();
-    await this.position.refresh();
     this.options.logger.info({ term, termStart }, 'replication: serving as master');
   }
 

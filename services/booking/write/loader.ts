@@ -1,7 +1,8 @@
 import type { Command } from '../domain/decide';
 import { BookingState } from '../domain/state';
 import type { HoldStateName, HoldView, SeatStateName } from '../domain/state';
-import type { ItemRecord } from '../domain/operations';
+import { BOOKING_OPS } from '../domain/operations';
+import type { BookingOp, ItemRecord } from '../domain/operations';
 import type { BookingRow, ItemRow } from '../records';
 import type { Pool } from '../../common/mysql';
 import { rows, send, sql, sqlTime } from '../sql';
@@ -12,6 +13,9 @@ import type { Result, Statement } from '../sql';
  * master) into the domain's in-memory view. Each command asks only for what its decision reads:
  * a hold its seats, pools and the lapsed holds that may give GA places back; a confirm its hold with
  * the hold's seats and pools; a cancel its booking with its items; every keyed write its key.
+ * On a master the tables may trail the log by an unapplied tail (write/batcher.ts), replayed onto
+ * the view after the load: a command about a hold or booking that tail created also loads the rows
+ * the tail will change for it (the tables cannot find them through rows they do not hold yet).
  */
 
 export interface LoadPlan {
@@ -46,7 +50,13 @@ const BOOKING_SELECT =
 
 type Reader = (result: Result, state: BookingState, items: Map<string, ItemRecord[]>) => void;
 
-export function loadPlan(commands: readonly Command[], now: number, lock: boolean): LoadPlan {
+export function loadPlan(
+  commands: readonly Command[],
+  now: number,
+  lock: boolean,
+  unapplied: readonly BookingOp[] = [],
+): LoadPlan {
+  const tail = tailReferences(unapplied);
   const forUpdate = lock ? ' FOR UPDATE' : '';
   const statements: Statement[] = [];
   const readers: Reader[] = [];
@@ -77,7 +87,10 @@ export function loadPlan(commands: readonly Command[], now: number, lock: boolea
   const bookingIds = unique(commands.flatMap((c) => (c.kind === 'cancel' ? [c.bookingId] : [])));
   const holdCommands = commands.filter((c) => c.kind === 'hold');
 
-  if (holdIds.length > 0) addHolds('h.id IN (?)', [holdIds]);
+  // A booking of the tail: its hold, which the tables may hold already.
+  const tailHoldIds = unique(bookingIds.flatMap((id) => tail.holdOfBooking.get(id) ?? []));
+  const loadHoldIds = unique([...holdIds, ...tailHoldIds]);
+  if (loadHoldIds.length > 0) addHolds('h.id IN (?)', [loadHoldIds]);
   if (bookingIds.length > 0) {
     add(
       sql(`SELECT ${BOOKING_SELECT} FROM bookings b WHERE b.id IN (?)${forUpdate}`, bookingIds),
@@ -94,13 +107,25 @@ export function loadPlan(commands: readonly Command[], now: number, lock: boolea
       [sqlTime(now), showId],
     );
 
-  const seatPairs = holdCommands.flatMap((c) => c.seatIds.map((id) => [c.showId, id]));
+  // A hold of the tail being confirmed: its seats and places (the tables cannot join to it yet).
+  const tailHolds = confirmIds.flatMap((id) => tail.holds.get(id) ?? []);
+  const seatPairs = uniquePairs([
+    ...holdCommands.flatMap((c) => c.seatIds.map((id): [string, string] => [c.showId, id])),
+    ...tailHolds.flatMap((h) =>
+      h.items.filter((i) => i.kind === 'SEAT').map((i): [string, string] => [h.showId, i.itemId]),
+    ),
+  ]);
   if (seatPairs.length > 0)
     add(
       sql(`SELECT ${SEAT_SELECT} FROM seats s WHERE (s.show_id, s.seat_id) IN (?)${forUpdate}`, seatPairs),
       readSeats,
     );
-  const poolPairs = holdCommands.flatMap((c) => c.ga.map((g) => [c.showId, g.areaId]));
+  const poolPairs = uniquePairs([
+    ...holdCommands.flatMap((c) => c.ga.map((g): [string, string] => [c.showId, g.areaId])),
+    ...tailHolds.flatMap((h) =>
+      h.items.filter((i) => i.kind === 'GA').map((i): [string, string] => [h.showId, i.itemId]),
+    ),
+  ]);
   if (poolPairs.length > 0)
     add(
       sql(`SELECT ${POOL_SELECT} FROM ga_pools p WHERE (p.show_id, p.area_id) IN (?)${forUpdate}`, poolPairs),
@@ -179,6 +204,32 @@ export async function readState(
 
 function unique<T>(values: readonly T[]): T[] {
   return [...new Set(values)];
+}
+
+function uniquePairs(pairs: readonly [string, string][]): [string, string][] {
+  const seen = new Set<string>();
+  return pairs.filter(([a, b]) => {
+    const key = `${a}\u0000${b}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** What an unapplied tail created that a command may name: its holds (with items) and bookings. */
+function tailReferences(unapplied: readonly BookingOp[]): {
+  holds: Map<string, { showId: string; items: readonly ItemRecord[] }>;
+  holdOfBooking: Map<string, string>;
+} {
+  const holds = new Map<string, { showId: string; items: readonly ItemRecord[] }>();
+  const holdOfBooking = new Map<string, string>();
+  for (const op of unapplied) {
+    if (op.op === BOOKING_OPS.holdCreated)
+      holds.set(op.payload.hold.id, { showId: op.payload.hold.showId, items: op.payload.items });
+    else if (op.op === BOOKING_OPS.bookingConfirmed)
+      holdOfBooking.set(op.payload.booking.id, op.payload.booking.holdId);
+  }
+  return { holds, holdOfBooking };
 }
 
 const readKeys: Reader = (result, state) => {
