@@ -65,6 +65,11 @@ export interface PreparedAppend {
 }
 
 const FENCE_MESSAGE = 'marquee-replication-fence';
+/** Fails the transaction unless the positions update right before it changed the row. */
+const FENCE_GUARD = {
+  sql: "BEGIN NOT ATOMIC IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ?; END IF; END",
+  values: [FENCE_MESSAGE],
+} as const;
 const SIGNAL_EXCEPTION = 1644;
 
 /** A connection or a pool: both have `query`. */
@@ -201,16 +206,36 @@ export class ReplicationLog {
             after.appliedIndex,
           ],
         },
-        {
-          sql: "BEGIN NOT ATOMIC IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ?; END IF; END",
-          values: [FENCE_MESSAGE],
-        },
+        FENCE_GUARD,
       );
     return {
       statements,
       index: () => last,
       fenced: (error) => fencedError(error, nodeId, after.currentTerm),
     };
+  }
+
+  /**
+   * Moves the applied index of a master of `term` from `from` to `through`, guarded as an append is:
+   * only while the row still says master of `term`, applied `from` and last `last` (the fence fails
+   * the caller's transaction otherwise). For a transaction that takes no lock read first.
+   */
+  prepareMarkApplied(
+    term: number,
+    from: number,
+    last: number,
+    through: number,
+  ): { sql: string; values: readonly unknown[] }[] {
+    if (through < from || through > last)
+      throw new Error(`applied index ${through} outside ${from}..${last}`);
+    return [
+      {
+        sql: `UPDATE replication_state SET applied_index = ?
+               WHERE id = 1 AND current_term = ? AND leader_id = ? AND last_index = ? AND applied_index = ?`,
+        values: [through, term, this.nodeId, last, from],
+      },
+      FENCE_GUARD,
+    ];
   }
 
   /** Entries after `after` up to the end of the log, ascending: a master's unapplied tail. */

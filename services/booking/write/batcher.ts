@@ -134,15 +134,36 @@ export class WriteBatcher {
     );
   }
 
-  /** A batch of no commands; false when it failed (its waiters are told; the next write retries). */
+  /**
+   * Applies the acknowledged head of the tail in one round trip (no commands, so nothing to load):
+   * the rows, the applied index moved only while the log is still where the tail says (the guard),
+   * COMMIT. False when it failed: the answers waiting for it are told, the next batch re-reads.
+   */
   private async applyAlone(): Promise<boolean> {
+    const { pool, journal } = this.options;
+    const tail = this.tail!;
+    const through = Math.min(this.acknowledged.index, tail.lastIndex);
+    const ops = tail.entries.filter((e) => e.index <= through).map((e) => e.op);
+    const connection = await pool.getConnection();
+    const tx = new Tx(connection);
+    let healthy = true;
     try {
-      await this.writeBatch([]);
+      await tx.commit(...ops.flatMap((op) => applyStatements(op)), ...journal.markApplied(tail, through));
+      this.tail = { ...tail, appliedIndex: through, entries: tail.entries.filter((e) => e.index > through) };
+      this.resolveAppliedWaiters();
       return true;
     } catch (error) {
+      if (tx.started)
+        healthy = await connection.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        );
       this.options.logger.warn({ err: error }, 'applying acknowledged entries failed');
       this.forgetTail(new NotAcknowledgedError(error));
       return false;
+    } finally {
+      if (healthy) connection.release();
+      else connection.destroy();
     }
   }
 

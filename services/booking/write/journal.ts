@@ -39,6 +39,14 @@ export interface Journal {
     entries: readonly JournalEntry[],
     appliedThrough?: number,
   ): PreparedBatchAppend;
+  /**
+   * The statements moving the applied index from `at.appliedIndex` to `through` without a lock read
+   * first: they fail (the fence) unless the log is still at `at` (term, applied and last index).
+   */
+  markApplied(
+    at: { readonly term: number | undefined; readonly appliedIndex: number; readonly lastIndex: number },
+    through: number,
+  ): Statement[];
   /** Reads the log's entries after the applied position: the unapplied tail, as operations. */
   unapplied(position: JournalPosition): { statement: Statement; read(result: Result): UnappliedEntry[] };
   /** After COMMIT: resolves when the ack policy holds for `index` (rejects when it cannot). */
@@ -82,6 +90,7 @@ export const LOCAL_JOURNAL: Journal = {
   position: () => ({ lastIndex: 0, appliedIndex: 0 }),
   append: () => ({ statements: [], lastIndex: 0, fenced: () => undefined, committed: () => undefined }),
   unapplied: () => ({ statement: { sql: 'SELECT 1 FROM DUAL WHERE FALSE' }, read: () => [] }),
+  markApplied: () => [],
   acknowledge: () => Promise.resolve(),
   isMaster: () => true,
   assertWritable: () => undefined,
@@ -122,6 +131,12 @@ export function replicatedJournal(node: ReplicationNode, tick: () => number): Jo
           if (entries.length > 0) node.position.advance(lastIndex, term);
         },
       };
+    },
+    markApplied(at, through) {
+      if (at.term === undefined) throw notMaster();
+      return node.log
+        .prepareMarkApplied(at.term, at.appliedIndex, at.lastIndex, through)
+        .map((s) => ({ sql: s.sql, values: s.values }));
     },
     unapplied(position) {
       return {

@@ -32,7 +32,8 @@ interface Acks {
   /** Acknowledgements resolve only when released (held) or after a short random delay. */
   hold: boolean;
   release(): void;
-  deposed: boolean;
+  /** Deposed: the acknowledgements held and asked for from now on fail, as a stopped replicator's do. */
+  depose(): void;
 }
 
 /** The replicated journal over a real log in `pool`, on a node that is master of term 1. */
@@ -41,26 +42,33 @@ async function groupJournal(pool: Pool): Promise<{ journal: Journal; acks: Acks;
   const log = new ReplicationLog(pool, 3);
   await log.migrate();
   await log.claimTerm(1);
-  let held: (() => void)[] = [];
+  let held: { resolve(): void; reject(error: Error): void }[] = [];
+  let deposed = false;
+  const deposedError = (): Error => new UnavailableError('node 3 was deposed by term 2');
   const acks: Acks = {
     hold: false,
-    deposed: false,
     release() {
       const waiting = held;
       held = [];
-      for (const resolve of waiting) resolve();
+      for (const w of waiting) w.resolve();
+    },
+    depose() {
+      deposed = true;
+      const waiting = held;
+      held = [];
+      for (const w of waiting) w.reject(deposedError());
     },
   };
   let lamport = 0;
   const node = {
     log,
     position: new CachedLogPosition(log),
-    masterTerm: () => (acks.deposed ? undefined : 1),
+    masterTerm: () => (deposed ? undefined : 1),
     replicate: () =>
-      acks.deposed
-        ? Promise.reject(new UnavailableError('node 3 was deposed by term 2'))
-        : new Promise<void>((resolve) => {
-            if (acks.hold) held.push(resolve);
+      deposed
+        ? Promise.reject(deposedError())
+        : new Promise<void>((resolve, reject) => {
+            if (acks.hold) held.push({ resolve, reject });
             else setTimeout(resolve, Math.floor(Math.random() * 4));
           }),
   } as unknown as ReplicationNode;
@@ -170,8 +178,7 @@ describe('a master applies only acknowledged entries', () => {
     acks.hold = true;
     const hold = writer.submit(holdCommand(alice, 'a1', { seatIds: ['A-2'] }, 'hold-a'));
     await new Promise((resolve) => setTimeout(resolve, 50));
-    acks.deposed = true;
-    acks.release();
+    acks.depose();
     await expect(hold).rejects.toMatchObject({ code: Code.UNAVAILABLE });
 
     const after = await log.state();
