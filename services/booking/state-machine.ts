@@ -173,6 +173,14 @@ export class BookingStateMachine implements StateMachine {
     await send(connection, applyStatements(opOfEntry(entry.op, entry.payload)));
   }
 
+  /** Entries in order, all in one round trip (the statements of each are independent of results). */
+  async applyEntries(connection: PoolConnection, entries: readonly LogEntry[]): Promise<void> {
+    await send(
+      connection,
+      entries.flatMap((entry) => applyStatements(opOfEntry(entry.op, entry.payload))),
+    );
+  }
+
   readonly snapshotTables = SNAPSHOT_TABLES;
 
   async readSnapshot(

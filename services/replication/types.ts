@@ -44,6 +44,11 @@ export interface SnapshotRow {
  */
 export interface StateMachine {
   apply(connection: PoolConnection, entry: LogEntry): Promise<void>;
+  /**
+   * Several entries in order, as `apply` one after the other would, in as few round trips as the
+   * machine can (a slave applies up to a batch of entries per transaction). Optional.
+   */
+  applyEntries?(connection: PoolConnection, entries: readonly LogEntry[]): Promise<void>;
   /** The tables the state lives in, in the order a snapshot carries them. No foreign keys between them. */
   readonly snapshotTables: readonly string[];
   /**
