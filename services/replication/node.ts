@@ -235,12 +235,15 @@ export class ReplicationNode {
 
   /**
    * A slave that must reach `index` before it may take over (a returning higher id): resolves with
-   * the commit index once the master's appends have brought it that far.
+   * the applied index once the master's appends have brought it that far and this node has applied
+   * them. Applied, not only copied: a node elected with a copied but unapplied backlog applies it
+   * before serving, and the group has no master meanwhile (seen under unpaced load: ~1 s per
+   * hand-over); while it waits here, the old master keeps serving.
    */
   async waitForCommit(index: number, signal: AbortSignal): Promise<number> {
     for (;;) {
       const state = await this.log.state();
-      const reached = Math.min(state.commitIndex, state.lastIndex);
+      const reached = Math.min(state.commitIndex, state.lastIndex, state.appliedIndex);
       if (reached >= index) return reached;
       if (signal.aborted) throw new UnavailableError(`stopped waiting for index ${index}`);
       await new Promise((resolve) => setTimeout(resolve, this.timing.heartbeatMs).unref());
