@@ -60,8 +60,13 @@ export function startProcess(
     cwd: options.cwd,
   };
   const child = spawn(command, args, spawnOptions);
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  // Both streams into one file, ended once the child's streams have all closed: piping with the
+  // default end closed the file when stdout ended, and stderr's next write crashed the launcher
+  // ("write after end", seen in bench:flash when a node exited).
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  child.once('close', () => log.end());
+  log.on('error', (error) => console.error(`${name}: writing ${options.logFile} failed: ${error.message}`));
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));

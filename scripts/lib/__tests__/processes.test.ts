@@ -46,6 +46,23 @@ describe('processes a launcher starts', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('keeps logging what a child writes to stderr after its stdout closed (the launcher crashed on it)', async () => {
+    const logFile = path.join(dir, 'half-closed.log');
+    const child = startProcess(
+      'half-closed',
+      'bash',
+      ['-c', 'echo out; exec 1>&-; sleep 0.2; echo err >&2'],
+      {
+        logFile,
+      },
+    );
+    expect(await child.exited).toBe(0);
+    // The log is written once the child's streams closed; stderr's line is there, nothing crashed.
+    for (let i = 0; i < 100 && !readFileSync(logFile, 'utf8').includes('err'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(readFileSync(logFile, 'utf8')).toBe('out\nerr\n');
+  });
+
   it('stop() SIGKILLs a child that ignores SIGTERM once the grace is over', async () => {
     const logFile = path.join(dir, 'stubborn.log');
     const child = startProcess('stubborn', process.execPath, ['-e', stubborn], { logFile });
