@@ -19,7 +19,7 @@ import { SnapshotSource } from './snapshot-source';
 import { GrpcReplicationPeer, replicationService } from './transport';
 import type { ReplicationPeer } from './transport';
 import { NOOP_OP } from './types';
-import type { AckPolicy, NewEntry, NodeId, StateMachine } from './types';
+import type { AckPolicy, LogEntry, NewEntry, NodeId, StateMachine } from './types';
 
 /*
  * One booking node's replication: always a slave endpoint (the gRPC service), and the master side
@@ -330,6 +330,18 @@ export class ReplicationNode {
     if (!replicator?.active)
       return Promise.reject(new UnavailableError(`node ${this.options.nodeId} is not the master`));
     return this.log.appendInTransaction(connection, { ...entry, term: replicator.term });
+  }
+
+  /**
+   * This master's own append of `entries` has committed (its writer calls this at once after COMMIT):
+   * the position its votes carry moves (log-view.ts), and the shipping loops keep the entries.
+   */
+  appended(entries: readonly LogEntry[]): void {
+    const last = entries.at(-1);
+    if (last === undefined) return;
+    this.position.advance(last.index, last.term);
+    const replicator = this.replicator;
+    if (replicator?.active && replicator.term === last.term) replicator.remember(entries);
   }
 
   /** The term this node is master of now, or undefined when it is not serving as master. */

@@ -15,9 +15,10 @@ import {
   slaveLag,
 } from './progress';
 import type { Progress, Rejection, SlaveLag } from './progress';
+import { RecentEntries } from './recent-entries';
 import type { SnapshotSource } from './snapshot-source';
 import type { ReplicationPeer } from './transport';
-import type { AckPolicy, NodeId } from './types';
+import type { AckPolicy, LogEntry, NodeId } from './types';
 
 /*
  * The master side for one term: one shipping loop per slave (at most one request in flight each),
@@ -85,6 +86,8 @@ export class Replicator {
   private readonly abort = new AbortController();
   /** Per slave, the snapshot last sent to it: a resend resumes it while its read point is open. */
   private readonly snapshotOf = new Map<NodeId, string>();
+  /** This term's own appends, so shipping them reads no log rows (recent-entries.ts). */
+  private readonly recent = new RecentEntries();
 
   constructor(private readonly options: ReplicatorOptions) {
     this.now = options.now ?? Date.now;
@@ -133,6 +136,11 @@ export class Replicator {
       }, timeoutMs);
       this.waiters.push({ index, resolve, reject, timer });
     });
+  }
+
+  /** Entries this master appended in its term, committed to its log: kept to ship without reading them. */
+  remember(entries: readonly LogEntry[]): void {
+    if (entries.every((entry) => entry.term === this.options.term)) this.recent.add(entries);
   }
 
   /** Wakes every shipping loop (new entries to send). */
@@ -194,9 +202,12 @@ export class Replicator {
     if (progress.snapshotNeeded || progress.next <= state.snapshotIndex) return this.sendSnapshot(id, peer);
     const from = progress.next;
     const to = Math.min(state.lastIndex, from + this.options.maxBatch - 1);
-    const entries = await log.entries(from, to);
+    const entries = this.recent.range(from, to) ?? (await log.entries(from, to));
     const prevIndex = from - 1;
-    const prevTerm = prevIndex === state.snapshotIndex ? state.snapshotTerm : await log.termAt(prevIndex);
+    const prevTerm =
+      prevIndex === state.snapshotIndex
+        ? state.snapshotTerm
+        : (this.recent.termAt(prevIndex) ?? (await log.termAt(prevIndex)));
     // Compacted between our reads: the next round sees the new snapshot index and sends a snapshot.
     if (prevTerm === undefined || entries.length !== Math.max(0, to - from + 1)) return 'more';
     const sentCommit = this.commit;

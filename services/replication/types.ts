@@ -35,8 +35,9 @@ export interface SnapshotRow {
 
 /**
  * The service's state, as a slave rebuilds it. `apply` runs inside the transaction that also moves
- * the slave's applied position, so a crash leaves both or neither. The master never calls `apply`:
- * its own transaction made the change and appended the entry together.
+ * the slave's applied position, so a crash leaves both or neither. It runs on slaves and on a node
+ * taking over (the entries it holds but has not applied); a master applies its own entries through
+ * its service's writer (the booking node's batcher, with the same applier).
  *
  * Snapshots move the state table by table in primary-key order, in bounded batches
  * (snapshot-source.ts reads, snapshot-install.ts writes into staging copies and swaps them in), so

@@ -373,6 +373,8 @@ export class WriteBatcher {
     const done = journal.appliesAcknowledgedOnly
       ? acknowledged.then(() => this.whenApplied(term, index))
       : acknowledged;
+    // The same for the promise derived from it (a sale's batches of refusals crashed a deposed master).
+    done.catch(() => undefined);
     outcomes.forEach((outcome, i) => {
       const waiter = batch[i]!;
       if ('error' in outcome) return waiter.reject(outcome.error);

@@ -111,25 +111,24 @@ export function replicatedJournal(node: ReplicationNode, tick: () => number): Jo
     append(position, entries, appliedThrough) {
       const { state, term } = position;
       if (state === undefined || term === undefined) throw notMaster();
+      const logged = entries.map((e, i) => ({
+        index: state.lastIndex + 1 + i,
+        term,
+        lamport: tick(),
+        op: e.op.op,
+        payload: JSON.stringify(e.op.payload),
+        ...(e.traceParent === undefined ? {} : { traceParent: e.traceParent }),
+      }));
       const prepared = node.log.prepareAppendBatch(
         state,
-        entries.map((e) => ({
-          term,
-          lamport: tick(),
-          op: e.op.op,
-          payload: JSON.stringify(e.op.payload),
-          ...(e.traceParent === undefined ? {} : { traceParent: e.traceParent }),
-        })),
+        logged.map(({ index: _index, ...entry }) => entry),
         appliedThrough,
       );
-      const lastIndex = prepared.index([]);
       return {
         statements: prepared.statements.map((s) => ({ sql: s.sql, values: s.values })),
-        lastIndex,
+        lastIndex: prepared.index([]),
         fenced: (error) => prepared.fenced(error),
-        committed: () => {
-          if (entries.length > 0) node.position.advance(lastIndex, term);
-        },
+        committed: () => node.appended(logged),
       };
     },
     markApplied(at, through) {

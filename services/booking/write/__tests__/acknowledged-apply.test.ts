@@ -6,6 +6,7 @@ import type { Pool } from '../../../common/mysql';
 import { ReplicationLog } from '../../../replication/log-store';
 import { CachedLogPosition } from '../../../replication/log-view';
 import type { ReplicationNode } from '../../../replication/node';
+import type { LogEntry } from '../../../replication/types';
 import { T0, confirmCommand, holdCommand } from '../../domain/__tests__/world';
 import type { Command } from '../../domain/decide';
 import { queryRows } from '../../sql';
@@ -60,9 +61,14 @@ async function groupJournal(pool: Pool): Promise<{ journal: Journal; acks: Acks;
     },
   };
   let lamport = 0;
+  const position = new CachedLogPosition(log);
   const node = {
     log,
-    position: new CachedLogPosition(log),
+    position,
+    appended: (entries: readonly LogEntry[]) => {
+      const last = entries.at(-1);
+      if (last) position.advance(last.index, last.term);
+    },
     masterTerm: () => (deposed ? undefined : 1),
     replicate: () =>
       deposed
@@ -186,5 +192,23 @@ describe('a master applies only acknowledged entries', () => {
     expect(after.appliedIndex).toBe(before.appliedIndex); // ...and not in the tables
     expect(await queryRows(pool, 'SELECT id FROM holds')).toEqual([]);
     expect(await queryRows(pool, 'SELECT `key` FROM idempotency')).toEqual([]);
+  });
+
+  it('leaves no unhandled rejection when a batch of refusals is not acknowledged (a master stepping down in a sale crashed on it)', async () => {
+    const { pool } = database;
+    await clearTables(pool);
+    const { journal, acks } = await groupJournal(pool);
+    const writer = new WriteBatcher({ pool, journal, clock: () => T0, logger });
+    await writer.submit(materializeCommand(showSpec(10)));
+    await writer.submit(holdCommand(alice, 'a1', { seatIds: ['A-1'] }, 'hold-a'));
+
+    acks.hold = true;
+    // A batch of one refused command: nobody waits on its acknowledgement, which then fails.
+    const refused = writer.submit(holdCommand(bob, 'b1', { seatIds: ['A-1'] }, 'hold-b'));
+    await expect(refused).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
+    acks.depose();
+    // Give a dangling rejection the turns it needs to be reported (jest fails the test on one).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await queryRows(pool, 'SELECT id FROM holds')).toEqual([{ id: 'hold-a' }]);
   });
 });
