@@ -67,18 +67,35 @@ export class Follower {
     const arrived = Date.now();
     let learnt = false;
     let stored: readonly LogEntry[] = [];
-    const result = await withTransaction(log.pool, async (connection) => {
-      const state = await log.lockState(connection);
-      const refuse = this.checkTerm(state, args.term, args.leaderId);
-      if (refuse) return refuse;
-      learnt = args.term !== state.currentTerm || args.leaderId !== state.leaderId;
-      const outcome = await this.appendLocked(connection, state, args);
-      if (learnt || outcome.state !== state) await log.writeState(connection, outcome.state);
-      stored = outcome.stored;
-      return outcome.result;
-    });
+    let loopHasWork = true;
+    const applied: EntrySpan[] = [];
+    let result: AppendResult;
+    try {
+      result = await withTransaction(log.pool, async (connection) => {
+        const state = await log.lockState(connection);
+        const refuse = this.checkTerm(state, args.term, args.leaderId);
+        if (refuse) return refuse;
+        learnt = args.term !== state.currentTerm || args.leaderId !== state.leaderId;
+        const outcome = await this.appendLocked(connection, state, args);
+        // What this Append's commit index makes committed is applied in the same transaction: one
+        // transaction per Append instead of two (the background loop takes what is left).
+        const next = outcome.result.success
+          ? await this.applyCommitted(connection, outcome.state, applied)
+          : outcome.state;
+        if (learnt || next !== state) await log.writeState(connection, next);
+        // The background loop runs only when it has work: entries left to apply, or a compaction due.
+        loopHasWork =
+          next.appliedIndex < Math.min(next.commitIndex, next.lastIndex) || this.compactionDue(next);
+        stored = outcome.stored;
+        return outcome.result;
+      });
+    } catch (error) {
+      endEntrySpans(applied, error);
+      throw error;
+    }
     // Durable now: the entries' requests see when this node stored them (resends store nothing).
     endEntrySpans(stored.flatMap((entry) => startEntrySpan('store', entry, log.nodeId, arrived) ?? []));
+    endEntrySpans(applied);
     if (learnt) this.options.onLeader(args.term, args.leaderId);
     await this.options.afterCommit?.();
     // A vote for a newer term may have been cast while this transaction ran, with a position read
@@ -90,8 +107,41 @@ export class Follower {
         { term: args.term, prevIndex: args.prevIndex },
         'replication: our applied state diverges; asking for a snapshot',
       );
-    this.kick();
+    if (loopHasWork) this.kick();
     return result;
+  }
+
+  /**
+   * Applies committed entries after `state.appliedIndex` (up to APPLY_BATCH) inside the caller's
+   * transaction and returns the state with the new applied index. An entry that fails to apply is
+   * rolled back to before the batch and left to the background loop, which reports it: the Append
+   * itself still stores and answers.
+   */
+  private async applyCommitted(
+    connection: PoolConnection,
+    state: ReplicationState,
+    spans: EntrySpan[],
+  ): Promise<ReplicationState> {
+    const target = Math.min(state.commitIndex, state.lastIndex);
+    if (state.appliedIndex >= target) return state;
+    const through = Math.min(target, state.appliedIndex + APPLY_BATCH);
+    const entries = await this.options.log.entries(state.appliedIndex + 1, through, connection);
+    if (entries.length !== through - state.appliedIndex) return state;
+    await connection.query('SAVEPOINT marquee_apply');
+    const batchSpans: EntrySpan[] = [];
+    try {
+      await this.applyEntries(connection, entries, batchSpans);
+    } catch (error) {
+      endEntrySpans(batchSpans, error);
+      await connection.query('ROLLBACK TO SAVEPOINT marquee_apply');
+      this.options.logger.warn(
+        { err: error, from: state.appliedIndex + 1, through },
+        'replication: applying with the Append failed; the background applier retries',
+      );
+      return state;
+    }
+    spans.push(...batchSpans);
+    return { ...state, appliedIndex: through };
   }
 
   /** Applies committed entries in the background, one at a time; safe to call as often as wanted. */
@@ -265,6 +315,19 @@ export class Follower {
     }
   }
 
+  private compactionDue(state: ReplicationState): boolean {
+    const { retainEntries } = this.options;
+    if (retainEntries === undefined) return false;
+    return (
+      compactionPoint({
+        safe: Math.min(state.appliedIndex, state.commitIndex),
+        last: state.lastIndex,
+        compactedThrough: state.snapshotIndex,
+        retain: retainEntries,
+      }) !== undefined
+    );
+  }
+
   /** Once the apply loop is idle: drop the applied head of the log per compaction.ts's policy. */
   private async compactIfDue(): Promise<void> {
     const { log, retainEntries } = this.options;
@@ -284,7 +347,7 @@ export class Follower {
     limit: 'commit' | 'last',
     spans: EntrySpan[],
   ): Promise<boolean> {
-    const { log, machine } = this.options;
+    const { log } = this.options;
     const state = await log.lockState(connection);
     const target = limit === 'last' ? state.lastIndex : Math.min(state.commitIndex, state.lastIndex);
     // Idempotent: an index at or below applied is never applied twice, even across restarts.
@@ -298,6 +361,18 @@ export class Follower {
     });
     if (entries.length === 0)
       throw new Error(`replication log has no entry ${state.appliedIndex + 1} to apply`);
+    await this.applyEntries(connection, entries, spans);
+    await log.writeState(connection, { ...state, appliedIndex: through });
+    return true;
+  }
+
+  /** `entries` in order through the state machine, in one round trip when it can; a span each. */
+  private async applyEntries(
+    connection: PoolConnection,
+    entries: readonly LogEntry[],
+    spans: EntrySpan[],
+  ): Promise<void> {
+    const { log, machine } = this.options;
     const changes = entries.filter((entry) => entry.op !== NOOP_OP);
     if (machine.applyEntries) {
       // One round trip for the whole batch; each entry's span covers it.
@@ -306,15 +381,13 @@ export class Follower {
         if (span) spans.push(span);
       }
       if (changes.length > 0) await machine.applyEntries(connection, changes);
-    } else {
-      for (const entry of changes) {
-        const span = startEntrySpan('apply', entry, log.nodeId);
-        if (span) spans.push(span);
-        await inEntrySpan(span, () => machine.apply(connection, entry));
-      }
+      return;
     }
-    await log.writeState(connection, { ...state, appliedIndex: through });
-    return true;
+    for (const entry of changes) {
+      const span = startEntrySpan('apply', entry, log.nodeId);
+      if (span) spans.push(span);
+      await inEntrySpan(span, () => machine.apply(connection, entry));
+    }
   }
 }
 

@@ -45,6 +45,34 @@ describe('follower (slave side) against MariaDB', () => {
   });
   const terms = async () => (await log.entries(1, 100)).map((e) => e.term);
 
+  it('applies what an Append makes committed in the same transaction as the Append', async () => {
+    const first = {
+      term: 1,
+      leaderId: 1,
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: [put(1, 1, 'a', '1'), put(1, 2, 'b', '2')],
+      commitIndex: 0,
+    };
+    await follower.append(first);
+    expect((await log.state()).appliedIndex).toBe(0);
+    // The next Append carries the commit index of the first two: applied when it answers.
+    await follower.append({
+      ...first,
+      prevIndex: 2,
+      prevTerm: 1,
+      entries: [put(1, 3, 'c', '3')],
+      commitIndex: 2,
+    });
+    const state = await log.state();
+    expect([state.appliedIndex, state.lastIndex]).toEqual([2, 3]);
+    const [rows] = await pool.query('SELECT k, v FROM kv ORDER BY k');
+    expect(rows).toEqual([
+      { k: 'a', v: '1' },
+      { k: 'b', v: '2' },
+    ]);
+  });
+
   it('refuses an Append from a lower term and answers with its own', async () => {
     await follower.append({ term: 3, leaderId: 1, prevIndex: 0, prevTerm: 0, entries: [], commitIndex: 0 });
     const answer = await follower.append({
