@@ -214,7 +214,13 @@ export function contextFromTraceParent(traceParent: string): Context {
 }
 
 /** Ends `span`, marking it failed with `error`'s message when there is one. */
-export function endSpan(span: Span, error?: unknown, attributes: Record<string, string | number> = {}): void {
+export function endSpan(
+  span: Span,
+  error?: unknown,
+  attributes: Record<string, string | number> = {},
+  /** Epoch ms; now unless given (spans that end at one instant, e.g. one COMMIT, share it). */
+  endTime?: number,
+): void {
   span.setAttributes(attributes);
   if (error !== undefined) {
     span.setStatus({
@@ -222,7 +228,7 @@ export function endSpan(span: Span, error?: unknown, attributes: Record<string, 
       message: error instanceof Error ? error.message : String(error),
     });
   }
-  span.end();
+  span.end(endTime);
 }
 
 /** Runs `work` with `span` active, so calls it makes and lines it logs belong to the span. */

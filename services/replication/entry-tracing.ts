@@ -45,9 +45,12 @@ export function startEntrySpan(
   return { span, context: trace.setSpan(parent, span) };
 }
 
-/** Ends every span, marked failed with `error` when the work they cover failed. */
-export function endEntrySpans(spans: readonly EntrySpan[], error?: unknown): void {
-  for (const { span } of spans) endSpan(span, error);
+/**
+ * Ends every span, marked failed with `error` when the work they cover failed; at `endTime` (epoch
+ * ms) when given: the store and apply spans of one Append end at its one COMMIT.
+ */
+export function endEntrySpans(spans: readonly EntrySpan[], error?: unknown, endTime?: number): void {
+  for (const { span } of spans) endSpan(span, error, {}, endTime);
 }
 
 /** Runs `work` inside `entrySpan`'s context when there is one (its log lines carry the trace id). */

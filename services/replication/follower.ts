@@ -93,9 +93,15 @@ export class Follower {
       endEntrySpans(applied, error);
       throw error;
     }
-    // Durable now: the entries' requests see when this node stored them (resends store nothing).
-    endEntrySpans(stored.flatMap((entry) => startEntrySpan('store', entry, log.nodeId, arrived) ?? []));
-    endEntrySpans(applied);
+    // Durable now: the entries' requests see when this node stored them (resends store nothing), and
+    // what the Append applied is visible from the same COMMIT: both kinds end at one instant.
+    const committedAt = Date.now();
+    endEntrySpans(
+      stored.flatMap((entry) => startEntrySpan('store', entry, log.nodeId, arrived) ?? []),
+      undefined,
+      committedAt,
+    );
+    endEntrySpans(applied, undefined, committedAt);
     if (learnt) this.options.onLeader(args.term, args.leaderId);
     await this.options.afterCommit?.();
     // A vote for a newer term may have been cast while this transaction ran, with a position read
@@ -130,7 +136,8 @@ export class Follower {
     await connection.query('SAVEPOINT marquee_apply');
     const batchSpans: EntrySpan[] = [];
     try {
-      await this.applyEntries(connection, entries, batchSpans);
+      // Times from one clock (epoch ms) with the store spans this Append ends at the same COMMIT.
+      await this.applyEntries(connection, entries, batchSpans, Date.now());
     } catch (error) {
       endEntrySpans(batchSpans, error);
       await connection.query('ROLLBACK TO SAVEPOINT marquee_apply');
@@ -371,20 +378,21 @@ export class Follower {
     connection: PoolConnection,
     entries: readonly LogEntry[],
     spans: EntrySpan[],
+    startTime?: number,
   ): Promise<void> {
     const { log, machine } = this.options;
     const changes = entries.filter((entry) => entry.op !== NOOP_OP);
     if (machine.applyEntries) {
       // One round trip for the whole batch; each entry's span covers it.
       for (const entry of changes) {
-        const span = startEntrySpan('apply', entry, log.nodeId);
+        const span = startEntrySpan('apply', entry, log.nodeId, startTime);
         if (span) spans.push(span);
       }
       if (changes.length > 0) await machine.applyEntries(connection, changes);
       return;
     }
     for (const entry of changes) {
-      const span = startEntrySpan('apply', entry, log.nodeId);
+      const span = startEntrySpan('apply', entry, log.nodeId, startTime);
       if (span) spans.push(span);
       await inEntrySpan(span, () => machine.apply(connection, entry));
     }
