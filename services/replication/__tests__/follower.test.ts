@@ -44,16 +44,18 @@ describe('follower (slave side) against MariaDB', () => {
     payload: JSON.stringify({ k, v }),
   });
   const terms = async () => (await log.entries(1, 100)).map((e) => e.term);
+  /** Term 1's first Append: entries 1 and 2, nothing committed yet. */
+  const twoPuts = () => ({
+    term: 1,
+    leaderId: 1,
+    prevIndex: 0,
+    prevTerm: 0,
+    entries: [put(1, 1, 'a', '1'), put(1, 2, 'b', '2')],
+    commitIndex: 0,
+  });
 
   it('applies what an Append makes committed in the same transaction as the Append', async () => {
-    const first = {
-      term: 1,
-      leaderId: 1,
-      prevIndex: 0,
-      prevTerm: 0,
-      entries: [put(1, 1, 'a', '1'), put(1, 2, 'b', '2')],
-      commitIndex: 0,
-    };
+    const first = twoPuts();
     await follower.append(first);
     expect((await log.state()).appliedIndex).toBe(0);
     // The next Append carries the commit index of the first two: applied when it answers.
@@ -88,14 +90,7 @@ describe('follower (slave side) against MariaDB', () => {
   });
 
   it('a resent batch is a no-op, and a gap is refused with where to resume', async () => {
-    const batch = {
-      term: 1,
-      leaderId: 1,
-      prevIndex: 0,
-      prevTerm: 0,
-      entries: [put(1, 1, 'a', '1'), put(1, 2, 'b', '2')],
-      commitIndex: 0,
-    };
+    const batch = twoPuts();
     expect(await follower.append(batch)).toMatchObject({ success: true, matchIndex: 2 });
     expect(await follower.append(batch)).toMatchObject({ success: true, matchIndex: 2 });
     expect(await terms()).toEqual([1, 1]);
