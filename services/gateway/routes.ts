@@ -92,22 +92,33 @@ export function registerRoutes(fastify: FastifyInstance, deps: RouteDeps): void 
 
   // ---- catalog (public)
 
-  app.get('/api/events', { schema: schema.searchEvents }, async (request) => {
-    const { query } = request;
-    const answer = await upstream<SearchEventsResponse>(
-      upstreams.catalog((c) => c.searchEvents.bind(c), {
-        query: query.q ?? '',
-        genre: query.genre ?? '',
-        city: query.city ?? '',
-        fromDate: query.from ?? '',
-        toDate: query.to ?? '',
-        kind: query.kind === undefined ? 0 : eventKindOf(query.kind),
-        ...page(query),
-      }),
-      { renames: { query: 'q', from_date: 'from', to_date: 'to', ...PAGE_RENAMES } },
-    );
-    return { events: answer.events.map(eventView), nextPageToken: answer.nextPageToken || null };
-  });
+  app.get(
+    '/api/events',
+    {
+      schema: schema.searchEvents,
+      // `?kind=Movie` as well as `?kind=movie` (as before the schema; the enum itself stays lowercase).
+      preValidation: async (request) => {
+        const query = request.query as Record<string, unknown>;
+        if (typeof query.kind === 'string') query.kind = query.kind.toLowerCase();
+      },
+    },
+    async (request) => {
+      const { query } = request;
+      const answer = await upstream<SearchEventsResponse>(
+        upstreams.catalog((c) => c.searchEvents.bind(c), {
+          query: query.q ?? '',
+          genre: query.genre ?? '',
+          city: query.city ?? '',
+          fromDate: query.from ?? '',
+          toDate: query.to ?? '',
+          kind: query.kind === undefined ? 0 : eventKindOf(query.kind),
+          ...page(query),
+        }),
+        { renames: { query: 'q', from_date: 'from', to_date: 'to', ...PAGE_RENAMES } },
+      );
+      return { events: answer.events.map(eventView), nextPageToken: answer.nextPageToken || null };
+    },
+  );
 
   app.get('/api/events/:eventId', { schema: schema.getEvent }, async (request) => {
     const { eventId } = request.params;

@@ -181,6 +181,10 @@ describe('catalog routes', () => {
     });
     const none = await call({ url: '/api/events?kind=concert' });
     expect(none.body).toEqual({ events: [], nextPageToken: null });
+    // The kind in any case, as a person types it into the address bar.
+    const capitalised = await call({ url: '/api/events?q=lighthouse&kind=Movie' });
+    expect(capitalised.status).toBe(200);
+    expect(capitalised.body).toMatchObject({ events: [expect.objectContaining({ id: stack.event.id })] });
   });
 
   it('GET /api/events refuses bad query parameters, naming them', async () => {
