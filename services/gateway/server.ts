@@ -15,6 +15,7 @@ import type { ErrorBody } from './http-errors';
 import { IMPORT_BODY_LIMIT_BYTES, registerCatalogAdminRoutes } from './catalog-admin-routes';
 import { MetricsSummary, registerMetricsSummaryRoute } from './metrics-summary';
 import { registerRecommendationRoutes } from './recommendation-routes';
+import { bearerToken } from './request';
 import { registerRoutes } from './routes';
 import { registerTracing } from './tracing-hooks';
 import { ShowFeeds } from './show-feed';
@@ -113,6 +114,15 @@ export async function buildGateway(options: GatewayOptions): Promise<Gateway> {
     const query = request.query as Record<string, unknown> | undefined;
     if (query !== null && typeof query === 'object')
       for (const [name, value] of Object.entries(query)) if (value === '') delete query[name];
+  });
+  // A route that needs a token says so first: a caller without one hears 401, not what else is wrong
+  // with the request (400). Which routes: those whose schema names the bearer scheme.
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema as
+      { security?: unknown; querystring?: { properties?: Record<string, unknown> } } | undefined;
+    if (schema?.security === undefined) return;
+    const queryToken = schema.querystring?.properties?.access_token !== undefined;
+    bearerToken(request.headers, queryToken ? (request.query as Record<string, unknown>) : undefined);
   });
 
   // An empty body is "no body" (DELETE and cancel are often sent with a JSON content type and

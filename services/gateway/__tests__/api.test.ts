@@ -415,6 +415,27 @@ describe('accounts', () => {
     );
   });
 
+  it('a route that needs a token answers 401 before looking at anything else in the request', async () => {
+    // No token and a body that is wrong in every field: the missing token is what the caller hears.
+    expectError(
+      await call({ method: 'POST', url: '/api/holds', body: { showId: 7, seatIds: 'A-1' } }),
+      401,
+      'UNAUTHENTICATED',
+      'Authorization',
+    );
+    // With a token, the body's faults are named.
+    expectError(
+      await call({
+        method: 'POST',
+        url: '/api/holds',
+        token: buyer.token,
+        body: { showId: 7, seatIds: 'A-1' },
+      }),
+      400,
+      'INVALID_ARGUMENT',
+    );
+  });
+
   it('GET /api/me answers the caller; no, malformed or forged tokens are 401', async () => {
     const me = await call({ url: '/api/me', token: buyer.token });
     expect(me.status).toBe(200);
