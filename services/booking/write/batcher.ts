@@ -1,7 +1,7 @@
 import { Booking, Hold, User } from '../../../proto/gen/marquee/booking/v1/booking';
 import { AbortedError, DomainError, UnavailableError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
-import type { Pool } from '../../common/mysql';
+import type { Pool, PoolConnection } from '../../common/mysql';
 import { traceParentOf } from '../../common/tracing';
 import { decide } from '../domain/decide';
 import type { Answers, Command, Decision } from '../domain/decide';
@@ -149,15 +149,10 @@ export class WriteBatcher {
     let healthy = true;
     try {
       await tx.commit(...ops.flatMap((op) => applyStatements(op)), ...journal.markApplied(tail, through));
-      this.tail = { ...tail, appliedIndex: through, entries: tail.entries.filter((e) => e.index > through) };
-      this.resolveAppliedWaiters();
+      this.advanceTail(tail, through, tail.lastIndex, []);
       return true;
     } catch (error) {
-      if (tx.started)
-        healthy = await connection.query('ROLLBACK').then(
-          () => true,
-          () => false,
-        );
+      if (tx.started) healthy = await rolledBack(connection);
       this.options.logger.warn({ err: error }, 'applying acknowledged entries failed');
       this.forgetTail(new NotAcknowledgedError(error));
       return false;
@@ -246,7 +241,7 @@ export class WriteBatcher {
           throw append.fenced(error) ?? error;
         }
         append.committed();
-        if (tail) this.advanceTail(tail, appliedThrough!, position, entries);
+        if (tail) this.advanceTail(tail, appliedThrough!, position.lastIndex, entries);
         if (batch.length > 0) {
           this.stats.batches++;
           this.stats.commands += batch.length;
@@ -259,11 +254,7 @@ export class WriteBatcher {
         );
         return;
       } catch (error) {
-        if (tx.started)
-          healthy = await connection.query('ROLLBACK').then(
-            () => true,
-            () => false,
-          );
+        if (tx.started) healthy = await rolledBack(connection);
         const errno = (error as { errno?: number }).errno;
         if ((errno === DEADLOCK || errno === LOCK_WAIT_TIMEOUT) && attempt < CONFLICT_RETRIES) continue;
         // A connection lost while the COMMIT was on its way: it may or may not have run.
@@ -277,11 +268,7 @@ export class WriteBatcher {
         if (committing) this.forgetTail(undefined);
         throw error;
       } finally {
-        if (reread && healthy)
-          healthy = await connection.query('ROLLBACK').then(
-            () => true,
-            () => false,
-          );
+        if (reread && healthy) healthy = await rolledBack(connection);
         if (healthy) connection.release();
         else connection.destroy();
       }
@@ -304,16 +291,16 @@ export class WriteBatcher {
   private advanceTail(
     tail: UnappliedTail,
     appliedThrough: number,
-    position: JournalPosition,
+    appendedAfter: number,
     entries: readonly JournalEntry[],
   ): void {
     this.tail = {
       term: tail.term,
       appliedIndex: appliedThrough,
-      lastIndex: position.lastIndex + entries.length,
+      lastIndex: appendedAfter + entries.length,
       entries: [
         ...tail.entries.filter((e) => e.index > appliedThrough),
-        ...entries.map((e, i) => ({ index: position.lastIndex + 1 + i, op: e.op })),
+        ...entries.map((e, i) => ({ index: appendedAfter + 1 + i, op: e.op })),
       ],
     };
     this.resolveAppliedWaiters();
@@ -387,6 +374,14 @@ export class WriteBatcher {
       );
     });
   }
+}
+
+/** Rolls the connection's transaction back; false when it could not (the connection is then destroyed). */
+function rolledBack(connection: PoolConnection): Promise<boolean> {
+  return connection.query('ROLLBACK').then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Whether the tail in memory is the log's at `position` (same term, applied and last index). */
