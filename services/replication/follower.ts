@@ -323,29 +323,26 @@ export class Follower {
   }
 
   private compactionDue(state: ReplicationState): boolean {
+    return this.compactionPointOf(state) !== undefined;
+  }
+
+  /** Through where compaction.ts's policy drops the log's applied head now, if it does. */
+  private compactionPointOf(state: ReplicationState): number | undefined {
     const { retainEntries } = this.options;
-    if (retainEntries === undefined) return false;
-    return (
-      compactionPoint({
-        safe: Math.min(state.appliedIndex, state.commitIndex),
-        last: state.lastIndex,
-        compactedThrough: state.snapshotIndex,
-        retain: retainEntries,
-      }) !== undefined
-    );
+    if (retainEntries === undefined) return undefined;
+    return compactionPoint({
+      safe: Math.min(state.appliedIndex, state.commitIndex),
+      last: state.lastIndex,
+      compactedThrough: state.snapshotIndex,
+      retain: retainEntries,
+    });
   }
 
   /** Once the apply loop is idle: drop the applied head of the log per compaction.ts's policy. */
   private async compactIfDue(): Promise<void> {
     const { log, retainEntries } = this.options;
     if (retainEntries === undefined) return;
-    const state = await log.state();
-    const upTo = compactionPoint({
-      safe: Math.min(state.appliedIndex, state.commitIndex),
-      last: state.lastIndex,
-      compactedThrough: state.snapshotIndex,
-      retain: retainEntries,
-    });
+    const upTo = this.compactionPointOf(await log.state());
     if (upTo !== undefined) await log.compact(upTo);
   }
 
