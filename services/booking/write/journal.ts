@@ -89,8 +89,13 @@ export const LOCAL_JOURNAL: Journal = {
   lockStatements: [],
   position: () => ({ lastIndex: 0, appliedIndex: 0 }),
   append: () => ({ statements: [], lastIndex: 0, fenced: () => undefined, committed: () => undefined }),
-  unapplied: () => ({ statement: { sql: 'SELECT 1 FROM DUAL WHERE FALSE' }, read: () => [] }),
-  markApplied: () => [],
+  // A single node writes its rows in the batch: it has no unapplied tail to read or mark.
+  unapplied: () => {
+    throw new Error('a single node has no log: its rows are written with each batch');
+  },
+  markApplied: () => {
+    throw new Error('a single node has no log: its rows are written with each batch');
+  },
   acknowledge: () => Promise.resolve(),
   isMaster: () => true,
   assertWritable: () => undefined,
