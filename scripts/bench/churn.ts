@@ -16,7 +16,7 @@
  * Every process is started here and stopped by PID, also on failure or Ctrl-C; the run's data is
  * removed at the end (its logs are kept in .data/bench/churn-logs when a term changed).
  */
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startProcess } from '../lib/processes';
 import type { ManagedProcess } from '../lib/processes';
@@ -27,6 +27,7 @@ import { ChaosSession } from '../lib/chaos/session';
 import type { SessionReport } from '../lib/chaos/session';
 import { renderTimelineSvg } from '../lib/chaos/timeline-svg';
 import { SEATS_PER_SHOW, createShows } from './lib/catalog';
+import { keepRunLogs, stopOnSignals } from './lib/run';
 
 interface Options {
   minutes: number;
@@ -87,19 +88,12 @@ async function main(): Promise<void> {
     await Promise.all(hogs.map((hog) => hog.stop()));
     await stack?.stop();
     if (keepLogs) {
-      const kept = path.join(BENCH_DIR, 'churn-logs');
-      rmSync(kept, { recursive: true, force: true });
-      cpSync(logsDir, kept, { recursive: true });
+      const kept = keepRunLogs(logsDir, BENCH_DIR, 'churn-logs');
       log(`logs kept in ${kept}`);
     }
     rmSync(runDir, { recursive: true, force: true });
   };
-  const onSignal = (): void => {
-    log('interrupted: stopping everything this bench started');
-    void stopAll().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  stopOnSignals(stopAll, log);
   try {
     log(
       `churn: ${options.minutes} min, ${options.workers} booking clients back to back, ${options.hogs} busy process(es) beside`,

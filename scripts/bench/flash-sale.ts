@@ -27,7 +27,7 @@
  * on failure or Ctrl-C; the run's data is removed at the end (its logs are kept in
  * .data/bench/flash-logs when something looked wrong).
  */
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
@@ -55,6 +55,7 @@ import { checkSold, cumulative, drawCount, parseSeatRange, perSecond, pickSeats 
 import type { SeatRange, Tally } from './lib/sale';
 import { summarize } from './lib/stats';
 import { lineOverBarsSvg } from './lib/svg';
+import { keepRunLogs, stopOnSignals } from './lib/run';
 
 export interface Options {
   buyers: number;
@@ -450,19 +451,12 @@ async function main(): Promise<void> {
     for (const client of clients) client.close();
     await stack?.stop().catch((error: unknown) => log(`stopping the stack: ${String(error)}`));
     if (keepLogs) {
-      const kept = path.join(BENCH_DIR, 'flash-logs');
-      rmSync(kept, { recursive: true, force: true });
-      cpSync(logsDir, kept, { recursive: true });
+      const kept = keepRunLogs(logsDir, BENCH_DIR, 'flash-logs');
       log(`logs kept in ${path.relative(REPO_ROOT, kept)}`);
     }
     rmSync(runDir, { recursive: true, force: true });
   };
-  const onSignal = (): void => {
-    log('interrupted: stopping everything this bench started');
-    void stopAll().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  stopOnSignals(stopAll, log);
   try {
     const range = `${options.seatsPerBooking.min}..${options.seatsPerBooking.max}`;
     log(
